@@ -1,0 +1,32 @@
+/**
+ * Base of every error pcpflow raises on purpose. `message` tells a DBA what happened and what
+ * to do; `exitCode` is what a CLI entry point exits with when this error ends it.
+ * Messages must never contain a secret: build them from validated, non-secret values only.
+ */
+export abstract class PcpflowError extends Error {
+  abstract readonly code: string;
+  readonly exitCode: number = 1;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Input that can never succeed: bad argv, bad config, bad payload. Exit code 2 by contract. */
+export class InvalidInputError extends PcpflowError {
+  readonly code: string = 'INVALID_INPUT';
+  override readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [message],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class NotBuiltError extends PcpflowError {
+  readonly code: string = 'NOT_BUILT';
+  override readonly exitCode = 2;
+}

@@ -1,0 +1,131 @@
+import { readFileSync, statSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigSchema, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
+import { InvalidInputError } from '../contracts/errors.ts';
+import { registerSecret } from './redact.ts';
+
+export class ConfigError extends InvalidInputError {
+  override readonly code = 'CONFIG_INVALID';
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/pcpflow/pcpflow.yaml';
+
+export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.PCPFLOW_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/** "clusters.0.backends.1.port: expected number" — one line per problem, paths a DBA can find. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], file: string): string[] {
+  return issues.map((i) => {
+    const path = i.path.length ? i.path.map(String).join('.') : '(top level)';
+    return `${file}: ${path}: ${i.message}`;
+  });
+}
+
+function readRaw(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(`${path}: cannot read the config file (${code}); set --config or PCPFLOW_CONFIG`, undefined, {
+      cause: err,
+    });
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`, undefined, {
+      cause: err,
+    });
+  }
+}
+
+/** Env overrides win over the file: they are how containers and tests point pcpflow elsewhere. */
+function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out = { ...(raw as Record<string, unknown>) };
+  if (env.PCPFLOW_REDIS_URL) out.redis = { ...((out.redis as object | undefined) ?? {}), url: env.PCPFLOW_REDIS_URL };
+  if (env.PCPFLOW_HTTP_PORT) {
+    const port = Number(env.PCPFLOW_HTTP_PORT);
+    out.http = { ...((out.http as object | undefined) ?? {}), port: Number.isNaN(port) ? env.PCPFLOW_HTTP_PORT : port };
+  }
+  if (env.PCPFLOW_OUTBOX_DIR) out.outbox = { dir: env.PCPFLOW_OUTBOX_DIR };
+  return out;
+}
+
+/** Files the config names must exist, be readable, and (passfiles) be 0600 as pgpool demands. */
+function checkFiles(config: Config, file: string): string[] {
+  const problems: string[] = [];
+  config.clusters.forEach((c, i) => {
+    if (c.pcp.passfile === undefined) return;
+    const where = `${file}: clusters.${i}.pcp.passfile`;
+    try {
+      const st = statSync(c.pcp.passfile);
+      if (!st.isFile()) problems.push(`${where}: ${c.pcp.passfile} is not a regular file`);
+      else if ((st.mode & 0o077) !== 0)
+        problems.push(`${where}: ${c.pcp.passfile} has mode ${(st.mode & 0o777).toString(8)}; run chmod 600 on it (pgpool ignores group/world readable passfiles)`);
+      readFileSync(c.pcp.passfile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code) problems.push(`${where}: ${c.pcp.passfile} is not readable (${code})`);
+    }
+  });
+  return problems;
+}
+
+export interface LoadedConfig {
+  path: string;
+  config: Config;
+}
+
+export function loadConfig(pathFlag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const path = configPathFrom(pathFlag, env);
+  const parsed = ConfigSchema.safeParse(applyEnv(readRaw(path), env));
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues, path);
+    throw new ConfigError(`${path}: ${problems.length} problem(s) in the config`, problems);
+  }
+  const problems = checkFiles(parsed.data, path);
+  if (problems.length) throw new ConfigError(`${path}: ${problems.length} problem(s) in the config`, problems);
+  return { path, config: parsed.data };
+}
+
+export function selectCluster(config: Config, flag?: string, env: NodeJS.ProcessEnv = process.env): ClusterConfig {
+  const name = flag ?? env.PCPFLOW_CLUSTER;
+  if (!name) {
+    if (config.clusters.length === 1 && config.clusters[0]) return config.clusters[0];
+    throw new ConfigError(
+      `several clusters are configured (${config.clusters.map((c) => c.name).join(', ')}); choose one with --cluster or PCPFLOW_CLUSTER`,
+    );
+  }
+  const found = config.clusters.find((c) => c.name === name);
+  if (!found)
+    throw new ConfigError(`unknown cluster "${name.slice(0, 64)}"; configured: ${config.clusters.map((c) => c.name).join(', ')}`);
+  return found;
+}
+
+export class SecretUnavailableError extends InvalidInputError {
+  override readonly code = 'SECRET_UNAVAILABLE';
+}
+
+/** Reads a secret from its env var or file and registers it for redaction. */
+export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
+  let value: string | undefined;
+  if (ref.env !== undefined) {
+    value = env[ref.env];
+    if (value === undefined) throw new SecretUnavailableError(`environment variable ${ref.env} is not set`);
+  } else if (ref.file !== undefined) {
+    try {
+      value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new SecretUnavailableError(`secret file ${ref.file} is not readable (${(err as NodeJS.ErrnoException).code})`, undefined, {
+        cause: err,
+      });
+    }
+  }
+  registerSecret(value);
+  return value ?? '';
+}

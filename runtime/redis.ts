@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../contracts/config.ts';
+import { readSecret } from './config.ts';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * One place that turns the redis section of the config into ioredis clients: URL, password by
+ * env or file, TLS, Sentinel or Cluster. `role` picks the behaviour BullMQ asks for: workers
+ * wait for Redis forever (maxRetriesPerRequest null); producers and CLI commands fail fast.
+ */
+export function createRedis(cfg: RedisConfig, role: 'worker' | 'producer' = 'producer'): RedisClient {
+  const url = new URL(cfg.url);
+  const password = cfg.password ? readSecret(cfg.password) : decodeURIComponent(url.password) || undefined;
+  const tls =
+    cfg.tls || url.protocol === 'rediss:'
+      ? {
+          ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
+          cert: cfg.tls?.certFile ? readFileSync(cfg.tls.certFile) : undefined,
+          key: cfg.tls?.keyFile ? readFileSync(cfg.tls.keyFile) : undefined,
+          rejectUnauthorized: cfg.tls?.rejectUnauthorized ?? true,
+        }
+      : undefined;
+  const common: RedisOptions = {
+    username: cfg.username ?? (decodeURIComponent(url.username) || undefined),
+    password,
+    tls,
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+    maxRetriesPerRequest: role === 'worker' ? null : 2,
+    enableOfflineQueue: role === 'worker',
+    connectTimeout: role === 'worker' ? 10_000 : cfg.publishTimeoutMs,
+    lazyConnect: false,
+  };
+  if (cfg.cluster) {
+    return new Cluster(cfg.cluster.nodes, { redisOptions: common, enableOfflineQueue: role === 'worker' });
+  }
+  if (cfg.sentinel) {
+    return new Redis({
+      ...common,
+      sentinels: cfg.sentinel.sentinels,
+      name: cfg.sentinel.name,
+      sentinelPassword: cfg.sentinel.password ? readSecret(cfg.sentinel.password) : undefined,
+    });
+  }
+  return new Redis({ ...common, host: url.hostname, port: url.port ? Number(url.port) : 6379 });
+}
