@@ -157,6 +157,14 @@ export const ConfigSchema = z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .default({ level: 'info' }),
     outbox: z.strictObject({ dir: FilePath }).default({ dir: '/var/spool/pcpflow' }),
+    /** Executor tuning. A killed worker's action is retried once its lock expires (lockDurationMs). */
+    workers: z
+      .strictObject({
+        concurrency: z.number().int().min(1).max(256).default(16),
+        lockDurationMs: Millis.default(30_000),
+        stalledIntervalMs: Millis.default(30_000),
+      })
+      .default({ concurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 }),
     clusters: z.array(ClusterConfigSchema).min(1, 'at least one cluster'),
   })
   .superRefine((c, ctx) => {

@@ -18,12 +18,27 @@ export const keys = {
   intake: (prefix: string, cluster: string) => `${prefix}:intake:${cluster}`,
   snapshot: (prefix: string, cluster: string) => `${prefix}:snapshot:${cluster}`,
   audit: (prefix: string, cluster: string) => `${prefix}:audit:${cluster}`,
-  /** Hash: dedupe key or event id → intake id of the first sighting (expires per field, see decider). */
-  seen: (prefix: string, cluster: string) => `${prefix}:seen:${cluster}`,
+  /** Exists while the audit keeps an event: a redelivered event id is recognised as a duplicate. */
+  seen: (prefix: string, cluster: string, eventId: string) => `${prefix}:seen:${cluster}:${eventId}`,
+  /** "seq hash" of the newest audit record of a cluster: the compare-and-set point of the chain. */
+  auditHead: (prefix: string, cluster: string) => `${prefix}:audit-head:${cluster}`,
   /** Actions decided but not yet handed to BullMQ (transactional outbox on the Redis side). */
   pendingActions: (prefix: string, cluster: string) => `${prefix}:pending:${cluster}`,
   deciderLease: (prefix: string, cluster: string) => `${prefix}:lease:decider:${cluster}`,
   reconcilerLease: (prefix: string, cluster: string) => `${prefix}:lease:reconciler:${cluster}`,
+  /**
+   * What the decider made of one event: JSON {actionIds, note}. A synchronous hook (fence) waits
+   * for it, then for each action's result. Both expire (see workers) so they never pile up.
+   */
+  eventResult: (prefix: string, cluster: string, eventId: string) => `${prefix}:result:event:${cluster}:${eventId}`,
+  /** Final result of one action: JSON {result, reason?, attempt}; written by the executor. */
+  actionResult: (prefix: string, cluster: string, actionId: string) => `${prefix}:result:action:${cluster}:${actionId}`,
+  /**
+   * Marker that one event was appended to the intake stream, set atomically with the XADD by the
+   * hooks' publish script: a spooled event whose XADD already happened (reply lost, or a crash
+   * before the outbox file was removed) is never appended twice. Expires after a week.
+   */
+  delivered: (prefix: string, cluster: string, eventId: string) => `${prefix}:delivered:${cluster}:${eventId}`,
   /** Pub/sub channel announcing new audit records (console live updates). */
   auditChannel: (prefix: string) => `${prefix}:audit-events`,
   /** BullMQ queue name (BullMQ adds its own prefix; names must not contain ':'). */
@@ -44,3 +59,16 @@ export const IntakeRejectionSchema = z.strictObject({
   reason: z.string().max(1000),
 });
 export type IntakeRejection = z.infer<typeof IntakeRejectionSchema>;
+
+export const EventResultSchema = z.strictObject({
+  actionIds: z.array(z.string()),
+  note: z.string(),
+});
+export type EventResult = z.infer<typeof EventResultSchema>;
+
+export const ActionFinalResultSchema = z.strictObject({
+  result: z.enum(['changed', 'already', 'gave-up']),
+  attempt: z.number().int().min(1),
+  reason: z.string().optional(),
+});
+export type ActionFinalResult = z.infer<typeof ActionFinalResultSchema>;

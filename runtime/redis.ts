@@ -27,13 +27,14 @@ export function createRedis(cfg: RedisConfig, role: 'worker' | 'producer' = 'pro
     password,
     tls,
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
-    maxRetriesPerRequest: role === 'worker' ? null : 2,
-    enableOfflineQueue: role === 'worker',
+    // Producers (CLI commands) queue while the first connection is made, then fail fast.
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: true,
     connectTimeout: role === 'worker' ? 10_000 : cfg.publishTimeoutMs,
     lazyConnect: false,
   };
   if (cfg.cluster) {
-    return new Cluster(cfg.cluster.nodes, { redisOptions: common, enableOfflineQueue: role === 'worker' });
+    return new Cluster(cfg.cluster.nodes, { redisOptions: common, enableOfflineQueue: true });
   }
   if (cfg.sentinel) {
     return new Redis({

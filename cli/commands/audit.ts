@@ -1,11 +1,95 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { notBuilt } from './not-built.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { parseAddress, formatAddress } from '../../contracts/address.ts';
+import { describeProblem } from '../../audit/chain.ts';
+import { formatTimeline } from '../../audit/format.ts';
+import { AuditStore } from '../../audit/store.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { createRedis } from '../../runtime/redis.ts';
+import { action } from '../run.ts';
+
+interface AuditOpts {
+  config?: string;
+  cluster?: string;
+  backend?: string;
+  since?: string;
+  json?: boolean;
+  verify?: boolean;
+  export?: string;
+  limit?: string;
+}
+
+/** `--since 15m`, `2h`, `3d` or an ISO time. */
+export function parseSince(text: string, now: Date): Date {
+  const rel = /^(\d+)([smhd])$/.exec(text);
+  if (rel) {
+    const mult = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now.getTime() - Number(rel[1]) * mult);
+  }
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new InvalidInputError(`--since: "${text.slice(0, 40)}" is neither a duration (15m, 2h, 3d) nor an ISO time`);
+  return d;
+}
 
 export function register(program: Command): void {
   program
     .command('audit')
     .description('query the audit trail (--cluster --backend --since --json), verify its hash chain, export it')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('audit', 'issue 6'));
+    .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
+    .option('--cluster <name>', 'one cluster (default: $PCPFLOW_CLUSTER, else all)')
+    .option('--backend <address>', 'only records about this backend (host or host:port)')
+    .option('--since <when>', 'only records since a duration ago (15m, 2h, 3d) or an ISO time')
+    .option('--limit <n>', 'only the newest n records')
+    .option('--json', 'print JSON lines')
+    .option('--verify', 'check the hash chain; exit 1 and name each broken record when it does not hold')
+    .option('--export <file>', 'write the selected records to a JSONL file')
+    .action(
+      action(async (opts: AuditOpts) => {
+        const { config } = loadConfig(opts.config);
+        const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
+        const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
+        if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
+        let backend: string | undefined;
+        if (opts.backend) {
+          const parsed = parseAddress(opts.backend);
+          if (!parsed) throw new InvalidInputError(`--backend: "${opts.backend.slice(0, 60)}" is not host or host:port`);
+          const c = clusters[0];
+          const match = c?.backends.find((b) => b.address === parsed.host && (parsed.port === undefined || b.port === parsed.port));
+          backend = match ? formatAddress({ host: match.address, port: match.port }) : formatAddress(parsed);
+        }
+        const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError('--limit: must be a positive integer');
+        const redis = createRedis(config.redis, 'producer');
+        try {
+          const store = new AuditStore(redis, config.redis.keyPrefix);
+          let broken = false;
+          const exported: string[] = [];
+          for (const c of clusters) {
+            if (opts.verify) {
+              const v = await store.verify(c.name);
+              if (v.ok) process.stdout.write(`${c.name}: audit chain intact (${v.checked} records)\n`);
+              else {
+                broken = true;
+                process.stdout.write(`${c.name}: audit chain BROKEN (${v.problems.length} problem(s) in ${v.checked} records)\n`);
+                for (const p of v.problems) process.stdout.write(`  ${describeProblem(p)}\n`);
+              }
+              continue;
+            }
+            const rows = await store.query(c.name, { backend, since: opts.since ? parseSince(opts.since, new Date()) : undefined, limit });
+            const records = rows.map((r) => r.record);
+            if (opts.export) exported.push(...records.map((r) => JSON.stringify(r)));
+            else if (opts.json) for (const r of records) process.stdout.write(`${JSON.stringify(r)}\n`);
+            else process.stdout.write(`== ${c.name} (${records.length} records)\n${formatTimeline(records)}\n`);
+          }
+          if (opts.export) {
+            writeFileSync(opts.export, exported.join('\n') + (exported.length ? '\n' : ''));
+            process.stdout.write(`wrote ${exported.length} records to ${opts.export}\n`);
+          }
+          return broken ? 1 : 0;
+        } finally {
+          redis.disconnect();
+        }
+      }),
+    );
 }

@@ -1,11 +1,138 @@
 import type { Command } from 'commander';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { defaultLabDir, labDown, labStatus, labUp, openLab, type LabOptions } from '../../lab/index.ts';
+import { LAB_CLUSTER } from '../../lab/pcpflow-config.ts';
+import { action } from '../run.ts';
 import { notBuilt } from './not-built.ts';
 
+/** `pcpflow lab up|down|status|env|drill`: a real cluster on loopback for demos, drills and tests. */
+
+interface LabFlags {
+  id?: string;
+  dir?: string;
+  name?: string;
+  pgpoolHost?: string;
+  pgpoolPort?: string;
+  pcpPort?: string;
+  pgHosts?: string;
+  pgPort?: string;
+  redisHost?: string;
+  redisPort?: string;
+  followPrimaryCommand?: string;
+  pgBin?: string;
+}
+
+function int(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,5}$/.test(value)) throw new InvalidInputError(`--${flag} must be a whole number, got "${value.slice(0, 20)}"`);
+  return Number(value);
+}
+
+function optionsFrom(f: LabFlags): LabOptions {
+  const o: LabOptions = {};
+  const id = int('id', f.id);
+  if (id !== undefined) o.id = id;
+  if (f.dir !== undefined) o.dir = f.dir;
+  if (f.name !== undefined) o.name = f.name;
+  if (f.pgpoolHost !== undefined) o.pgpoolHost = f.pgpoolHost;
+  if (f.pgHosts !== undefined) o.pgHosts = f.pgHosts.split(',').map((h) => h.trim());
+  if (f.redisHost !== undefined) o.redisHost = f.redisHost;
+  if (f.followPrimaryCommand !== undefined) o.followPrimaryCommand = f.followPrimaryCommand;
+  if (f.pgBin !== undefined) o.pgBinDir = f.pgBin;
+  for (const [key, flag] of [
+    ['pgpoolPort', 'pgpool-port'],
+    ['pcpPort', 'pcp-port'],
+    ['pgPort', 'pg-port'],
+    ['redisPort', 'redis-port'],
+  ] as const) {
+    const v = int(flag, f[key]);
+    if (v !== undefined) o[key] = v;
+  }
+  return o;
+}
+
+function dirOf(f: LabFlags): string {
+  return f.dir ?? defaultLabDir(int('id', f.id) ?? 0);
+}
+
+/** Single-quoted for sh, so a lab dir with spaces still evals correctly. */
+const sh = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+function where(cmd: Command): Command {
+  return cmd
+    .option('--id <n>', 'lab id 0..250: addresses become 127.0.<id>.x (0 is the demo lab)', '0')
+    .option('--dir <path>', 'lab directory (default: $TMPDIR/pcpflow-lab-<id>)');
+}
+
 export function register(program: Command): void {
-  program
+  const lab = program
     .command('lab')
-    .description('a real local cluster on loopback: PostgreSQL primary + 2 standbys, pgpool-II, Redis (up|down|status|env|drill)')
+    .description('a real local cluster on loopback: PostgreSQL primary + 2 standbys, pgpool-II, Redis (up|down|status|env|drill)');
+
+  where(lab.command('up'))
+    .description('start the lab (idempotent: a running lab is left as is, a half-started one is rebuilt); writes a pcpflow config')
+    .option('--name <name>', 'lab name (default: lab, or lab-<id>)')
+    .option('--pgpool-host <addr>', 'pgpool address (default 127.0.<id>.10)')
+    .option('--pgpool-port <port>', 'pgpool SQL port', '9999')
+    .option('--pcp-port <port>', 'pgpool PCP port', '9898')
+    .option('--pg-hosts <a,b,c>', 'PostgreSQL node addresses, primary first (default 127.0.<id>.11,.12,.13)')
+    .option('--pg-port <port>', 'PostgreSQL port on every node', '5432')
+    .option('--redis-host <addr>', 'Redis address (default: the pgpool address)')
+    .option('--redis-port <port>', 'Redis port', '6380')
+    .option('--follow-primary-command <cmd>', "pgpool's follow_primary_command (default: none)")
+    .option('--pg-bin <dir>', 'PostgreSQL binaries (default: newest /usr/lib/postgresql/*/bin)')
+    .action(
+      action(async (f: LabFlags) => {
+        const h = await labUp(optionsFrom(f), print);
+        print(`pgpool  ${h.pgpool.host}:${h.pgpool.port}   PCP ${h.pcp.host}:${h.pcp.port} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
+        print(`redis   ${h.redisUrl}`);
+        for (const n of h.nodes) print(`${n.name.padEnd(7)} ${n.address}:${n.port}  ${n.dataDir}`);
+        print(`config  ${h.configPath}`);
+        print(`next    eval "$(pcpflow lab env${f.id && f.id !== '0' ? ` --id ${f.id}` : ''}${f.dir ? ` --dir ${f.dir}` : ''})"`);
+        return 0;
+      }),
+    );
+
+  where(lab.command('down'))
+    .description('stop every process the lab started (by pid) and remove its directory')
+    .action(
+      action(async (f: LabFlags) => {
+        await labDown(dirOf(f), print);
+        return 0;
+      }),
+    );
+
+  where(lab.command('status'))
+    .description("the lab's processes and pgpool's node table (SHOW pool_nodes); exit 1 when something is not running")
+    .action(
+      action(async (f: LabFlags) => {
+        const s = await labStatus(dirOf(f));
+        print(`lab ${s.plan.name} in ${s.plan.dir}: ${s.phase}`);
+        for (const p of s.processes) print(`  ${p.role.padEnd(7)} ${p.kind.padEnd(8)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'NOT RUNNING'}`);
+        if (typeof s.poolNodes === 'string') print(s.poolNodes.trimEnd());
+        else print(`SHOW pool_nodes failed: ${s.poolNodes.error}`);
+        const ok = s.phase === 'up' && s.processes.every((p) => p.running) && typeof s.poolNodes === 'string';
+        return ok ? 0 : 1;
+      }),
+    );
+
+  where(lab.command('env'))
+    .description('print shell exports pointing pcpflow at the lab: eval "$(pcpflow lab env)"')
+    .action(
+      action((f: LabFlags) => {
+        const h = openLab(dirOf(f));
+        print(`export PCPFLOW_CONFIG=${sh(h.configPath)}`);
+        print(`export PCPFLOW_CLUSTER=${LAB_CLUSTER}`);
+        return 0;
+      }),
+    );
+
+  lab
+    .command('drill')
+    .description('run a failover drill against the lab')
     .allowUnknownOption()
     .allowExcessArguments()
-    .action(notBuilt('lab', 'issue 2'));
+    .action(notBuilt('lab drill', 'issue 2'));
 }

@@ -1,11 +1,183 @@
 import type { Command } from 'commander';
-import { notBuilt } from './not-built.ts';
+import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
+import type { ClusterConfig } from '../../contracts/config.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { loadConfig, selectCluster } from '../../runtime/config.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import {
+  createDriver,
+  opsOver,
+  PcpAmbiguousAddressError,
+  PcpError,
+  PcpInvalidRequestError,
+  PcpUnknownAddressError,
+  resolveNodeId,
+  type EnsureOutcome,
+  type NodeInfo,
+  type PcpDriver,
+} from '../../pcp/index.ts';
+import { action } from '../run.ts';
+
+/**
+ * Operator commands over PCP, replacing pgpool_backend.sh: the same operations the executor runs
+ * (read, act only when needed, verify by polling), printed for a human or as JSON.
+ * check-primary exit codes: 0 primary, 1 standby, 3 no backend has that address, 2 bad input,
+ * 4 pgpool could not be asked.
+ */
+
+interface CommonOpts {
+  config?: string;
+  cluster?: string;
+  json?: boolean;
+  verifyMs?: string;
+}
+
+function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver } {
+  const { config } = loadConfig(opts.config);
+  const cluster = selectCluster(config, opts.cluster);
+  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  return { cluster, driver: createDriver(cluster, { logger }) };
+}
+
+function addressArg(text: string): string {
+  const parsed = parseAddress(text);
+  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
+  return formatAddress(parsed);
+}
+
+function verifyMsOpt(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,7}$/.test(text) || Number(text) <= 0) throw new InvalidInputError(`--verify-ms must be a positive whole number of milliseconds, not "${printable(text)}"`);
+  return Number(text);
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG or /etc/pcpflow/pcpflow.yaml)')
+    .option('--cluster <name>', 'cluster to use (default: $PCPFLOW_CLUSTER, or the only one)')
+    .option('--json', 'print JSON');
+}
+
+/** Everything the layout offers, with `address` in the canonical form the rest of pcpflow uses. */
+function nodeJson(n: NodeInfo): Record<string, unknown> {
+  const address = n.host === '' ? '' : formatAddress({ host: n.host, port: n.port });
+  const out: Record<string, unknown> = { id: n.id, address, host: n.host, port: n.port, status: n.status, role: n.role };
+  for (const [k, v] of Object.entries(n)) if (!(k in out) && v !== undefined) out[k] = v;
+  return out;
+}
+
+function table(nodes: NodeInfo[]): string {
+  const head = ['id', 'address', 'status', 'role', 'weight', 'pg_status', 'pg_role', 'delay', 'repl_state', 'sync_state', 'last_change'];
+  const rows = nodes.map((n) => [
+    String(n.id),
+    n.host === '' ? '-' : formatAddress({ host: n.host, port: n.port }),
+    n.quarantine && n.status === 'down' ? 'down (quarantine)' : n.status,
+    n.role,
+    n.weight.toFixed(3),
+    n.backendStatus ?? '-',
+    n.backendRole ?? '-',
+    n.replicationDelay === undefined ? '-' : `${n.replicationDelay}${n.replicationDelayUnit === 'microseconds' ? 'us' : ''}`,
+    n.replicationState || '-',
+    n.replicationSyncState || '-',
+    n.lastStatusChange ?? '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+function printOutcome(verb: string, address: string, o: EnsureOutcome, json: boolean | undefined): number {
+  if (json) process.stdout.write(JSON.stringify({ action: verb, address, ...o }) + '\n');
+  else if (o.result === 'failed') process.stderr.write(`pcpflow: ${verb} ${address} failed: ${o.reason ?? 'unknown reason'}\n`);
+  else
+    process.stdout.write(
+      `${address} (node ${o.nodeId ?? '?'}): ${o.result === 'already' ? `already ${verb === 'promote' ? 'primary' : verb + 'ed'}` : `${verb}ed, confirmed`} via ${o.endpoint ?? '?'} in ${o.durationMs} ms\n`,
+    );
+  if (o.result !== 'failed') return 0;
+  // The CLI resolved the address first, so a non-retryable failure here is bad input.
+  return o.retryable ? 1 : 2;
+}
+
+async function resolveFirst(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
+  const a = await driver.nodes();
+  const nodeId = resolveNodeId(cluster, address, a.value.nodes);
+  const node = a.value.nodes.find((n) => n.id === nodeId);
+  if (!node) throw new PcpUnknownAddressError(address, []);
+  return { nodeId, node, endpoint: a.endpoint };
+}
 
 export function register(program: Command): void {
-  program
+  const pcp = program
     .command('pcp')
-    .description('operator commands over PCP: nodes, attach, detach, promote, check-primary, watchdog')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('pcp', 'issue 3'));
+    .description('operator commands over PCP: nodes, attach, detach, promote, check-primary, watchdog');
+
+  common(pcp.command('nodes').description("pgpool's backends: id, address, status, role and what this pgpool version reports")).action(
+    action(async (opts: CommonOpts) => {
+      const { driver } = context(opts);
+      const a = await driver.nodes();
+      if (opts.json) process.stdout.write(JSON.stringify(a.value.nodes.map(nodeJson), null, 2) + '\n');
+      else process.stdout.write(table(a.value.nodes));
+      return 0;
+    }),
+  );
+
+  const verbs = [
+    ['attach', 'attach a backend (no-op when already up); waits until pgpool shows it up or waiting'],
+    ['detach', 'detach a backend (no-op when already down); waits until pgpool shows it down'],
+    ['promote', "make a backend pgpool's primary without switchover (attaches it first if down; pgpool marks every other node down)"],
+  ] as const;
+  for (const [verb, description] of verbs) {
+    common(pcp.command(`${verb} <address>`).description(description))
+      .option('--verify-ms <ms>', 'how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
+      .action(
+        action(async (addressText: string, opts: CommonOpts) => {
+          const address = addressArg(addressText);
+          const verifyMs = verifyMsOpt(opts.verifyMs);
+          const { cluster, driver } = context(opts);
+          await resolveFirst(cluster, driver, address);
+          const ops = opsOver(cluster, driver);
+          const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
+          return printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
+        }),
+      );
+  }
+
+  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
+    action(async (addressText: string, opts: CommonOpts) => {
+      const address = addressArg(addressText);
+      const { cluster, driver } = context(opts);
+      let found: Awaited<ReturnType<typeof resolveFirst>>;
+      try {
+        found = await resolveFirst(cluster, driver, address);
+      } catch (err) {
+        if (err instanceof PcpUnknownAddressError || err instanceof PcpAmbiguousAddressError || err instanceof PcpInvalidRequestError) throw err;
+        if (err instanceof PcpError) {
+          process.stderr.write(`pcpflow: ${err.message}\n`);
+          return 4;
+        }
+        throw err;
+      }
+      const { node } = found;
+      if (opts.json) process.stdout.write(JSON.stringify({ address, ...nodeJson(node), primary: node.role === 'primary' }) + '\n');
+      else process.stdout.write(`${address} is pgpool's ${node.role} (node ${node.id}, ${node.status})\n`);
+      return node.role === 'primary' ? 0 : 1;
+    }),
+  );
+
+  common(pcp.command('watchdog').description("pgpool's watchdog cluster: leader, quorum, members")).action(
+    action(async (opts: CommonOpts) => {
+      const { driver } = context(opts);
+      const w = (await driver.watchdog()).value;
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(w, null, 2) + '\n');
+        return 0;
+      }
+      const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
+      process.stdout.write(
+        `leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
+      );
+      for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
+      return 0;
+    }),
+  );
 }

@@ -1,11 +1,47 @@
 import type { Command } from 'commander';
-import { notBuilt } from './not-built.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { formatTimeline } from '../../audit/format.ts';
+import { createPcpOps } from '../../pcp/index.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { createRedis } from '../../runtime/redis.ts';
+import { clusterStatus } from '../../workers/status.ts';
+import { action } from '../run.ts';
 
 export function register(program: Command): void {
   program
     .command('status')
     .description('per cluster and backend: machine state, pgpool live state, in-flight actions, drift, last audit entries')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('status', 'issue 6'));
+    .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
+    .option('--cluster <name>', 'one cluster (default: $PCPFLOW_CLUSTER, else all)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (opts: { config?: string; cluster?: string; json?: boolean }) => {
+        const { config } = loadConfig(opts.config);
+        const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
+        const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
+        if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
+        const redis = createRedis(config.redis, 'producer');
+        try {
+          const all = [];
+          for (const c of clusters) all.push(await clusterStatus(c, redis, config.redis.keyPrefix, createPcpOps(c)));
+          if (opts.json) {
+            process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+            return 0;
+          }
+          for (const s of all) {
+            process.stdout.write(`== cluster ${s.cluster} (snapshot v${s.version ?? '-'}; pgpool ${s.pgpoolEndpoint ?? `unreachable: ${s.pgpoolError}`})\n`);
+            process.stdout.write(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${'pgpool'.padEnd(20)} ${'in flight'.padEnd(22)} drift\n`);
+            for (const b of s.backends) {
+              const pg = b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-';
+              const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
+              process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${pg.padEnd(20)} ${pend.padEnd(22)} ${b.drift ?? '-'}\n`);
+            }
+            process.stdout.write(`-- last audit entries\n${formatTimeline(s.lastAudit)}\n`);
+          }
+          return 0;
+        } finally {
+          redis.disconnect();
+        }
+      }),
+    );
 }

@@ -1,11 +1,51 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { notBuilt } from './not-built.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { parseHistory, renderDiagram, type DiagramFormat } from '../../machines/index.ts';
+import { action } from '../run.ts';
+
+const FORMATS: readonly DiagramFormat[] = ['mermaid', 'dot', 'svg', 'html'];
+
+/** Graphviz compiled to WebAssembly: SVG in-process, no `dot` binary, no network. */
+export async function graphvizLayout(): Promise<(dot: string) => string> {
+  const { Graphviz } = await import('@hpcc-js/wasm-graphviz');
+  const gv = await Graphviz.load();
+  return (dot: string) => gv.dot(dot);
+}
 
 export function register(program: Command): void {
   program
     .command('viz')
     .description('draw the backend state machine (mermaid, dot, svg, html), optionally with a backend path from history')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('viz', 'issue 4'));
+    .option('--format <format>', `one of ${FORMATS.join(', ')}`, 'mermaid')
+    .option('--history <file>', 'audit JSON lines or `pcpflow simulate --json` output: draw one backend path')
+    .option('--backend <addr>', 'which backend of the history (default: the first that changed state)')
+    .option('--out <file>', 'write here instead of stdout')
+    .action(
+      action(async (opts: { format: string; history?: string; backend?: string; out?: string }) => {
+        const format = FORMATS.find((f) => f === opts.format);
+        if (!format) throw new InvalidInputError(`--format ${opts.format.slice(0, 20)}: expected one of ${FORMATS.join(', ')}`);
+        let history: ReturnType<typeof parseHistory> = { backend: null, steps: [] };
+        if (opts.history) {
+          let text: string;
+          try {
+            text = readFileSync(opts.history, 'utf8');
+          } catch (err) {
+            throw new InvalidInputError(`${opts.history}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, undefined, { cause: err });
+          }
+          history = parseHistory(text, opts.backend);
+          if (history.backend === null)
+            throw new InvalidInputError(`${opts.history}: no entry with from/to${opts.backend ? ` for backend ${opts.backend}` : ''}`);
+        }
+        const out = await renderDiagram({
+          format,
+          history: history.steps,
+          backend: history.backend,
+          ...(format === 'svg' || format === 'html' ? { layout: await graphvizLayout() } : {}),
+        });
+        if (opts.out) writeFileSync(opts.out, out);
+        else process.stdout.write(out);
+        return 0;
+      }),
+    );
 }

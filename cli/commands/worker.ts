@@ -1,11 +1,55 @@
 import type { Command } from 'commander';
-import { notBuilt } from './not-built.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { ALL_ROLES, startFleetMember, type Role } from '../../workers/fleet.ts';
+import { action } from '../run.ts';
+
+function parseRoles(text: string): Role[] {
+  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of roles)
+    if (!(ALL_ROLES as readonly string[]).includes(r)) throw new InvalidInputError(`--roles: unknown role "${r.slice(0, 40)}"; use ${ALL_ROLES.join(', ')}`);
+  if (roles.length === 0) throw new InvalidInputError('--roles: give at least one role');
+  return roles as Role[];
+}
 
 export function register(program: Command): void {
   program
     .command('worker')
     .description('run one fleet member: decider, executor and reconciler roles, with /healthz, /readyz and /metrics')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('worker', 'issue 6'));
+    .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
+    .option('--roles <list>', `comma-separated roles (${ALL_ROLES.join(',')})`, ALL_ROLES.join(','))
+    .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and the console (default: config http.port, $PCPFLOW_HTTP_PORT)')
+    .option('--no-http', 'do not serve HTTP')
+    .option('--shutdown-deadline <ms>', 'on SIGTERM, how long to wait for in-flight work', '10000')
+    .action(
+      action(async (opts: { config?: string; roles: string; httpPort?: string; http: boolean; shutdownDeadline: string }) => {
+        const roles = parseRoles(opts.roles);
+        const { config } = loadConfig(opts.config);
+        if (opts.httpPort !== undefined) {
+          const port = Number(opts.httpPort);
+          if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`--http-port: "${opts.httpPort}" is not a port`);
+          config.http.port = port;
+        }
+        const logger = createLogger({ level: config.log.level, name: 'pcpflow-worker' });
+        const { consoleRoutes } = await import('../../console/routes.ts').catch(() => ({ consoleRoutes: undefined }));
+        const member = await startFleetMember({
+          config,
+          roles,
+          logger,
+          http: opts.http,
+          routes: consoleRoutes ? (ctx) => consoleRoutes({ config, audit: ctx.audit }) : undefined,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            logger.info({ signal }, 'shutting down');
+            void member.stop(Number(opts.shutdownDeadline)).then(resolve);
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
+        logger.flush();
+        return 0;
+      }),
+    );
 }

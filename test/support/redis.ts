@@ -26,13 +26,17 @@ export interface TestRedis {
  * A private redis-server for one test file: its own port, no persistence, stopped by pid.
  * Tests never share the machine's Redis on 6379, so they cannot see each other's keys.
  */
-export async function startRedis(opts: { host?: string; port?: number } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { host?: string; port?: number; persistDir?: string } = {}): Promise<TestRedis> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    child = spawn('redis-server', ['--bind', host, '--port', String(port), '--save', '', '--appendonly', 'no'], {
+    // persistDir: an append-only file fsynced on every write, for tests that restart Redis.
+    const persistence = opts.persistDir
+      ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', opts.persistDir]
+      : ['--appendonly', 'no'];
+    child = spawn('redis-server', ['--bind', host, '--port', String(port), '--save', '', ...persistence], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freePort, startRedis } from '../test/support/redis.ts';
+
+/**
+ * Hook start-to-exit wall time, the number EFM feels on every event. Goal: with Redis up, the
+ * median is ≤ 1.5× a bare `node -e ''` measured in the same run (interleaved, so machine load
+ * hits both alike); with Redis down, the hook spools and exits within its deadline (≤ 2 s).
+ */
+const HOOK = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pcpflow-hook.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 31);
+
+function timeOnce(args: readonly string[]): number {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+function configText(redisUrl: string, outbox: string, publishTimeoutMs = 800): string {
+  return [
+    'redis:',
+    `  url: ${redisUrl}`,
+    `  publishTimeoutMs: ${publishTimeoutMs}`,
+    'outbox:',
+    `  dir: ${outbox}`,
+    'clusters:',
+    '  - name: c1',
+    '    pcp: { endpoints: [{ host: 127.0.0.1 }], user: pcpadmin }',
+    '    backends: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }]',
+    '',
+  ].join('\n');
+}
+
+export async function benchHooks(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pcpflow-bench-hooks-'));
+  const redis = await startRedis();
+  const sockets: Socket[] = [];
+  const silent = createServer((s) => sockets.push(s));
+  try {
+    const outbox = join(dir, 'outbox');
+    const yamlCfg = join(dir, 'pcpflow.yaml');
+    const jsonCfg = join(dir, 'pcpflow.json');
+    writeFileSync(yamlCfg, configText(redis.url, outbox));
+    writeFileSync(
+      jsonCfg,
+      JSON.stringify({
+        redis: { url: redis.url },
+        outbox: { dir: outbox },
+        clusters: [
+          {
+            name: 'c1',
+            pcp: { endpoints: [{ host: '127.0.0.1' }], user: 'u' },
+            backends: [{ address: '10.0.0.1' }],
+          },
+        ],
+      }),
+    );
+    const attach = (cfg: string) => [HOOK, '--config', cfg, 'efm', 'attach', '10.0.0.1', 's'];
+
+    const base: number[] = [];
+    const yaml: number[] = [];
+    const json: number[] = [];
+    timeOnce(['-e', '']); // warm the page cache for node and the bundle alike
+    timeOnce(attach(yamlCfg));
+    for (let i = 0; i < RUNS; i++) {
+      base.push(timeOnce(['-e', '']));
+      yaml.push(timeOnce(attach(yamlCfg)));
+      json.push(timeOnce(attach(jsonCfg)));
+    }
+    const b = median(base);
+    const line = (name: string, xs: number[]) => {
+      const m = median(xs);
+      const ratio = m / b;
+      process.stdout.write(
+        `  ${name.padEnd(34)} ${fmt(m).padStart(9)}  ${ratio.toFixed(2)}× ${ratio <= 1.5 ? 'ok (goal ≤ 1.5×)' : 'OVER the 1.5× goal'}\n`,
+      );
+    };
+    process.stdout.write(`hooks: median of ${RUNS} runs, spawn to exit\n`);
+    process.stdout.write(`  ${"node -e ''".padEnd(34)} ${fmt(b).padStart(9)}  1.00×\n`);
+    line('hook, Redis up, YAML config', yaml);
+    line('hook, Redis up, JSON config', json);
+
+    await redis.stop();
+    const down: number[] = [];
+    for (let i = 0; i < Math.min(RUNS, 15); i++) down.push(timeOnce(attach(yamlCfg)));
+    const port = await freePort();
+    silent.listen(port, '127.0.0.1');
+    await once(silent, 'listening');
+    const silentCfg = join(dir, 'silent.yaml');
+    writeFileSync(silentCfg, configText(`redis://127.0.0.1:${port}`, outbox, 800));
+    const hung: number[] = [];
+    for (let i = 0; i < 5; i++) hung.push(timeOnce(attach(silentCfg)));
+    const worst = (xs: number[]) => Math.max(...xs);
+    process.stdout.write(
+      `  ${'hook, Redis down (refused), spools'.padEnd(34)} ${fmt(median(down)).padStart(9)}  max ${fmt(worst(down))} ${worst(down) <= 2000 ? 'ok (≤ 2 s)' : 'OVER 2 s'}\n`,
+    );
+    process.stdout.write(
+      `  ${'hook, Redis silent (800 ms deadline)'.padEnd(34)} ${fmt(median(hung)).padStart(9)}  max ${fmt(worst(hung))} ${worst(hung) <= 2000 ? 'ok (≤ 2 s)' : 'OVER 2 s'}\n`,
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await benchHooks();

@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import type { LabHandle } from '../lab.ts';
+import { startWorker, type WorkerProcess } from './fleet-processes.ts';
+import { runScenarios, type StepResult } from './runner.ts';
+import { SCENARIOS, scenarioByName, type Scenario } from './scenarios.ts';
+
+export { SCENARIOS, scenarioByName, type Scenario, type StepResult };
+
+export function selectScenarios(names: readonly string[]): Scenario[] {
+  if (names.length === 0 || names.includes('all')) return [...SCENARIOS];
+  return names.map((n) => {
+    const s = scenarioByName(n);
+    if (!s) throw new Error(`unknown scenario "${n.slice(0, 40)}"; choose from ${SCENARIOS.map((x) => x.name).join(', ')}, all`);
+    return s;
+  });
+}
+
+/**
+ * A drill: `workers` real `pcpflow worker` processes against the lab, the chosen scenarios,
+ * then the workers stopped by pid. Returns every step's result; the caller decides the exit code.
+ */
+export async function runDrill(
+  lab: LabHandle,
+  scenarios: readonly Scenario[],
+  opts: { workers?: number; basePort?: number; say?: (line: string) => void } = {},
+): Promise<StepResult[]> {
+  const say = opts.say ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const workers: WorkerProcess[] = [];
+  try {
+    for (let i = 0; i < (opts.workers ?? 2); i++) {
+      const httpPort = (opts.basePort ?? 19464 + lab.id * 10) + i;
+      const w = await startWorker({ configPath: lab.configPath, httpPort, logFile: join(lab.dir, 'log', `worker-${i}.log`) });
+      say(`worker ${i} running (pid ${w.pid}, http 127.0.0.1:${httpPort})`);
+      workers.push(w);
+    }
+    return await runScenarios(lab, scenarios, { say });
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}

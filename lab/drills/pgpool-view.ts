@@ -1,0 +1,75 @@
+import type { ClusterConfig } from '../../contracts/config.ts';
+import { createPcpOps } from '../../pcp/index.ts';
+import { run } from '../exec.ts';
+import type { LabHandle } from '../lab.ts';
+
+/** One row of what pgpool shows for a backend, from PCP node info and from SHOW pool_nodes. */
+export interface ViewRow {
+  node: string;
+  address: string;
+  pcpStatus: string;
+  pcpRole: string;
+  sqlStatus: string;
+  sqlRole: string;
+}
+
+/** What a drill step expects of each lab node: attached ('up') or not ('down'), and its role. */
+export interface Expectation {
+  [nodeName: string]: { status: 'up' | 'down'; role?: 'primary' | 'standby' };
+}
+
+/**
+ * Reads pgpool's view twice: over PCP (what pcpflow acts on) and over SQL (`SHOW pool_nodes`,
+ * what clients are balanced by). A drill step passes only when both agree with the expectation.
+ */
+export async function readView(lab: LabHandle, cluster: ClusterConfig): Promise<ViewRow[]> {
+  const [{ nodes }, sql] = await Promise.all([
+    createPcpOps(cluster).nodes(),
+    run(['psql', '-h', lab.pgpool.host, '-p', String(lab.pgpool.port), '-U', 'postgres', '-d', 'postgres', '-X', '-At', '-F', '|', '-c', 'SHOW pool_nodes'], {
+      as: null,
+      timeoutMs: 10_000,
+      env: { PGCONNECT_TIMEOUT: '5' },
+    }),
+  ]);
+  const sqlRows = sql.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|'));
+  return lab.nodes.map((n) => {
+    const pcp = nodes.find((x) => x.host === n.address && x.port === n.port);
+    const row = sqlRows.find((r) => r[1] === n.address && Number(r[2]) === n.port);
+    return {
+      node: n.name,
+      address: `${n.address}:${n.port}`,
+      pcpStatus: pcp?.status ?? '?',
+      pcpRole: pcp?.role ?? '?',
+      sqlStatus: row?.[3] ?? '?',
+      sqlRole: row?.[6] ?? '?',
+    };
+  });
+}
+
+function attached(status: string): boolean {
+  return status === 'up' || status === 'waiting';
+}
+
+/** Differences between the view and the expectation, one sentence each; empty when it matches. */
+export function mismatches(view: readonly ViewRow[], expected: Expectation): string[] {
+  const out: string[] = [];
+  for (const row of view) {
+    const want = expected[row.node];
+    if (!want) continue;
+    const pcpUp = attached(row.pcpStatus);
+    const sqlUp = row.sqlStatus === 'up';
+    if (pcpUp !== (want.status === 'up')) out.push(`${row.node} ${row.address}: PCP status ${row.pcpStatus}, expected ${want.status}`);
+    if (sqlUp !== (want.status === 'up')) out.push(`${row.node} ${row.address}: SHOW pool_nodes status ${row.sqlStatus}, expected ${want.status}`);
+    if (want.role && row.pcpRole !== want.role) out.push(`${row.node} ${row.address}: PCP role ${row.pcpRole}, expected ${want.role}`);
+    if (want.role && row.sqlRole !== want.role) out.push(`${row.node} ${row.address}: SHOW pool_nodes role ${row.sqlRole}, expected ${want.role}`);
+  }
+  return out;
+}
+
+export function formatView(view: readonly ViewRow[]): string {
+  const head = `  ${'node'.padEnd(5)} ${'address'.padEnd(18)} ${'pcp status/role'.padEnd(18)} SHOW pool_nodes`;
+  return [head, ...view.map((r) => `  ${r.node.padEnd(5)} ${r.address.padEnd(18)} ${`${r.pcpStatus}/${r.pcpRole}`.padEnd(18)} ${r.sqlStatus}/${r.sqlRole}`)].join('\n');
+}

@@ -1,0 +1,217 @@
+import type { LabHandle } from '../lab.ts';
+import * as nodes from '../nodes.ts';
+import type { Expectation } from './pgpool-view.ts';
+
+/**
+ * The seed architecture's failover scenarios, played for real on the lab: PostgreSQL is really
+ * stopped, promoted and rebuilt, and the hooks are called in the order EFM calls them
+ * (research/efm-hooks.md §1.4). Each step ends with what pgpool must show.
+ */
+export interface DrillContext {
+  lab: LabHandle;
+  /** Calls the real hook executable; `node` is the EFM agent's own address for address-less hooks. */
+  hook(argv: string[], opts?: { node?: string; expectCode?: number }): Promise<void>;
+  /** Current PostgreSQL primary and standbys by lab node name (tracked across scenarios). */
+  roles: { primary: string; standbys: string[] };
+  say(line: string): void;
+}
+
+export interface DrillStep {
+  title: string;
+  run(ctx: DrillContext): Promise<void>;
+  expect(ctx: DrillContext): Expectation;
+}
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  steps: DrillStep[];
+}
+
+const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
+
+function allUp(ctx: DrillContext): Expectation {
+  const e: Expectation = { [ctx.roles.primary]: { status: 'up', role: 'primary' } };
+  for (const s of ctx.roles.standbys) e[s] = { status: 'up', role: 'standby' };
+  return e;
+}
+
+/** The standby a DBA would pick: EFM promotes the most advanced one; on an idle lab, the first. */
+function bestStandby(ctx: DrillContext): string {
+  const s = ctx.roles.standbys[0];
+  if (!s) throw new Error('no standby left to promote');
+  return s;
+}
+
+const standbyDown: Scenario = {
+  name: 'standby-down',
+  summary: 'a standby fails: EFM calls the detach hook; pgpool stops balancing reads to it',
+  steps: [
+    {
+      title: 'stop the last standby (immediate) and call `efm detach <standby> s` from its neighbours',
+      async run(ctx) {
+        const victim = ctx.roles.standbys[ctx.roles.standbys.length - 1] ?? '';
+        await nodes.stopNode(ctx.lab, victim, { immediate: true });
+        // Two agents report the same failure: pcpflow must act once.
+        await ctx.hook(['efm', 'detach', addr(ctx, victim), 's'], { node: addr(ctx, ctx.roles.primary) });
+        await ctx.hook(['efm', 'detach', addr(ctx, victim), 's'], { node: addr(ctx, ctx.roles.standbys[0] ?? '') });
+      },
+      expect(ctx) {
+        const e = allUp(ctx);
+        const victim = ctx.roles.standbys[ctx.roles.standbys.length - 1] ?? '';
+        e[victim] = { status: 'down' };
+        return e;
+      },
+    },
+  ],
+};
+
+const standbyBack: Scenario = {
+  name: 'standby-back',
+  summary: 'the standby is repaired and `efm resume` runs: resumed and attach hooks; pgpool balances to it again',
+  steps: [
+    {
+      title: 'start the standby, wait until it streams, then `efm resume` (resumed + attach <standby> s)',
+      async run(ctx) {
+        const victim = ctx.roles.standbys[ctx.roles.standbys.length - 1] ?? '';
+        if (!nodes.isRunning(ctx.lab, victim)) await nodes.startNode(ctx.lab, victim);
+        await nodes.waitStreaming(ctx.lab, victim, ctx.roles.primary);
+        await ctx.hook(['efm', 'resumed'], { node: addr(ctx, victim) });
+        await ctx.hook(['efm', 'attach', addr(ctx, victim), 's'], { node: addr(ctx, victim) });
+      },
+      expect: allUp,
+    },
+  ],
+};
+
+const agentCrash: Scenario = {
+  name: 'agent-crash',
+  summary: "the primary's EFM agent dies but its database is alive: no promotion, and the healthy primary stays in pgpool",
+  steps: [
+    {
+      title: "call `efm detach <primary> p` as EFM does on agent failure (database still running)",
+      async run(ctx) {
+        await ctx.hook(['efm', 'detach', addr(ctx, ctx.roles.primary), 'p'], { node: addr(ctx, ctx.roles.standbys[0] ?? '') });
+      },
+      expect: allUp,
+    },
+  ],
+};
+
+function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
+  let oldPrimary = '';
+  let newPrimary = '';
+  return [
+    {
+      title:
+        kind === 'failover'
+          ? 'primary database down (immediate stop); another agent calls `efm detach <primary> p`'
+          : 'switchover: EFM calls `efm detach <primary> p` and stops the primary database (fast)',
+      async run(ctx) {
+        oldPrimary = ctx.roles.primary;
+        newPrimary = bestStandby(ctx);
+        if (kind === 'switchover') await ctx.hook(['efm', 'detach', addr(ctx, oldPrimary), 'p'], { node: addr(ctx, oldPrimary) });
+        await nodes.stopNode(ctx.lab, oldPrimary, { immediate: kind === 'failover' });
+        if (kind === 'failover') await ctx.hook(['efm', 'detach', addr(ctx, oldPrimary), 'p'], { node: addr(ctx, newPrimary) });
+      },
+      // pgpool keeps the dead primary until the fence: health checks are off, as the architecture prescribes.
+      expect: (ctx) => allUp(ctx),
+    },
+    {
+      title: 'remote-pre-promotion on the other agents, then `efm fence <new> <old>` on the standby being promoted (synchronous)',
+      async run(ctx) {
+        for (const s of ctx.roles.standbys.filter((x) => x !== newPrimary))
+          await ctx.hook(['efm', 'remote-pre-promotion', addr(ctx, newPrimary)], { node: addr(ctx, s) });
+        await ctx.hook(['efm', 'fence', addr(ctx, newPrimary), addr(ctx, oldPrimary)], { node: addr(ctx, newPrimary), expectCode: 0 });
+      },
+      expect(ctx) {
+        const e: Expectation = { [oldPrimary]: { status: 'down' } };
+        for (const s of ctx.roles.standbys) e[s] = { status: 'up' };
+        return e;
+      },
+    },
+    {
+      title: 'EFM promotes the standby (pg_ctl promote), calls `efm post-promotion <new> <old>`, re-points the other standbys, remote-post-promotion',
+      async run(ctx) {
+        await nodes.promoteNode(ctx.lab, newPrimary);
+        await ctx.hook(['efm', 'post-promotion', addr(ctx, newPrimary), addr(ctx, oldPrimary)], { node: addr(ctx, newPrimary) });
+        const others = ctx.roles.standbys.filter((x) => x !== newPrimary);
+        for (const s of others) {
+          await nodes.repointStandby(ctx.lab, s, newPrimary);
+          await ctx.hook(['efm', 'remote-post-promotion', addr(ctx, newPrimary)], { node: addr(ctx, s) });
+        }
+        ctx.roles = { primary: newPrimary, standbys: others };
+        ctx.say(`PostgreSQL primary is now ${newPrimary}; ${oldPrimary} is out until rebuilt`);
+      },
+      expect(ctx) {
+        const e = allUp(ctx);
+        e[oldPrimary] = { status: 'down' };
+        return e;
+      },
+    },
+    ...(kind === 'switchover' ? [rejoinStep(() => oldPrimary, 'EFM restarts the old primary as a standby (pg_rewind) and resumes its agent')] : []),
+  ];
+}
+
+function rejoinStep(who: () => string, title: string): DrillStep {
+  return {
+    title: `${title}: rebuild-started, rebuild, rebuild-done, \`efm resumed\`, \`efm attach <node> s\``,
+    async run(ctx) {
+      const node = who();
+      await ctx.hook(['event', 'rebuild-started', addr(ctx, node)]);
+      const method = await nodes.rebuildAsStandby(ctx.lab, node, ctx.roles.primary);
+      ctx.say(`${node} rebuilt as a standby of ${ctx.roles.primary} with ${method}`);
+      await ctx.hook(['event', 'rebuild-done', addr(ctx, node)]);
+      await ctx.hook(['efm', 'resumed'], { node: addr(ctx, node) });
+      await ctx.hook(['efm', 'attach', addr(ctx, node), 's'], { node: addr(ctx, node) });
+      ctx.roles = { primary: ctx.roles.primary, standbys: [...ctx.roles.standbys, node].sort() };
+    },
+    expect: allUp,
+  };
+}
+
+let failedPrimary = '';
+const failover: Scenario = {
+  name: 'failover',
+  summary: 'the primary database fails: fence, promotion, post-promotion; pgpool follows, the other standby is back in load balancing, the old primary stays out',
+  steps: promotionSteps('failover').map((s, i) =>
+    i === 0
+      ? {
+          ...s,
+          async run(ctx) {
+            failedPrimary = ctx.roles.primary;
+            await s.run(ctx);
+          },
+        }
+      : s,
+  ),
+};
+
+const rebuild: Scenario = {
+  name: 'rebuild',
+  summary: 'the failed old primary is rebuilt as a standby (pg_rewind, else pg_basebackup) and resumed: attached again',
+  steps: [
+    rejoinStep(() => {
+      if (!failedPrimary) throw new Error('the rebuild scenario follows the failover scenario: run `lab drill failover` first or `lab drill all`');
+      return failedPrimary;
+    }, 'rebuild the failed primary'),
+  ],
+};
+
+const switchover: Scenario = {
+  name: 'switchover',
+  summary: 'planned switchover: the primary is stopped, a standby promoted, the old primary rejoins as a standby',
+  steps: promotionSteps('switchover'),
+};
+
+const switchback: Scenario = {
+  name: 'switchback',
+  summary: 'a second planned switchover back the other way',
+  steps: promotionSteps('switchover'),
+};
+
+export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback];
+
+export function scenarioByName(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

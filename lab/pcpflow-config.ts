@@ -1,0 +1,35 @@
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { ConfigSchema, type Config, type ConfigInput } from '../contracts/config.ts';
+import { PCP_USER } from './pgpool.ts';
+import type { LabPlan } from './options.ts';
+import { redisUrl } from './redis.ts';
+
+/** The pcpflow config that points every pcpflow command at this lab (cluster name `lab`). */
+export const LAB_CLUSTER = 'lab';
+
+export function labConfig(plan: LabPlan): Config {
+  const input: ConfigInput = {
+    redis: { url: redisUrl(plan) },
+    outbox: { dir: plan.paths.outbox },
+    clusters: [
+      {
+        name: LAB_CLUSTER,
+        pcp: {
+          endpoints: [{ host: plan.pgpool.host, port: plan.pgpool.pcpPort, label: `pgpool ${plan.name}` }],
+          user: PCP_USER,
+          passfile: plan.paths.pcppass,
+        },
+        backends: plan.nodes.map((n) => ({ address: n.address, port: n.port })),
+      },
+    ],
+  };
+  return ConfigSchema.parse(input);
+}
+
+export function writeLabConfig(plan: LabPlan): Config {
+  const config = labConfig(plan);
+  const header = `# pcpflow config for lab ${plan.name}, written by \`pcpflow lab up\`; removed by \`pcpflow lab down\`\n`;
+  writeFileSync(plan.paths.config, header + stringify(config), { mode: 0o644 });
+  return config;
+}

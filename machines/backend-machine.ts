@@ -1,0 +1,341 @@
+import { assign, setup, type SnapshotFrom, type StateValue } from 'xstate';
+import type { Action, ActionType } from '../contracts/actions.ts';
+import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
+import { PcpflowError } from '../contracts/errors.ts';
+
+/**
+ * One backend as pgpool should see it. The top-level states are what a DBA asks about:
+ *
+ * - `up`: an attached standby that takes load-balanced reads. Its substates exist because pgpool's
+ *   promote marks every other node down: `awaitingReattach` is a standby whose re-attach is owed
+ *   once a promote elsewhere completes, `reattached` one that was re-attached for that promote (so
+ *   pgpool's follow_primary_command for the same promote is not answered with a second attach).
+ * - `detached`: kept out of pgpool (EFM reported it failed, or it was fenced).
+ * - `promoted`: pgpool's primary. The router keeps at most one backend here.
+ * - `rebuilding`: a former primary being rebuilt as a standby; kept out until EFM attaches it.
+ * - `attention`: an action gave up; nothing automatic acts on this backend until an outcome, a
+ *   reconciler drift report or an operator event says what pgpool really has.
+ *
+ * A state is the *target* pgpool should reach; `context.pending` is the PCP action under way to
+ * get there. Every transition that asks for an action is guarded by `idle`, so a second action for
+ * the same backend cannot be issued while one is in flight (invariant 2): the event is then
+ * unhandled and the router audits it as ignored with the in-flight action as the reason.
+ */
+
+export interface ActionRef {
+  /** `${eventId}.${index}`, chosen by the router so ids stay unique and deterministic per decision. */
+  actionId: string;
+  eventId: string;
+  cluster: string;
+  /** One sentence for the action's reason, written by the router that knows the hook's context. */
+  why: string;
+}
+
+export interface GaveUp {
+  actionId: string;
+  type: ActionType;
+  reason: string;
+}
+
+/** How pgpool had the backend when pcpflow first saw it; selects the first state after `boot`. */
+export type Origin = 'standby-attached' | 'standby-detached' | 'primary';
+
+export interface BackendContext {
+  address: string;
+  origin: Origin;
+  pending: Action | null;
+  gaveUp: GaveUp | null;
+}
+
+export interface BackendInput {
+  address: string;
+  origin: Origin;
+}
+
+export interface Observed {
+  status: PgpoolNodeStatus;
+  role: PgpoolRole;
+}
+
+export type BackendEvent =
+  | { type: 'ATTACH'; ref: ActionRef }
+  | { type: 'DETACH'; ref: ActionRef }
+  | { type: 'PROMOTE'; ref: ActionRef }
+  | { type: 'REATTACH'; ref: ActionRef }
+  | { type: 'FOLLOW_PRIMARY'; ref: ActionRef }
+  | { type: 'REBUILD_STARTED'; ref: ActionRef }
+  | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
+  | { type: 'PEER_PROMOTING' }
+  | { type: 'DEMOTE' }
+  | { type: 'FAILED_PRIMARY' }
+  | { type: 'REBUILD_DONE' }
+  | { type: 'OUTCOME'; actionId: string; result: ActionResult; reason: string };
+
+export type BackendEventType = BackendEvent['type'];
+
+/** A programming error inside the decision core: an event reached a transition it cannot serve. */
+export class MachineInvariantError extends PcpflowError {
+  readonly code = 'MACHINE_INVARIANT';
+}
+
+function refOf(event: BackendEvent): ActionRef {
+  if ('ref' in event) return event.ref;
+  throw new MachineInvariantError(`event ${event.type} cannot start a PCP action`);
+}
+
+const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
+
+const outcomeOf = (event: BackendEvent) => (event.type === 'OUTCOME' ? event : null);
+
+export const backendMachine = setup({
+  types: {
+    context: {} as BackendContext,
+    events: {} as BackendEvent,
+    input: {} as BackendInput,
+  },
+  guards: {
+    idle: ({ context }) => context.pending === null,
+    startsPrimary: ({ context }) => context.origin === 'primary',
+    startsDetached: ({ context }) => context.origin === 'standby-detached',
+    pendingSucceeded: ({ context, event }) => {
+      const o = outcomeOf(event);
+      return o !== null && context.pending?.actionId === o.actionId && (o.result === 'changed' || o.result === 'already');
+    },
+    pendingFailedAttempt: ({ context, event }) => {
+      const o = outcomeOf(event);
+      return o !== null && context.pending?.actionId === o.actionId && o.result === 'failed';
+    },
+    pendingGaveUp: ({ context, event }) => {
+      const o = outcomeOf(event);
+      return o !== null && context.pending?.actionId === o.actionId && o.result === 'gave-up';
+    },
+    lateSuccess: ({ context, event }, params: { type: ActionType }) => {
+      const o = outcomeOf(event);
+      return (
+        o !== null &&
+        context.gaveUp?.actionId === o.actionId &&
+        context.gaveUp.type === params.type &&
+        (o.result === 'changed' || o.result === 'already')
+      );
+    },
+    idleAndObservedDown: ({ context, event }) => context.pending === null && event.type === 'DRIFT' && !isUp(event.observed),
+    idleAndObservedUp: ({ context, event }) => context.pending === null && event.type === 'DRIFT' && isUp(event.observed),
+    idleAndNotObservedPrimary: ({ context, event }) =>
+      context.pending === null && event.type === 'DRIFT' && !(isUp(event.observed) && event.observed.role === 'primary'),
+    observedPrimary: ({ event }) => event.type === 'DRIFT' && isUp(event.observed) && event.observed.role === 'primary',
+    observedStandbyUp: ({ event }) => event.type === 'DRIFT' && isUp(event.observed) && event.observed.role === 'standby',
+  },
+  actions: {
+    /** Starts a PCP action: recorded as pending; the router turns it into a job. */
+    request: assign(({ context, event }, params: { type: ActionType }) => {
+      const ref = refOf(event);
+      const action: Action = {
+        actionId: ref.actionId,
+        type: params.type,
+        cluster: ref.cluster,
+        backend: context.address,
+        eventId: ref.eventId,
+        reason: ref.why.slice(0, 500),
+      };
+      return { pending: action, gaveUp: null };
+    }),
+    completePending: assign({ pending: null }),
+    giveUp: assign(({ context, event }) => {
+      const o = outcomeOf(event);
+      const p = context.pending;
+      if (!o || !p) throw new MachineInvariantError('giveUp without a pending action');
+      return { pending: null, gaveUp: { actionId: p.actionId, type: p.type, reason: o.reason } };
+    }),
+    clearGaveUp: assign({ gaveUp: null }),
+    /** Audit text only; returned by transition() and read by the router, never executed. */
+    note: (_args, _params: { text: string }) => {},
+  },
+}).createMachine({
+  id: 'backend',
+  context: ({ input }) => ({ address: input.address, origin: input.origin, pending: null, gaveUp: null }),
+  initial: 'boot',
+  on: {
+    OUTCOME: [
+      { guard: 'pendingSucceeded', actions: ['completePending', { type: 'note', params: { text: 'pgpool confirmed the action' } }] },
+      {
+        guard: 'pendingFailedAttempt',
+        actions: { type: 'note', params: { text: 'one attempt failed; the executor retries, the action stays in flight' } },
+      },
+      {
+        guard: 'pendingGaveUp',
+        target: '.attention',
+        actions: ['giveUp', { type: 'note', params: { text: 'the executor gave up; the backend needs attention' } }],
+      },
+    ],
+  },
+  states: {
+    boot: {
+      always: [
+        { guard: 'startsPrimary', target: 'promoted' },
+        { guard: 'startsDetached', target: 'detached' },
+        { target: 'up' },
+      ],
+    },
+    up: {
+      initial: 'serving',
+      on: {
+        DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
+        REBUILD_STARTED: {
+          guard: 'idle',
+          target: 'rebuilding.inProgress',
+          actions: { type: 'request', params: { type: 'detach' } },
+        },
+        PROMOTE: { guard: 'idle', target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
+        FAILED_PRIMARY: {
+          target: 'rebuilding',
+          actions: { type: 'note', params: { text: "EFM named it the failed primary; pgpool's promote of the new primary marks it down" } },
+        },
+        DRIFT: { guard: 'idleAndObservedDown', target: '.serving', actions: { type: 'request', params: { type: 'attach' } } },
+      },
+      states: {
+        serving: {
+          on: {
+            PEER_PROMOTING: 'awaitingReattach',
+            FOLLOW_PRIMARY: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+          },
+        },
+        awaitingReattach: {
+          on: {
+            REATTACH: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+            FOLLOW_PRIMARY: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+            ATTACH: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+          },
+        },
+        reattached: {
+          on: {
+            PEER_PROMOTING: 'awaitingReattach',
+            FOLLOW_PRIMARY: {
+              target: 'serving',
+              actions: { type: 'note', params: { text: "already re-attached after the promote; pgpool's follow-primary call for it needs nothing more" } },
+            },
+          },
+        },
+      },
+    },
+    detached: {
+      on: {
+        ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
+        PROMOTE: { guard: 'idle', target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
+        FAILED_PRIMARY: {
+          target: 'rebuilding',
+          actions: { type: 'note', params: { text: 'EFM named it the failed primary; it stays out until it is rebuilt and attached' } },
+        },
+        REBUILD_STARTED: 'rebuilding.inProgress',
+        REBUILD_DONE: 'rebuilding.done',
+        DRIFT: { guard: 'idleAndObservedUp', actions: { type: 'request', params: { type: 'detach' } } },
+      },
+    },
+    promoted: {
+      on: {
+        DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
+        DEMOTE: {
+          target: 'detached',
+          actions: { type: 'note', params: { text: "another backend became pgpool's primary; pgpool marks this one down itself" } },
+        },
+        FAILED_PRIMARY: {
+          target: 'rebuilding',
+          actions: { type: 'note', params: { text: "EFM named it the failed primary; pgpool's promote of the new primary marks it down" } },
+        },
+        DRIFT: { guard: 'idleAndNotObservedPrimary', actions: { type: 'request', params: { type: 'promote' } } },
+      },
+    },
+    rebuilding: {
+      initial: 'awaiting',
+      on: {
+        ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
+        PROMOTE: { guard: 'idle', target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
+        REBUILD_STARTED: '.inProgress',
+        REBUILD_DONE: '.done',
+        DRIFT: { guard: 'idleAndObservedUp', actions: { type: 'request', params: { type: 'detach' } } },
+      },
+      states: {
+        awaiting: {},
+        inProgress: {},
+        done: {},
+      },
+    },
+    attention: {
+      on: {
+        OUTCOME: [
+          { guard: { type: 'lateSuccess', params: { type: 'attach' } }, target: 'up', actions: 'clearGaveUp' },
+          { guard: { type: 'lateSuccess', params: { type: 'detach' } }, target: 'detached', actions: 'clearGaveUp' },
+          { guard: { type: 'lateSuccess', params: { type: 'promote' } }, target: 'promoted', actions: 'clearGaveUp' },
+        ],
+        // A drift report is pgpool's ground truth: adopt it without acting, a human decides the rest.
+        DRIFT: [
+          { guard: 'observedPrimary', target: 'promoted', actions: 'clearGaveUp' },
+          { guard: 'observedStandbyUp', target: 'up', actions: 'clearGaveUp' },
+          { target: 'detached', actions: 'clearGaveUp' },
+        ],
+        REBUILD_STARTED: { target: 'rebuilding.inProgress', actions: 'clearGaveUp' },
+        REBUILD_DONE: { target: 'rebuilding.done', actions: 'clearGaveUp' },
+        // EFM's post-promotion is the authority on who is primary: refusing it would leave pgpool
+        // without the primary EFM promoted, which stops writes. The only automatic way out.
+        PROMOTE: { target: 'promoted', actions: [{ type: 'request', params: { type: 'promote' } }] },
+      },
+    },
+  },
+});
+
+export type BackendMachine = typeof backendMachine;
+export type BackendSnapshot = SnapshotFrom<BackendMachine>;
+
+/** Every leaf state as a dotted path, in document order; the snapshot codec accepts only these. */
+export const LEAF_PATHS = [
+  'up.serving',
+  'up.awaitingReattach',
+  'up.reattached',
+  'detached',
+  'promoted',
+  'rebuilding.awaiting',
+  'rebuilding.inProgress',
+  'rebuilding.done',
+  'attention',
+] as const;
+export type LeafPath = (typeof LEAF_PATHS)[number];
+
+export type BackendStateName = 'up' | 'detached' | 'promoted' | 'rebuilding' | 'attention';
+export const BACKEND_STATE_NAMES: readonly BackendStateName[] = ['up', 'detached', 'promoted', 'rebuilding', 'attention'];
+
+export function valueToPath(value: StateValue): string {
+  if (typeof value === 'string') return value;
+  const entries = Object.entries(value);
+  const first = entries[0];
+  if (entries.length !== 1 || !first) return JSON.stringify(value);
+  const [key, child] = first;
+  return child === undefined ? key : `${key}.${valueToPath(child)}`;
+}
+
+export function pathToValue(path: LeafPath): StateValue {
+  const [top, sub] = path.split('.');
+  return sub === undefined ? (top ?? path) : { [top ?? path]: sub };
+}
+
+export function isLeafPath(path: string): path is LeafPath {
+  return (LEAF_PATHS as readonly string[]).includes(path);
+}
+
+export function stateNameOf(path: LeafPath): BackendStateName {
+  const top = path.split('.')[0];
+  switch (top) {
+    case 'up':
+    case 'detached':
+    case 'promoted':
+    case 'rebuilding':
+    case 'attention':
+      return top;
+    default:
+      throw new MachineInvariantError(`unknown state ${path}`);
+  }
+}
+
+export function leafPathOf(snapshot: BackendSnapshot): LeafPath {
+  const path = valueToPath(snapshot.value);
+  if (!isLeafPath(path)) throw new MachineInvariantError(`backend machine is in unexpected state ${path}`);
+  return path;
+}

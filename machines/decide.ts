@@ -1,0 +1,417 @@
+import { transition } from 'xstate';
+import type { Action } from '../contracts/actions.ts';
+import { formatAddress, parseAddress } from '../contracts/address.ts';
+import type { NodeEvent, NodeEventOf } from '../contracts/events.ts';
+import {
+  backendMachine,
+  MachineInvariantError,
+  leafPathOf,
+  stateNameOf,
+  type ActionRef,
+  type BackendEvent,
+  type BackendSnapshot,
+  type LeafPath,
+} from './backend-machine.ts';
+import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
+import { resolveBackend } from './views.ts';
+
+/**
+ * The decision core: (snapshot, event, now) → (next snapshot, PCP actions, audit entries).
+ *
+ * Coordination is a pure router over one machine per backend rather than a parent cluster machine
+ * with spawned children. The cluster-wide rules are few and are about *other* backends (promoting
+ * one demotes the old primary and owes every standby a re-attach), and a router states them in a
+ * dozen readable lines, while keeping each backend's persisted snapshot flat and independently
+ * decodable. Children inside a parent would put actor references into the persisted form and make
+ * `transition()` depend on child-actor restoration, which is exactly what a pure decider avoids.
+ * The router owns the cluster invariants: at most one `promoted` (whenever a backend enters
+ * `promoted`, every other promoted one is demoted in the same decision) and deduplication.
+ */
+
+export interface DecisionAudit {
+  kind: 'decision' | 'event-ignored' | 'event-rejected' | 'event-duplicate';
+  backend: string | null;
+  from?: string;
+  to?: string;
+  actionIds: string[];
+  note: string;
+}
+
+export interface Decision {
+  snapshot: ClusterSnapshot;
+  actions: Action[];
+  audit: DecisionAudit[];
+}
+
+/** Keeps the dedupe list bounded even under an event storm; the window usually prunes far sooner. */
+const MAX_SEEN = 10_000;
+
+interface Work {
+  readonly event: NodeEvent;
+  readonly cluster: string;
+  readonly order: string[];
+  readonly machines: Map<string, BackendSnapshot>;
+  readonly actions: Action[];
+  readonly audit: DecisionAudit[];
+  deferred: ClusterSnapshot['deferredPromotion'];
+}
+
+interface Sent {
+  from: LeafPath;
+  to: LeafPath;
+  action: Action | null;
+}
+
+type MakeEvent = (ref: ActionRef) => BackendEvent;
+
+function machineOf(w: Work, address: string): BackendSnapshot {
+  const m = w.machines.get(address);
+  if (!m) throw new MachineInvariantError(`no machine for ${address}`);
+  return m;
+}
+
+function pathOf(w: Work, address: string): LeafPath {
+  return leafPathOf(machineOf(w, address));
+}
+
+/** Why a backend machine did not handle an event, in words a DBA reads in the audit trail. */
+function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
+  const path = leafPathOf(snap);
+  const state = stateNameOf(path);
+  const { pending, gaveUp } = snap.context;
+  if (ev.type === 'OUTCOME') return `no action ${ev.actionId} is in flight for it (a late or repeated outcome)`;
+  if (state === 'attention')
+    return `it needs attention since ${gaveUp ? `${gaveUp.type} ${gaveUp.actionId} gave up (${gaveUp.reason})` : 'an action gave up'}; only an outcome, a drift report or an operator event moves it`;
+  if (pending && 'ref' in ev)
+    return `${pending.type} ${pending.actionId} is still in flight for it; no second action until its outcome arrives`;
+  switch (ev.type) {
+    case 'ATTACH':
+      return state === 'promoted'
+        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
+        : 'already attached and load balanced';
+    case 'DETACH':
+      return state === 'rebuilding' ? 'already kept out while it is rebuilt' : 'already detached';
+    case 'PROMOTE':
+      return "already pgpool's primary";
+    case 'FOLLOW_PRIMARY':
+      return state === 'promoted'
+        ? "pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift"
+        : 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)';
+    case 'REBUILD_STARTED':
+      return "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it";
+    case 'REBUILD_DONE':
+      return 'it is not being rebuilt';
+    case 'DRIFT':
+      return 'pgpool already shows what the machine expects';
+    case 'FAILED_PRIMARY':
+      return 'already out of pgpool and waiting for its rebuild';
+    case 'REATTACH':
+    case 'PEER_PROMOTING':
+    case 'DEMOTE':
+      return `${ev.type} does not apply in state ${path}`;
+  }
+}
+
+/**
+ * Sends one event to one backend machine through XState's pure `transition()`, records the audit
+ * entry, and applies the cluster rule for entering `promoted`.
+ */
+function send(w: Work, address: string, make: MakeEvent, why: string, reportIgnored = true): Sent {
+  const before = machineOf(w, address);
+  const ref: ActionRef = { actionId: `${w.event.eventId}.${w.actions.length}`, eventId: w.event.eventId, cluster: w.cluster, why };
+  const ev = make(ref);
+  const [after, returned] = transition(backendMachine, before, ev);
+  const from = leafPathOf(before);
+  const to = leafPathOf(after);
+  const pending = after.context.pending;
+  const action = pending && pending.actionId === ref.actionId && before.context.pending?.actionId !== ref.actionId ? pending : null;
+  const notes = returned.flatMap((a) =>
+    a.type === 'note' && a.params && typeof a.params === 'object' && 'text' in a.params ? [String(a.params.text)] : [],
+  );
+  const changed = from !== to || JSON.stringify(before.context) !== JSON.stringify(after.context);
+  w.machines.set(address, after);
+  if (action) w.actions.push(action);
+  if (changed || action) {
+    // The router's sentence explains an action or an outcome; otherwise the machine's note says it better.
+    const lead = action || notes.length === 0 || ev.type === 'OUTCOME' ? why : null;
+    const note = [lead, ...notes].filter((n): n is string => n !== null).join('; ');
+    w.audit.push({ kind: 'decision', backend: address, from, to, actionIds: action ? [action.actionId] : [], note });
+  } else if (notes.length > 0 || reportIgnored) {
+    w.audit.push({ kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
+  }
+  if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
+  return { from, to, action };
+}
+
+/**
+ * Enforces "at most one promoted" and prepares the standbys: pgpool's promote marks every other
+ * node down, so each `up` standby now owes a re-attach once the promote completes.
+ */
+function onPromoted(w: Work, address: string, promoteRequested: boolean): void {
+  for (const other of w.order) {
+    if (other === address) continue;
+    if (pathOf(w, other) === 'promoted')
+      send(w, other, () => ({ type: 'DEMOTE' }), `${address} became pgpool's primary`);
+    else if (promoteRequested) send(w, other, () => ({ type: 'PEER_PROMOTING' }), `pgpool's promote of ${address} will mark it down`, false);
+  }
+  if (w.deferred && w.deferred.backend !== address) {
+    w.audit.push({ kind: 'decision', backend: w.deferred.backend, actionIds: [], note: `the deferred promote of ${w.deferred.backend} (event ${w.deferred.eventId}) is superseded by ${address}` });
+  }
+  w.deferred = null;
+}
+
+/** Promote now, or, when the backend has an action in flight, remember it until that one ends. */
+function promoteTo(w: Work, address: string, why: string): void {
+  const m = machineOf(w, address);
+  const pending = m.context.pending;
+  const path = leafPathOf(m);
+  if (pending && path !== 'promoted') {
+    w.deferred = { backend: address, eventId: w.event.eventId, why: why.slice(0, 500) };
+    w.audit.push({
+      kind: 'decision',
+      backend: address,
+      from: path,
+      to: path,
+      actionIds: [],
+      note: `${why}; deferred: ${pending.type} ${pending.actionId} is in flight, the promote follows its outcome`,
+    });
+    return;
+  }
+  send(w, address, (ref) => ({ type: 'PROMOTE', ref }), why);
+}
+
+function reject(w: Work, text: string | null, what: string): void {
+  const known = w.order.join(', ');
+  w.audit.push({
+    kind: 'event-rejected',
+    backend: w.event.backend,
+    actionIds: [],
+    note: text === null ? `the event names no ${what}` : `${what} ${text} is not a backend of cluster ${w.cluster} (backends: ${known})`,
+  });
+}
+
+function ignore(w: Work, note: string): void {
+  w.audit.push({ kind: 'event-ignored', backend: w.event.backend, actionIds: [], note });
+}
+
+function resolve(w: Work, s: ClusterSnapshot, text: string | null, what: string): string | null {
+  const b = text === null ? null : resolveBackend(s, text);
+  if (b === null) reject(w, text, what);
+  return b;
+}
+
+function onEfmAttach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.attach'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  if (e.nodeType === 'standby')
+    send(w, b, (ref) => ({ type: 'ATTACH', ref }), `EFM attaches ${b} as a healthy standby (efm.attach s, e.g. after efm resume)`);
+  else promoteTo(w, b, `EFM attaches ${b} as the primary and pgpool does not have it as primary`);
+}
+
+function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  if (pathOf(w, b) === 'promoted') {
+    // EFM detaches the primary both when its database failed and when only its agent died.
+    if (!s.policy.detachHealthyPrimary) {
+      w.audit.push({
+        kind: 'event-ignored',
+        backend: b,
+        from: 'promoted',
+        to: 'promoted',
+        actionIds: [],
+        note: 'no promotion under way; detaching the only primary would stop writes; the fence/post-promotion hooks will detach it if EFM fails over',
+      });
+      return;
+    }
+    send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM detaches primary ${b} and policy detachHealthyPrimary is on`);
+    return;
+  }
+  send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM reports ${b} failed or about to stop (efm.detach ${e.nodeType === 'standby' ? 's' : 'p'})`);
+}
+
+function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>): void {
+  if (e.failedPrimary === null) {
+    ignore(w, `EFM promotes ${e.newPrimary} with no failed primary: nothing to fence`);
+    return;
+  }
+  const f = resolve(w, s, e.failedPrimary, 'failed primary');
+  if (f === null) return;
+  send(w, f, (ref) => ({ type: 'DETACH', ref }), `fence: EFM is about to promote ${e.newPrimary}; detach the failed primary ${f} so pgpool sends it nothing`);
+}
+
+function onPostPromotion(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.post-promotion'>): void {
+  const p = resolve(w, s, e.newPrimary, 'new primary');
+  if (p === null) return;
+  if (e.failedPrimary !== null) {
+    const f = resolveBackend(s, e.failedPrimary);
+    if (f === null) ignore(w, `the failed primary ${e.failedPrimary} is not a backend of cluster ${w.cluster}; nothing to keep out`);
+    else if (f !== p) send(w, f, () => ({ type: 'FAILED_PRIMARY' }), `EFM promoted ${p} in place of the failed primary ${f}; keep ${f} out until it is rebuilt`);
+  }
+  promoteTo(w, p, `EFM promoted ${p} (post-promotion); make it pgpool's primary`);
+}
+
+function onFollowPrimary(w: Work, s: ClusterSnapshot, e: NodeEventOf<'pgpool.follow-primary'>): void {
+  const host = parseAddress(e.host)?.host;
+  const text = host === undefined ? e.host : formatAddress({ host, port: e.port });
+  const b = resolveBackend(s, text) ?? (e.backend === null ? null : resolveBackend(s, e.backend));
+  if (b === null) {
+    reject(w, text, 'follow-primary node');
+    return;
+  }
+  send(w, b, (ref) => ({ type: 'FOLLOW_PRIMARY', ref }), `pgpool marked node ${e.nodeId} (${b}) down after its primary changed; attach it again as a standby`);
+}
+
+function onOutcome(w: Work, e: NodeEventOf<'action.outcome'>): void {
+  const b = w.order.find((a) => {
+    const ctx = machineOf(w, a).context;
+    return ctx.pending?.actionId === e.actionId || ctx.gaveUp?.actionId === e.actionId;
+  });
+  if (b === undefined) {
+    ignore(w, `no action ${e.actionId} is in flight (a late or repeated outcome); nothing to do`);
+    return;
+  }
+  const pending = machineOf(w, b).context.pending;
+  const reason = e.reason ?? e.result;
+  send(w, b, () => ({ type: 'OUTCOME', actionId: e.actionId, result: e.result, reason }), `${e.action} ${e.actionId}: ${e.result} (attempt ${e.attempt})${e.reason ? `: ${e.reason}` : ''}`);
+  if (e.result === 'failed' || pending?.actionId !== e.actionId) return;
+  if (pending.type === 'promote' || pending.type === 'promote-switchover') {
+    for (const other of w.order)
+      if (other !== b)
+        send(w, other, (ref) => ({ type: 'REATTACH', ref }), `pgpool's promote of ${b} marked every other node down; attach standby ${other} again`, false);
+  }
+  if (w.deferred?.backend === b) {
+    const d = w.deferred;
+    w.deferred = null;
+    promoteTo(w, b, `${d.why} (deferred from event ${d.eventId})`);
+  }
+}
+
+function onDrift(w: Work, s: ClusterSnapshot, e: NodeEventOf<'reconciler.drift'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  const promoting = w.order.find((a) => {
+    const t = machineOf(w, a).context.pending?.type;
+    return t === 'promote' || t === 'promote-switchover';
+  });
+  if (promoting !== undefined) {
+    ignore(w, `a promote of ${promoting} is in flight; pgpool's view changes on purpose until it completes`);
+    return;
+  }
+  const observedPrimary = (e.observed.status === 'up' || e.observed.status === 'waiting') && e.observed.role === 'primary';
+  const expectedPrimary = w.order.find((a) => pathOf(w, a) === 'promoted');
+  const why = `reconciler: pgpool shows node ${e.nodeId} (${b}) ${e.observed.status}/${e.observed.role}, expected ${e.expected}`;
+  if (observedPrimary && expectedPrimary !== undefined && expectedPrimary !== b)
+    send(w, expectedPrimary, (ref) => ({ type: 'DRIFT', ref, observed: { status: 'up', role: 'standby' } }), `${why}; make ${expectedPrimary} pgpool's primary again`);
+  send(w, b, (ref) => ({ type: 'DRIFT', ref, observed: e.observed }), why);
+}
+
+/** Why hooks that carry no pgpool change are still worth a line in the audit trail. */
+function auditOnly(e: NodeEvent): string | null {
+  switch (e.type) {
+    case 'efm.resumed':
+      return 'EFM resumed monitoring; the attach hook that follows carries the pgpool change';
+    case 'efm.db-failure':
+      return 'EFM reports a local database failure; the detach hook for that node carries the pgpool change';
+    case 'efm.primary-isolated':
+      return 'the primary is isolated from the EFM majority; pgpool is left as is until EFM promotes another node';
+    case 'efm.remote-pre-promotion':
+      return `EFM is about to promote ${e.newPrimary}; the fence and post-promotion hooks carry the pgpool change`;
+    case 'efm.remote-post-promotion':
+      return `EFM promoted ${e.newPrimary}; the post-promotion hook on the new primary carries the pgpool change`;
+    case 'efm.notification':
+      return `EFM notification recorded: ${e.subject.slice(0, 200)}`;
+    default:
+      return null;
+  }
+}
+
+function route(w: Work, s: ClusterSnapshot): void {
+  const e = w.event;
+  switch (e.type) {
+    case 'efm.attach':
+      return onEfmAttach(w, s, e);
+    case 'efm.detach':
+      return onEfmDetach(w, s, e);
+    case 'efm.fence':
+      return onFence(w, s, e);
+    case 'efm.post-promotion':
+      return onPostPromotion(w, s, e);
+    case 'pgpool.follow-primary':
+      return onFollowPrimary(w, s, e);
+    case 'operator.rebuild-started': {
+      const b = resolve(w, s, e.backend, 'address');
+      if (b !== null) send(w, b, (ref) => ({ type: 'REBUILD_STARTED', ref }), `an operator is rebuilding ${b}; keep it out of pgpool meanwhile`);
+      return;
+    }
+    case 'operator.rebuild-done': {
+      const b = resolve(w, s, e.backend, 'address');
+      if (b !== null) send(w, b, () => ({ type: 'REBUILD_DONE' }), `an operator finished rebuilding ${b}; it stays out until EFM attaches it`);
+      return;
+    }
+    case 'action.outcome':
+      return onOutcome(w, e);
+    case 'reconciler.drift':
+      return onDrift(w, s, e);
+    case 'efm.resumed':
+    case 'efm.db-failure':
+    case 'efm.primary-isolated':
+    case 'efm.remote-pre-promotion':
+    case 'efm.remote-post-promotion':
+    case 'efm.notification':
+      return ignore(w, auditOnly(e) ?? e.type);
+  }
+}
+
+/**
+ * Pure and deterministic: the same (snapshot, event, now) always yields the same decision. `now`
+ * only measures the dedupe window, because EFM runs the load-balancer hooks on every agent and one
+ * failure may arrive several times within seconds.
+ */
+export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): Decision {
+  const nowMs = now.getTime();
+  const at = now.toISOString();
+  const horizon = nowMs - snapshot.policy.dedupeWindowMs;
+  const seen = snapshot.seen.filter((x) => Date.parse(x.at) > horizon);
+  const first = seen.find((x) => x.dedupeKey === event.dedupeKey || x.eventId === event.eventId);
+  if (first) {
+    return {
+      snapshot: { ...snapshot, seen },
+      actions: [],
+      audit: [
+        {
+          kind: 'event-duplicate',
+          backend: event.backend,
+          actionIds: [],
+          note: `same ${first.eventId === event.eventId ? 'event id' : 'dedupe key'} as event ${first.eventId} at ${first.at}; EFM may report one change from several agents, so it is decided once`,
+        },
+      ],
+    };
+  }
+  const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at }].slice(-MAX_SEEN);
+  const w: Work = {
+    event,
+    cluster: snapshot.cluster,
+    order: snapshot.backends.map((b) => b.context.address),
+    machines: new Map(snapshot.backends.map((b) => [b.context.address, restoreBackend(b)])),
+    actions: [],
+    audit: [],
+    deferred: snapshot.deferredPromotion,
+  };
+  if (event.cluster !== snapshot.cluster) {
+    w.audit.push({ kind: 'event-rejected', backend: event.backend, actionIds: [], note: `the event is for cluster ${event.cluster}, not ${snapshot.cluster}` });
+  } else {
+    route(w, snapshot);
+  }
+  if (w.audit.length === 0) ignore(w, `${event.type} changes nothing in pgpool`);
+  return {
+    snapshot: {
+      ...snapshot,
+      backends: w.order.map((a) => persistBackend(machineOf(w, a))),
+      seen: nextSeen,
+      deferredPromotion: w.deferred,
+    },
+    actions: w.actions,
+    audit: w.audit,
+  };
+}

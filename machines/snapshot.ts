@@ -1,0 +1,187 @@
+import { initialTransition } from 'xstate';
+import { z } from 'zod';
+import { ActionSchema, ActionTypeSchema } from '../contracts/actions.ts';
+import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { ClusterNameSchema } from '../contracts/config.ts';
+import { InvalidInputError } from '../contracts/errors.ts';
+import {
+  LEAF_PATHS,
+  backendMachine,
+  isLeafPath,
+  leafPathOf,
+  pathToValue,
+  valueToPath,
+  type BackendSnapshot,
+  type LeafPath,
+  type Origin,
+} from './backend-machine.ts';
+
+/**
+ * The persisted state of one pgpool cluster: every backend's machine snapshot (the persisted form
+ * from getPersistedSnapshot, reduced to value + context because the machine has no history states,
+ * actors or output), the dedupe window, and a promotion that is waiting for its backend to be free.
+ * Plain JSON so it can live in Redis and be decoded, validated and migrated without an actor.
+ */
+
+export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const DEFAULT_DEDUPE_WINDOW_MS = 60_000;
+
+export class SnapshotDecodeError extends InvalidInputError {
+  override readonly code = 'SNAPSHOT_INVALID';
+}
+
+const OriginSchema = z.enum(['standby-attached', 'standby-detached', 'primary']);
+
+const BackendContextSchema = z.strictObject({
+  address: z.string().min(1).max(300),
+  origin: OriginSchema,
+  pending: ActionSchema.nullable(),
+  gaveUp: z.strictObject({ actionId: z.string().min(1).max(200), type: ActionTypeSchema, reason: z.string().max(2000) }).nullable(),
+});
+
+const StateValueSchema: z.ZodType<string | Record<string, string>> = z.union([z.string(), z.record(z.string(), z.string())]);
+
+const PersistedBackendSchema = z.strictObject({
+  value: StateValueSchema.refine((v) => isLeafPath(valueToPath(v)), {
+    message: `state must be one of ${LEAF_PATHS.join(', ')}`,
+  }),
+  context: BackendContextSchema,
+});
+
+export const ClusterSnapshotSchema = z
+  .strictObject({
+    schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
+    cluster: ClusterNameSchema,
+    policy: z.strictObject({
+      detachHealthyPrimary: z.boolean(),
+      dedupeWindowMs: z.number().int().min(0).max(86_400_000),
+    }),
+    backends: z.array(PersistedBackendSchema).min(1).max(128),
+    /** Dedupe keys and event ids seen within the window, oldest first. */
+    seen: z.array(z.strictObject({ dedupeKey: z.string().max(512), eventId: z.string().max(128), at: z.iso.datetime() })),
+    /** EFM asked for a promote while the backend had an action in flight; issued when that one ends. */
+    deferredPromotion: z
+      .strictObject({ backend: z.string(), eventId: z.string(), why: z.string().max(500) })
+      .nullable(),
+  })
+  .superRefine((s, ctx) => {
+    const seen = new Set<string>();
+    s.backends.forEach((b, i) => {
+      if (seen.has(b.context.address)) ctx.addIssue({ code: 'custom', path: ['backends', i], message: `duplicate backend ${b.context.address}` });
+      seen.add(b.context.address);
+    });
+    const promoted = s.backends.filter((b) => valueToPath(b.value) === 'promoted').length;
+    if (promoted > 1) ctx.addIssue({ code: 'custom', path: ['backends'], message: `${promoted} backends are promoted; at most one may be` });
+  });
+
+export type ClusterSnapshot = z.infer<typeof ClusterSnapshotSchema>;
+export type PersistedBackend = z.infer<typeof PersistedBackendSchema>;
+
+export interface InitialBackend {
+  address: string;
+  role: 'primary' | 'standby';
+  attached: boolean;
+}
+
+export interface InitialSnapshotInput {
+  cluster: string;
+  backends: InitialBackend[];
+  policy?: { detachHealthyPrimary: boolean; dedupeWindowMs?: number };
+}
+
+function canonical(address: string): string {
+  const parsed = parseAddress(address);
+  if (!parsed) throw new SnapshotDecodeError(`"${address.slice(0, 80)}" is not host or host:port`);
+  return formatAddress(parsed);
+}
+
+function originOf(b: InitialBackend): Origin {
+  if (b.role === 'primary') return b.attached ? 'primary' : 'standby-detached';
+  return b.attached ? 'standby-attached' : 'standby-detached';
+}
+
+export function persistBackend(s: BackendSnapshot): PersistedBackend {
+  const persisted: unknown = backendMachine.getPersistedSnapshot(s);
+  const { value, context } = (persisted ?? {}) as { value?: unknown; context?: unknown };
+  return PersistedBackendSchema.parse({ value, context });
+}
+
+/** Rebuilds a machine snapshot from its persisted parts; no actor is created or started. */
+export function restoreBackend(p: PersistedBackend): BackendSnapshot {
+  const path = valueToPath(p.value);
+  if (!isLeafPath(path)) throw new SnapshotDecodeError(`unknown backend state ${path}`);
+  return backendMachine.resolveState({ value: pathToValue(path), context: p.context });
+}
+
+export function backendPath(p: PersistedBackend): LeafPath {
+  return leafPathOf(restoreBackend(p));
+}
+
+/**
+ * The cluster as pcpflow first meets it. A primary that pgpool does not have attached starts
+ * `detached`, not `promoted`: pcpflow never claims a primary pgpool cannot route writes to.
+ */
+export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
+  const cluster = ClusterNameSchema.safeParse(input.cluster);
+  if (!cluster.success) throw new SnapshotDecodeError(`cluster name "${input.cluster.slice(0, 64)}" is invalid`);
+  const primaries = input.backends.filter((b) => b.role === 'primary' && b.attached);
+  if (primaries.length > 1) throw new SnapshotDecodeError(`${primaries.length} attached primaries given; pgpool has at most one`);
+  const backends = input.backends.map((b) => {
+    const [snap] = initialTransition(backendMachine, { address: canonical(b.address), origin: originOf(b) });
+    return persistBackend(snap);
+  });
+  return ClusterSnapshotSchema.parse({
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    cluster: cluster.data,
+    policy: {
+      detachHealthyPrimary: input.policy?.detachHealthyPrimary ?? false,
+      dedupeWindowMs: input.policy?.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+    },
+    backends,
+    seen: [],
+    deferredPromotion: null,
+  });
+}
+
+export function encodeSnapshot(s: ClusterSnapshot): string {
+  return JSON.stringify(s);
+}
+
+/**
+ * Migrations from each older schemaVersion to the next, applied in order on decode. Version 1 is
+ * the first released layout, so the table is empty; a new layout adds `n: (old) => newer` here.
+ */
+const MIGRATIONS: Record<number, (raw: Record<string, unknown>) => Record<string, unknown>> = {};
+
+export function decodeSnapshot(text: string): ClusterSnapshot {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SnapshotDecodeError('the cluster snapshot is not valid JSON', undefined, { cause: err });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new SnapshotDecodeError('the cluster snapshot is not a JSON object');
+  let obj = raw as Record<string, unknown>;
+  let version = obj.schemaVersion;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+    throw new SnapshotDecodeError('the cluster snapshot has no valid schemaVersion');
+  if (version > SNAPSHOT_SCHEMA_VERSION)
+    throw new SnapshotDecodeError(
+      `the cluster snapshot has schemaVersion ${version}, newer than this pcpflow understands (${SNAPSHOT_SCHEMA_VERSION}); upgrade pcpflow`,
+    );
+  while (version < SNAPSHOT_SCHEMA_VERSION) {
+    const migrate = MIGRATIONS[version];
+    if (!migrate) throw new SnapshotDecodeError(`no migration from snapshot schemaVersion ${version}`);
+    obj = migrate(obj);
+    version += 1;
+  }
+  const parsed = ClusterSnapshotSchema.safeParse(obj);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `snapshot ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+    throw new SnapshotDecodeError(`the cluster snapshot is invalid: ${problems[0] ?? 'unknown problem'}${more}`, problems);
+  }
+  for (const b of parsed.data.backends) restoreBackend(b);
+  return parsed.data;
+}

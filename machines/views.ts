@@ -1,0 +1,105 @@
+import type { Action } from '../contracts/actions.ts';
+import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { stateNameOf, type BackendStateName, type LeafPath } from './backend-machine.ts';
+import { backendPath, type ClusterSnapshot } from './snapshot.ts';
+
+export interface Expected {
+  status: 'up' | 'down';
+  role: 'primary' | 'standby';
+}
+
+export interface BackendView {
+  address: string;
+  state: BackendStateName;
+  /** The leaf state, e.g. `up.awaitingReattach`, for audits and the console. */
+  path: LeafPath;
+  pending: Action | null;
+  /** What pgpool should show; null when pcpflow has no opinion (attention). */
+  expected: Expected | null;
+}
+
+export function expectedFor(state: BackendStateName): Expected | null {
+  switch (state) {
+    case 'up':
+      return { status: 'up', role: 'standby' };
+    case 'promoted':
+      return { status: 'up', role: 'primary' };
+    case 'detached':
+    case 'rebuilding':
+      return { status: 'down', role: 'standby' };
+    case 'attention':
+      return null;
+  }
+}
+
+export function backendViews(s: ClusterSnapshot): BackendView[] {
+  return s.backends.map((b) => {
+    const path = backendPath(b);
+    const state = stateNameOf(path);
+    return { address: b.context.address, state, path, pending: b.context.pending, expected: expectedFor(state) };
+  });
+}
+
+/**
+ * Matches an address as EFM or pgpool spell it to a backend: `host:port` exactly, or a bare host
+ * when exactly one backend has that host (EFM's %h carries no port). Ambiguous or unknown → null.
+ */
+export function resolveBackend(s: ClusterSnapshot, addressText: string): string | null {
+  const parsed = parseAddress(addressText);
+  if (!parsed) return null;
+  const text = formatAddress(parsed);
+  const addresses = s.backends.map((b) => b.context.address);
+  if (addresses.includes(text)) return text;
+  // A port on only one side still matches: the config may name backends without ports.
+  const sameHost = addresses.filter((a) => {
+    const b = parseAddress(a);
+    return b?.host === parsed.host && (b.port === undefined || parsed.port === undefined);
+  });
+  return sameHost.length === 1 ? (sameHost[0] ?? null) : null;
+}
+
+export interface ObservedNode {
+  id: number;
+  host: string;
+  port: number;
+  status: 'up' | 'waiting' | 'down' | 'unused';
+  role: 'primary' | 'standby';
+}
+
+export interface Drift {
+  backend: string;
+  nodeId: number;
+  observed: { status: ObservedNode['status']; role: ObservedNode['role'] };
+  expected: string;
+}
+
+/** pgpool's `waiting` is an attached node no client has used yet: up, for our purposes. */
+const observedUp = (status: ObservedNode['status']): boolean => status === 'up' || status === 'waiting';
+
+/**
+ * Pure: which backends pgpool shows differently from what the machines expect. A backend with an
+ * action in flight is skipped (the action is about to change it), and so is the whole cluster while
+ * a promote is in flight, because pgpool then marks every other node down on purpose. For a node
+ * expected down, its role is not compared: pgpool reports whatever role it last saw.
+ */
+export function findDrift(s: ClusterSnapshot, observed: ObservedNode[]): Drift[] {
+  const views = backendViews(s);
+  if (views.some((v) => v.pending?.type === 'promote' || v.pending?.type === 'promote-switchover')) return [];
+  const drift: Drift[] = [];
+  for (const node of observed) {
+    const backend = resolveBackend(s, formatAddress({ host: node.host, port: node.port }));
+    const view = views.find((v) => v.address === backend);
+    if (!view || view.pending || !view.expected) continue;
+    const exp = view.expected;
+    const statusOk = observedUp(node.status) === (exp.status === 'up');
+    const roleOk = exp.status === 'down' || node.role === exp.role;
+    if (statusOk && roleOk) continue;
+    drift.push({
+      backend: view.address,
+      nodeId: node.id,
+      observed: { status: node.status, role: node.role },
+      expected: `${exp.status}/${exp.role} (${view.state})`,
+    });
+  }
+  return drift;
+}

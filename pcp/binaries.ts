@@ -1,0 +1,276 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { PgpoolNodeStatus } from '../contracts/events.ts';
+import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
+import { lookupPassword } from './passfile.ts';
+import { validateNodeId, validateUser, type HealthCheckStats, type PoolParam, type WatchdogInfo } from './commands.ts';
+import { NodeInfoSchema, type NodeInfo } from './node-info.ts';
+import { PcpServerMessageSchema, type PcpServerMessage } from './messages.ts';
+import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
+import {
+  PcpAbortedError,
+  PcpAuthError,
+  PcpBinaryError,
+  PcpConnectError,
+  PcpServerError,
+  PcpTimeoutError,
+  PcpUnsupportedError,
+} from './errors/index.ts';
+
+/**
+ * The same operations through the pcp_* binaries, for sites that insist on them. Run with
+ * execFile and an argv array (never a shell), always `-w` with PCPPASSFILE, and judged by their
+ * output: they exit 0 on every server-side error (only connect/auth failures exit 1), so success
+ * is rc 0 and an empty stderr, plus "Command Successful" for actions.
+ */
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface BinariesDriverOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+const STATUS_BY_CODE: readonly PgpoolNodeStatus[] = ['unused', 'waiting', 'up', 'down'];
+
+const SEVERITY_LINE = /^(ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|LOG|DEBUG):\s+(.*)$/;
+
+/** libpcp's stderr rendering of an E frame: "<S>:  <M>" then "DETAIL:  <D>", "HINT:  <H>". */
+export function parseStderrReport(stderr: string): PcpServerMessage | null {
+  const lines = stderr.split('\n');
+  const fields: Record<string, string> = {};
+  for (const line of lines) {
+    const sev = SEVERITY_LINE.exec(line);
+    if (sev && fields.severity === undefined) {
+      fields.severity = sev[1] ?? '';
+      fields.message = sev[2] ?? '';
+      continue;
+    }
+    const extra = /^(DETAIL|HINT):\s+(.*)$/.exec(line);
+    if (extra && fields.severity !== undefined) fields[extra[1] === 'DETAIL' ? 'detail' : 'hint'] = extra[2] ?? '';
+  }
+  const parsed = PcpServerMessageSchema.safeParse(fields);
+  return parsed.success ? parsed.data : null;
+}
+
+const LABELS: Record<string, string> = {
+  Hostname: 'host',
+  Port: 'port',
+  Status: 'status',
+  Weight: 'weight',
+  'Status Name': 'statusName',
+  'Backend Status Name': 'backendStatus',
+  Role: 'role',
+  'Backend Role': 'backendRole',
+  'Replication Delay': 'delay',
+  'Replication State': 'replState',
+  'Replication Sync State': 'replSyncState',
+  'Last Status Change': 'lastStatusChange',
+};
+
+const VerboseRecordSchema = z.object({
+  host: z.string(),
+  port: z.string().regex(/^\d+$/).transform(Number),
+  status: z.string().regex(/^[0-3]$/).transform(Number),
+  weight: z.string().regex(/^\d+(\.\d+)?$/).transform(Number),
+  statusName: z.string().optional(),
+  backendStatus: z.string().optional(),
+  role: z.enum(['primary', 'standby', 'main', 'replica', 'master', 'slave']),
+  backendRole: z.string().optional(),
+  delay: z.string().regex(/^\d+(\.\d+)?$/).optional(),
+  replState: z.string().optional(),
+  replSyncState: z.string().optional(),
+  lastStatusChange: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/).optional(),
+});
+
+/** `pcp_node_info -v` blocks ("Label   : value" lines, a blank line after each node). */
+export function parseVerboseNodeInfo(stdout: string, firstId: number): NodeInfo[] | string {
+  const blocks = stdout.split(/\n\s*\n/).map((b) => b.trim()).filter((b) => b.length > 0);
+  const out: NodeInfo[] = [];
+  for (const [i, block] of blocks.entries()) {
+    const rec: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const m = /^([A-Za-z ]+?)\s*:\s?(.*)$/.exec(line);
+      const key = m ? LABELS[m[1] ?? ''] : undefined;
+      if (m && key) rec[key] = (m[2] ?? '').trim();
+    }
+    const r = VerboseRecordSchema.safeParse(rec);
+    if (!r.success) return `node ${firstId + i}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`;
+    const v = r.data;
+    const none = (s: string | undefined): string | undefined => (s === 'none' ? '' : s);
+    const node = NodeInfoSchema.safeParse({
+      id: firstId + i,
+      host: v.host,
+      port: v.port,
+      status: STATUS_BY_CODE[v.status] ?? 'unused',
+      statusCode: v.status,
+      quarantine: v.statusName === undefined ? undefined : v.statusName === 'quarantine',
+      role: v.role === 'primary' || v.role === 'main' || v.role === 'master' ? 'primary' : 'standby',
+      rawRole: v.role === 'master' ? 'main' : v.role === 'slave' ? 'replica' : v.role,
+      weight: v.weight,
+      backendStatus: v.backendStatus,
+      backendRole: v.backendRole,
+      // 4.4+ prints a time delay as seconds with a fraction, a byte lag as an integer
+      replicationDelay: v.delay === undefined ? undefined : v.delay.includes('.') ? Math.round(Number(v.delay) * 1e6) : Number(v.delay),
+      replicationDelayUnit: v.delay === undefined ? undefined : v.delay.includes('.') ? 'microseconds' : 'bytes',
+      replicationState: none(v.replState),
+      replicationSyncState: none(v.replSyncState),
+      lastStatusChange: v.lastStatusChange ? localTimeToIso(v.lastStatusChange) : undefined,
+    });
+    if (!node.success) return `node ${firstId + i}: ${node.error.issues[0]?.message}`;
+    out.push(node.data);
+  }
+  return out;
+}
+
+function localTimeToIso(text: string): string {
+  const [d, t] = text.split(' ');
+  const [y, mo, da] = (d ?? '').split('-').map(Number);
+  const [h, mi, s] = (t ?? '').split(':').map(Number);
+  return new Date(y ?? 0, (mo ?? 1) - 1, da ?? 1, h ?? 0, mi ?? 0, s ?? 0).toISOString();
+}
+
+export class BinariesDriver implements PcpDriver {
+  readonly kind = 'binaries' as const;
+  private readonly endpoints: Endpoint[];
+
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly opts: BinariesDriverOptions = {},
+  ) {
+    this.endpoints = endpointsOf(cluster);
+  }
+
+  /** Runs one binary against one endpoint; never through a shell. */
+  exec(binary: string, ep: Endpoint, args: readonly string[], signal?: AbortSignal): Promise<RunResult> {
+    validateUser(this.cluster.pcp.user);
+    const env = { ...(this.opts.env ?? process.env) };
+    if (this.cluster.pcp.passfile) env.PCPPASSFILE = this.cluster.pcp.passfile;
+    // The binaries ignore a bad passfile silently and report "authentication failed"; say why first.
+    lookupPassword({ host: ep.host, port: ep.port, user: this.cluster.pcp.user }, { passfile: env.PCPPASSFILE, env });
+    const file = this.cluster.pcp.binDir ? join(this.cluster.pcp.binDir, binary) : binary;
+    const argv = ['-h', ep.host, '-p', String(ep.port), '-U', this.cluster.pcp.user, '-w', ...args];
+    const timeoutMs = this.cluster.timeouts.connectMs + this.cluster.timeouts.readMs;
+    return new Promise((resolve, reject) => {
+      execFile(
+        file,
+        argv,
+        { env, timeout: timeoutMs, killSignal: 'SIGKILL', signal, maxBuffer: 4 * 1024 * 1024, windowsHide: true },
+        (err, stdout, stderr) => {
+          if (err) {
+            const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+            if (e.name === 'AbortError') return reject(new PcpAbortedError(binary, { endpoint: ep.name, cause: err }));
+            if (e.code === 'ENOENT') return reject(new PcpBinaryError(binary, `not found (${file})`, { endpoint: ep.name, cause: err }));
+            if (e.killed) return reject(new PcpTimeoutError(ep.name, 'command', timeoutMs, { cause: err }));
+            if (typeof e.code !== 'number') return reject(new PcpBinaryError(binary, `could not run (${String(e.code)})`, { endpoint: ep.name, cause: err }));
+            return resolve({ stdout, stderr, code: e.code });
+          }
+          resolve({ stdout, stderr, code: 0 });
+        },
+      );
+    });
+  }
+
+  /** Turns a run into stdout or the typed error its stderr describes. */
+  check(binary: string, ep: Endpoint, r: RunResult, request: string, action: boolean): string {
+    const conn = /connection to (?:host|socket) "[^"]*" failed with error "([^"]*)"/.exec(r.stderr);
+    if (conn) throw new PcpConnectError(ep.name, conn[1] ?? 'failed');
+    const report = parseStderrReport(r.stderr);
+    if (report) {
+      if (/authenticat/i.test(report.message)) throw new PcpAuthError(ep.name, this.cluster.pcp.user, `${report.severity}: ${report.message}`);
+      // Warnings and notices alone do not make a failure; everything else does, whatever the rc.
+      if (!['WARNING', 'NOTICE', 'INFO', 'LOG', 'DEBUG'].includes(report.severity)) throw new PcpServerError(ep.name, report, request);
+    } else if (r.stderr.trim() !== '') {
+      throw new PcpBinaryError(binary, `unexpected stderr: ${r.stderr.trim().split('\n')[0]?.slice(0, 200)}`, { endpoint: ep.name });
+    }
+    if (r.code !== 0) throw new PcpBinaryError(binary, `exit status ${r.code} without a message`, { endpoint: ep.name });
+    if (action && !r.stdout.includes('Command Successful'))
+      throw new PcpBinaryError(binary, `no "Command Successful" in its output`, { endpoint: ep.name });
+    return r.stdout;
+  }
+
+  private async call(binary: string, ep: Endpoint, args: string[], signal: AbortSignal | undefined, request: string, action = false): Promise<string> {
+    return this.check(binary, ep, await this.exec(binary, ep, args, signal), request, action);
+  }
+
+  private async count(ep: Endpoint, signal?: AbortSignal): Promise<number> {
+    const out = (await this.call('pcp_node_count', ep, [], signal, 'node count')).trim();
+    if (!/^\d{1,3}$/.test(out)) throw new PcpBinaryError('pcp_node_count', `printed "${out.slice(0, 40)}" instead of a number`, { endpoint: ep.name });
+    return Number(out);
+  }
+
+  private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (ep: Endpoint, markSent: MarkSent) => Promise<T>): Promise<Answered<T>> {
+    return tryEndpoints(this.endpoints, fn, { readOnly, signal: opts?.signal });
+  }
+
+  nodeCount(opts?: CallOptions): Promise<Answered<number>> {
+    return this.run(true, opts, (ep) => this.count(ep, opts?.signal));
+  }
+
+  /** One node through its own pcp_node_info process (what the old scripts did for each node). */
+  nodeInfo(nodeId: number, opts?: CallOptions): Promise<Answered<NodeInfo>> {
+    return this.run(true, opts, async (ep) => {
+      if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 127) validateNodeId(nodeId, 128);
+      const out = await this.call('pcp_node_info', ep, ['-v', '-n', String(nodeId)], opts?.signal, `node info ${nodeId}`);
+      const nodes = parseVerboseNodeInfo(out, nodeId);
+      if (typeof nodes === 'string' || nodes.length !== 1 || !nodes[0]) throw new PcpBinaryError('pcp_node_info', `unexpected output (${typeof nodes === 'string' ? nodes : `${nodes.length} records`})`, { endpoint: ep.name });
+      return nodes[0];
+    });
+  }
+
+  nodes(opts?: CallOptions): Promise<Answered<NodesAnswer>> {
+    return this.run(true, opts, async (ep) => {
+      const count = await this.count(ep, opts?.signal);
+      if (count === 0) return { nodes: [], layout: undefined };
+      const out = await this.call('pcp_node_info', ep, ['-v', '-a'], opts?.signal, 'node info');
+      const nodes = parseVerboseNodeInfo(out, 0);
+      if (typeof nodes === 'string') throw new PcpBinaryError('pcp_node_info', `unexpected output (${nodes})`, { endpoint: ep.name });
+      if (nodes.length !== count) throw new PcpBinaryError('pcp_node_info', `printed ${nodes.length} nodes, node count is ${count}`, { endpoint: ep.name });
+      return { nodes, layout: undefined };
+    });
+  }
+
+  private action(binary: string, nodeId: number, extra: string[], what: string, opts?: CallOptions): Promise<Answered<void>> {
+    return this.run(false, opts, async (ep, sent) => {
+      validateNodeId(nodeId, await this.count(ep, opts?.signal));
+      sent();
+      await this.call(binary, ep, ['-n', String(nodeId), ...extra], opts?.signal, `${what} of node ${nodeId}`, true);
+    });
+  }
+
+  attach(nodeId: number, opts?: CallOptions): Promise<Answered<void>> {
+    return this.action('pcp_attach_node', nodeId, [], 'attach', opts);
+  }
+
+  /** Never -g: graceful detach can wedge pgpool 4.0–4.4 for good. */
+  detach(nodeId: number, opts?: CallOptions): Promise<Answered<void>> {
+    return this.action('pcp_detach_node', nodeId, [], 'detach', opts);
+  }
+
+  promote(nodeId: number, opts?: CallOptions & { switchover?: boolean }): Promise<Answered<void>> {
+    // The binaries do not tell us the server generation; a switchover to ≤4.2 would silently degrade.
+    if (opts?.switchover) return Promise.reject(new PcpUnsupportedError('switchover promote needs driver: native (it checks that pgpool is 4.3+)'));
+    return this.action('pcp_promote_node', nodeId, [], 'promote', opts);
+  }
+
+  watchdog(opts?: CallOptions): Promise<Answered<WatchdogInfo>> {
+    return Promise.reject(
+      opts?.signal?.aborted
+        ? new PcpAbortedError('watchdog info')
+        : new PcpUnsupportedError('watchdog info as JSON needs driver: native (pcp_watchdog_info prints text only)'),
+    );
+  }
+
+  healthCheckStats(_nodeId: number): Promise<Answered<HealthCheckStats>> {
+    return Promise.reject(new PcpUnsupportedError('health check stats need driver: native'));
+  }
+
+  poolStatus(): Promise<Answered<PoolParam[]>> {
+    return Promise.reject(new PcpUnsupportedError('pool status needs driver: native'));
+  }
+}

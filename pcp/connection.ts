@@ -1,0 +1,204 @@
+import { Socket, connect as netConnect } from 'node:net';
+import { encodeFrame, FrameDecoder, MAX_REQUEST_LENGTH, type Frame } from './framing.ts';
+import { decodeServerMessage, type PcpServerMessage } from './messages.ts';
+import {
+  PcpAbortedError,
+  PcpClosedError,
+  PcpConnectError,
+  PcpError,
+  PcpInvalidRequestError,
+  PcpProtocolError,
+  PcpServerError,
+  PcpTimeoutError,
+  type PcpPhase,
+} from './errors/index.ts';
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  /** How the endpoint is named in results and errors. */
+  name: string;
+  connectMs: number;
+  readMs: number;
+  signal?: AbortSignal;
+  /** `N` frames (warnings, notices) that arrive before a reply. */
+  onNotice?: (notice: PcpServerMessage) => void;
+}
+
+interface Waiter {
+  resolve: (f: Frame) => void;
+  reject: (e: PcpError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One TCP connection to a PCP port. At most one read is outstanding (PCP is strictly
+ * request/reply); every read has its own deadline because pgpool itself never times out.
+ * Any failure destroys the socket: a half-read PCP stream cannot be resynchronised.
+ */
+export class PcpConnection {
+  private readonly decoder = new FrameDecoder();
+  private waiter: Waiter | undefined;
+  private failure: PcpError | undefined;
+  private readonly onAbort: () => void;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly opts: ConnectionOptions,
+  ) {
+    this.onAbort = () => this.fail(new PcpAbortedError(`PCP request to ${opts.name}`, { endpoint: opts.name }));
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      this.deliver();
+    });
+    socket.on('error', (err) => this.fail(new PcpClosedError(opts.name, 'the exchange', { cause: err })));
+    socket.on('close', () => this.fail(new PcpClosedError(opts.name, 'the exchange')));
+  }
+
+  static open(opts: ConnectionOptions): Promise<PcpConnection> {
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) {
+        reject(new PcpAbortedError(`PCP request to ${opts.name}`, { endpoint: opts.name }));
+        return;
+      }
+      const socket = netConnect({ host: opts.host, port: opts.port, noDelay: true });
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        socket.removeListener('connect', onConnect);
+        socket.removeListener('error', onError);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const giveUp = (err: PcpError): void => {
+        cleanup();
+        socket.destroy();
+        reject(err);
+      };
+      const onConnect = (): void => {
+        cleanup();
+        resolve(new PcpConnection(socket, opts));
+      };
+      const onError = (err: NodeJS.ErrnoException): void =>
+        giveUp(new PcpConnectError(opts.name, err.code ?? err.message, { cause: err }));
+      const onAbort = (): void => giveUp(new PcpAbortedError(`PCP connect to ${opts.name}`, { endpoint: opts.name }));
+      const timer = setTimeout(() => giveUp(new PcpTimeoutError(opts.name, 'connect', opts.connectMs)), opts.connectMs);
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  send(type: string, payload?: Buffer): void {
+    if (this.failure) throw this.failure;
+    const frame = encodeFrame(type, payload);
+    if (frame.length - 1 > MAX_REQUEST_LENGTH)
+      throw new PcpInvalidRequestError(
+        `PCP request '${type}' would be ${frame.length - 1} bytes; pgpool refuses requests of 260 bytes or more`,
+        { endpoint: this.name },
+      );
+    this.socket.write(frame);
+  }
+
+  /** The next frame, whatever its type, within readMs. */
+  readFrame(phase: PcpPhase): Promise<Frame> {
+    if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new PcpTimeoutError(this.name, phase, this.opts.readMs)), this.opts.readMs);
+      this.waiter = { resolve, reject, timer };
+      this.deliver();
+    });
+  }
+
+  /**
+   * The next reply frame of one of `types`: notices are passed to onNotice and skipped, an `E`
+   * becomes a PcpServerError (the connection dies with FATAL/PANIC), anything else is desync.
+   */
+  async expect(types: readonly string[], request: string, phase: PcpPhase = 'reply'): Promise<Frame> {
+    for (;;) {
+      const frame = await this.readFrame(phase);
+      if (frame.type === 'N') {
+        const notice = decodeServerMessage(frame.payload);
+        if (!notice) throw this.fail(new PcpProtocolError(this.name, 'an undecodable notice (N) frame'));
+        this.opts.onNotice?.(notice);
+        continue;
+      }
+      if (frame.type === 'E') {
+        const report = decodeServerMessage(frame.payload);
+        if (!report) throw this.fail(new PcpProtocolError(this.name, 'an undecodable error (E) frame'));
+        const err = new PcpServerError(this.name, report, request);
+        if (err.fatal) this.fail(err);
+        throw err;
+      }
+      if (!types.includes(frame.type))
+        throw this.fail(new PcpProtocolError(this.name, `frame type '${printableType(frame.type)}' in reply to ${request}`));
+      return frame;
+    }
+  }
+
+  /** Orderly logout: `X` makes the PCP worker exit without logging a read error. */
+  async close(): Promise<void> {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    if (this.failure || this.socket.destroyed) {
+      this.socket.destroy();
+      return;
+    }
+    this.failure = new PcpClosedError(this.name, 'logout');
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      // The server closes at once after X; don't let a stuck peer hold us past readMs.
+      const timer = setTimeout(() => {
+        this.socket.destroy();
+        resolve();
+      }, this.opts.readMs);
+      this.socket.once('close', done);
+      this.socket.end(encodeFrame('X'));
+    });
+  }
+
+  destroy(): void {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.fail(new PcpClosedError(this.name, 'cleanup'));
+  }
+
+  /** Records the first failure, tears the socket down, and rejects a pending read with it. */
+  fail(err: PcpError): PcpError {
+    if (!this.failure) this.failure = err;
+    this.socket.destroy();
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.reject(this.failure);
+    }
+    return this.failure;
+  }
+
+  private deliver(): void {
+    const w = this.waiter;
+    if (!w) return;
+    const next = this.decoder.next();
+    if (next === null) {
+      if (this.failure) this.fail(this.failure);
+      return;
+    }
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    if (!next.ok) {
+      w.reject(this.fail(new PcpProtocolError(this.name, next.error)));
+      return;
+    }
+    w.resolve(next.frame);
+  }
+}
+
+function printableType(t: string): string {
+  const c = t.charCodeAt(0);
+  return c >= 0x21 && c < 0x7f ? t : `0x${c.toString(16).padStart(2, '0')}`;
+}

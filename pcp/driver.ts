@@ -1,0 +1,30 @@
+import type { NodeInfo, NodeInfoLayout } from './node-info.ts';
+import type { Answered } from './endpoints.ts';
+import type { HealthCheckStats, PoolParam, WatchdogInfo } from './commands.ts';
+
+export interface NodesAnswer {
+  nodes: NodeInfo[];
+  /** Known only from the native driver; binaries hide the field count. */
+  layout: NodeInfoLayout | undefined;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The PCP operations pcpflow needs, one short-lived connection (or binary run) each, behind which
+ * the native client and the pcp_* binaries are interchangeable. Every action only means "pgpool
+ * accepted it"; callers confirm the effect with nodes().
+ */
+export interface PcpDriver {
+  readonly kind: 'native' | 'binaries';
+  nodeCount(opts?: CallOptions): Promise<Answered<number>>;
+  nodes(opts?: CallOptions): Promise<Answered<NodesAnswer>>;
+  attach(nodeId: number, opts?: CallOptions): Promise<Answered<void>>;
+  detach(nodeId: number, opts?: CallOptions): Promise<Answered<void>>;
+  promote(nodeId: number, opts?: CallOptions & { switchover?: boolean }): Promise<Answered<void>>;
+  watchdog(opts?: CallOptions): Promise<Answered<WatchdogInfo>>;
+  healthCheckStats(nodeId: number, opts?: CallOptions): Promise<Answered<HealthCheckStats>>;
+  poolStatus(opts?: CallOptions): Promise<Answered<PoolParam[]>>;
+}

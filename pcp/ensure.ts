@@ -1,0 +1,199 @@
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { PcpDriver } from './driver.ts';
+import type { NodeInfo } from './node-info.ts';
+import { resolveNodeId } from './resolve.ts';
+import {
+  PcpAbortedError,
+  PcpClosedError,
+  PcpError,
+  PcpNodeStateError,
+  PcpProtocolError,
+  PcpServerError,
+  PcpTimeoutError,
+  PcpVerifyTimeoutError,
+} from './errors/index.ts';
+
+export type EnsureResult = 'changed' | 'already' | 'failed';
+
+export interface EnsureOutcome {
+  result: EnsureResult;
+  nodeId?: number;
+  endpoint?: string;
+  reason?: string;
+  /** false when retrying cannot help (unknown address, invalid node id) */
+  retryable: boolean;
+  durationMs: number;
+}
+
+export interface EnsureOptions {
+  signal?: AbortSignal;
+  verifyMs?: number;
+}
+
+export interface EnsureLog {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+type Goal = 'attached' | 'detached' | 'primary';
+
+/**
+ * Failures that pass on their own: pgpool restarts its PCP process after every failover/failback
+ * and resets connections waiting in its backlog meanwhile; node info occasionally desyncs. A
+ * refused connection is not among them (pgpool is down: fail fast, the executor backs off).
+ */
+function transient(err: unknown): err is PcpError {
+  if (err instanceof PcpClosedError || err instanceof PcpProtocolError) return true;
+  return err instanceof PcpTimeoutError && err.phase !== 'connect';
+}
+
+const isAttached = (n: NodeInfo): boolean => n.status === 'up' || n.status === 'waiting';
+const REACHED: Record<Goal, (n: NodeInfo) => boolean> = {
+  attached: isAttached,
+  detached: (n) => n.status === 'down',
+  primary: (n) => n.role === 'primary' && isAttached(n),
+};
+
+/**
+ * Idempotent node operations for the executor: read, act only when needed, then poll node info
+ * until the effect is visible, because a PCP reply only means "queued". Never throws: every
+ * failure becomes an outcome with a reason and whether a retry can help.
+ */
+export class Ensurer {
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly driver: PcpDriver,
+    private readonly log?: EnsureLog,
+  ) {}
+
+  ensure(goal: Goal, address: string, opts: EnsureOptions = {}): Promise<EnsureOutcome> {
+    const started = performance.now();
+    const verifyMs = opts.verifyMs ?? this.cluster.timeouts.verifyMs;
+    const state: { nodeId?: number; endpoint?: string } = {};
+    const done = (result: EnsureResult, extra: { reason?: string; retryable?: boolean } = {}): EnsureOutcome => {
+      const outcome: EnsureOutcome = {
+        result,
+        ...(state.nodeId !== undefined ? { nodeId: state.nodeId } : {}),
+        ...(state.endpoint !== undefined ? { endpoint: state.endpoint } : {}),
+        ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
+        retryable: extra.retryable ?? result === 'failed',
+        durationMs: Math.round(performance.now() - started),
+      };
+      this.log?.debug({ goal, address, ...outcome }, `pcp ensure ${goal}: ${result}`);
+      return outcome;
+    };
+    return this.run(goal, address, opts.signal, started + verifyMs, verifyMs, state)
+      .then((r) => done(r))
+      .catch((err: unknown) => {
+        if (err instanceof PcpError) return done('failed', { reason: err.message, retryable: err.retryable });
+        const text = err instanceof Error ? err.message : String(err);
+        return done('failed', { reason: `unexpected: ${text}`, retryable: true });
+      });
+  }
+
+  private async run(
+    goal: Goal,
+    address: string,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    verifyMs: number,
+    state: { nodeId?: number; endpoint?: string },
+  ): Promise<'changed' | 'already'> {
+    /** Retries transient failures until the verify deadline, then gives up with the last one. */
+    const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!transient(err) || performance.now() >= deadline) throw err;
+          this.log?.debug({ address, err: err.message }, 'pcp ensure: transient failure, retrying');
+          await sleep(this.cluster.timeouts.pollIntervalMs, signal);
+        }
+      }
+    };
+    const read = (): Promise<NodeInfo> =>
+      retrying(async () => {
+        const answer = await this.driver.nodes({ signal });
+        state.endpoint = answer.endpoint;
+        const id = state.nodeId ?? resolveNodeId(this.cluster, address, answer.value.nodes);
+        state.nodeId = id;
+        const node = answer.value.nodes.find((n) => n.id === id);
+        if (!node) throw new PcpNodeStateError(`pgpool no longer reports node ${id}; its backend list changed (reload?)`, true);
+        return node;
+      });
+    const waitFor = async (pred: (n: NodeInfo) => boolean, what: string): Promise<void> => {
+      for (;;) {
+        const n = await read();
+        if (pred(n)) return;
+        if (performance.now() >= deadline)
+          throw new PcpVerifyTimeoutError(n.id, `${n.status}/${n.role}`, what, verifyMs, { endpoint: state.endpoint });
+        await sleep(this.cluster.timeouts.pollIntervalMs, signal);
+      }
+    };
+    // An action refused because the state is already reached (detach of a down node, promote of
+    // the primary) is success; re-read to tell that apart from a real refusal. A transient failure
+    // may or may not have queued the request: re-read, and send again only if still needed
+    // (a duplicate is harmless: the second one is refused as "already so" or ignored).
+    const act = async (action: () => Promise<{ endpoint: string }>, reached: (n: NodeInfo) => boolean): Promise<boolean> => {
+      for (;;) {
+        try {
+          state.endpoint = (await action()).endpoint;
+          return true;
+        } catch (err) {
+          if (err instanceof PcpServerError) {
+            if (reached(await read())) return false;
+            throw err;
+          }
+          if (!transient(err) || performance.now() >= deadline) throw err;
+          if (reached(await read())) return true;
+          await sleep(this.cluster.timeouts.pollIntervalMs, signal);
+        }
+      }
+    };
+
+    const node = await read();
+    const id = node.id;
+    if (node.status === 'unused') throw new PcpNodeStateError(`node ${id} is an unused pgpool backend slot (no backend_hostname${id})`, false);
+    if (REACHED[goal](node)) return 'already';
+
+    switch (goal) {
+      case 'attached':
+        if (!(await act(() => this.driver.attach(id, { signal }), REACHED.attached))) return 'already';
+        await waitFor(REACHED.attached, 'status up or waiting');
+        return 'changed';
+      case 'detached':
+        if (!(await act(() => this.driver.detach(id, { signal }), REACHED.detached))) return 'already';
+        await waitFor(REACHED.detached, 'status down');
+        return 'changed';
+      case 'primary':
+        // pgpool silently ignores a promote of a down node: attach it first.
+        if (node.status === 'down') {
+          this.log?.debug({ nodeId: id }, 'pcp ensure primary: node is down, attaching it first');
+          await act(() => this.driver.attach(id, { signal }), isAttached);
+          await waitFor(isAttached, 'status up or waiting before the promote');
+          if (REACHED.primary(await read())) return 'changed';
+        }
+        if (!(await act(() => this.driver.promote(id, { signal, switchover: false }), REACHED.primary))) return 'already';
+        await waitFor(REACHED.primary, 'role primary and status up or waiting');
+        return 'changed';
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new PcpAbortedError('verification'));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new PcpAbortedError('verification'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,17 @@
+export { PcpError } from './pcp-error.ts';
+export { PcpConnectError } from './connect-error.ts';
+export { PcpTimeoutError, type PcpPhase } from './timeout-error.ts';
+export { PcpAuthError } from './auth-error.ts';
+export { PcpServerError } from './server-error.ts';
+export { PcpProtocolError } from './protocol-error.ts';
+export { PcpClosedError } from './closed-error.ts';
+export { PcpAbortedError } from './aborted-error.ts';
+export { PcpInvalidRequestError } from './invalid-request-error.ts';
+export { PcpUnknownAddressError } from './unknown-address-error.ts';
+export { PcpAmbiguousAddressError } from './ambiguous-address-error.ts';
+export { PcpPasswordNotFoundError } from './password-not-found-error.ts';
+export { PcpUnsupportedError } from './unsupported-error.ts';
+export { PcpBinaryError } from './binary-error.ts';
+export { PcpEndpointsFailedError } from './endpoints-failed-error.ts';
+export { PcpNodeStateError } from './node-state-error.ts';
+export { PcpVerifyTimeoutError } from './verify-timeout-error.ts';

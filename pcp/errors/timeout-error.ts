@@ -1,0 +1,28 @@
+import { PcpError } from './pcp-error.ts';
+
+export type PcpPhase = 'connect' | 'salt' | 'auth' | 'reply' | 'command';
+
+const HINT: Record<PcpPhase, string> = {
+  connect: 'the host may be down or a firewall drops packets',
+  salt: 'pgpool accepted the connection but its PCP process did not answer; it restarts PCP for about 1 s after every failover, or it may be wedged by another open PCP connection',
+  auth: 'pgpool did not answer the password; it may be restarting its PCP process',
+  reply: 'pgpool did not answer the command in time; node info can be slow when a backend host is unreachable (connect_timeout per backend)',
+  command: 'the pcp_* binary did not finish in time',
+};
+
+/** A deadline passed: connect, the salt, the auth reply or a command reply. */
+export class PcpTimeoutError extends PcpError {
+  readonly code = 'PCP_TIMEOUT';
+  readonly retryable = true;
+  constructor(
+    endpoint: string,
+    readonly phase: PcpPhase,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`PCP at ${endpoint}: no ${phase === 'connect' ? 'connection' : phase} within ${timeoutMs} ms; ${HINT[phase]}`, {
+      ...options,
+      endpoint,
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { BinariesDriver } from './binaries.ts';
+import type { PcpDriver } from './driver.ts';
+import { Ensurer, type EnsureOptions, type EnsureOutcome } from './ensure.ts';
+import { NativeDriver } from './native.ts';
+import type { NodeInfo } from './node-info.ts';
+import { formatServerMessage } from './messages.ts';
+
+export type { EnsureOptions, EnsureOutcome, EnsureResult } from './ensure.ts';
+export type { PcpDriver, NodesAnswer, CallOptions } from './driver.ts';
+export type { NodeInfo, NodeInfoLayout } from './node-info.ts';
+export type { HealthCheckStats, PoolParam, WatchdogInfo } from './commands.ts';
+export type { PcpServerMessage } from './messages.ts';
+export type { Endpoint, Answered } from './endpoints.ts';
+export { NativeDriver } from './native.ts';
+export { BinariesDriver } from './binaries.ts';
+export { resolveNodeId } from './resolve.ts';
+export { lookupPassword, matchPassfile, passfilePath } from './passfile.ts';
+export * from './errors/index.ts';
+
+export interface PcpNode {
+  id: number;
+  host: string;
+  port: number;
+  status: 'up' | 'waiting' | 'down' | 'unused';
+  role: 'primary' | 'standby';
+  weight: number;
+  backendStatus?: string;
+  backendRole?: string;
+  replicationDelay?: number;
+  replicationState?: string;
+  replicationSyncState?: string;
+  lastStatusChange?: string;
+}
+
+export interface PcpOps {
+  nodes(opts?: { signal?: AbortSignal }): Promise<{ endpoint: string; nodes: PcpNode[] }>;
+  ensureAttached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
+  ensureDetached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
+  /** Promote without switchover; attaches first if the node is down (pgpool silently ignores promote of a down node); "already primary" = already. */
+  ensurePrimary(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
+}
+
+/** The stable view of a node: what every layout and both drivers provide, empty strings dropped. */
+export function toPcpNode(n: NodeInfo): PcpNode {
+  const opt = <K extends string, V>(k: K, v: V | undefined | ''): { [P in K]?: V } =>
+    (v === undefined || v === '' ? {} : { [k]: v }) as { [P in K]?: V };
+  return {
+    id: n.id,
+    host: n.host,
+    port: n.port,
+    status: n.status,
+    role: n.role,
+    weight: n.weight,
+    ...opt('backendStatus', n.backendStatus),
+    ...opt('backendRole', n.backendRole),
+    ...opt('replicationDelay', n.replicationDelay),
+    ...opt('replicationState', n.replicationState),
+    ...opt('replicationSyncState', n.replicationSyncState),
+    ...opt('lastStatusChange', n.lastStatusChange),
+  };
+}
+
+export function createDriver(cluster: ClusterConfig, deps: { logger?: Logger } = {}): PcpDriver {
+  switch (cluster.pcp.driver) {
+    case 'native':
+      return new NativeDriver(cluster, {
+        onNotice: (notice, endpoint) => deps.logger?.warn({ endpoint, cluster: cluster.name }, `pgpool: ${formatServerMessage(notice)}`),
+      });
+    case 'binaries':
+      return new BinariesDriver(cluster);
+  }
+}
+
+export function createPcpOps(cluster: ClusterConfig, deps: { logger?: Logger } = {}): PcpOps {
+  return opsOver(cluster, createDriver(cluster, deps), deps);
+}
+
+/** PcpOps over a given driver (tests, benchmarks). */
+export function opsOver(cluster: ClusterConfig, driver: PcpDriver, deps: { logger?: Logger } = {}): PcpOps {
+  const log = deps.logger?.child({ cluster: cluster.name, component: 'pcp' });
+  const ensurer = new Ensurer(cluster, driver, log);
+  return {
+    async nodes(opts) {
+      const a = await driver.nodes(opts);
+      return { endpoint: a.endpoint, nodes: a.value.nodes.map(toPcpNode) };
+    },
+    ensureAttached: (address, opts) => ensurer.ensure('attached', address, opts),
+    ensureDetached: (address, opts) => ensurer.ensure('detached', address, opts),
+    ensurePrimary: (address, opts) => ensurer.ensure('primary', address, opts),
+  };
+}

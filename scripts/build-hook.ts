@@ -1,0 +1,66 @@
+import { build, type Plugin } from 'esbuild';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * Bundles hooks/entry.ts into bin/pcpflow-hook.js: one minified file that needs nothing from
+ * node_modules at run time, because EFM and pgpool spawn the hook for every event and it must
+ * start in milliseconds. The output is committed (a fresh `npm ci` clone works without a build
+ * step); test/hooks/bundle.test.ts fails when it is out of date with its sources.
+ * Rebuild: npx tsx scripts/build-hook.ts
+ */
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const HOOK_BUNDLE = join(root, 'bin', 'pcpflow-hook.js');
+/** The YAML parser, in its own file so JSON configs never load it. */
+export const HOOK_YAML_BUNDLE = join(root, 'bin', 'pcpflow-hook-yaml.js');
+
+const GENERATED =
+  '// GENERATED from hooks/*.ts by scripts/build-hook.ts: do not edit. Rebuild: npx tsx scripts/build-hook.ts';
+
+const yamlAsSibling: Plugin = {
+  name: 'yaml-as-sibling',
+  setup(b) {
+    b.onResolve({ filter: /yaml-entry\.ts$/ }, () => ({ path: './pcpflow-hook-yaml.js', external: true }));
+  },
+};
+
+async function bundle(entry: string, banner: string, plugins: Plugin[]): Promise<string> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    legalComments: 'none',
+    banner: { js: banner },
+    absWorkingDir: root,
+    logLevel: 'silent',
+    plugins,
+  });
+  const out = result.outputFiles[0];
+  if (!out) throw new Error(`esbuild produced no output for ${entry}`);
+  return out.text;
+}
+
+/** The generated files and their content, for writing or for the up-to-date test. */
+export async function bundleHook(): Promise<{ path: string; text: string }[]> {
+  const hook = await bundle(join(root, 'hooks', 'entry.ts'), `#!/usr/bin/env node\n${GENERATED}`, [
+    yamlAsSibling,
+  ]);
+  const yaml = await bundle(join(root, 'hooks', 'yaml-entry.ts'), GENERATED, []);
+  return [
+    { path: HOOK_BUNDLE, text: hook },
+    { path: HOOK_YAML_BUNDLE, text: yaml },
+  ];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const f of await bundleHook()) {
+    writeFileSync(f.path, f.text);
+    if (f.path === HOOK_BUNDLE) chmodSync(f.path, 0o755);
+    process.stdout.write(`wrote ${f.path} (${(f.text.length / 1024).toFixed(1)} kB)\n`);
+  }
+}

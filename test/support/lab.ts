@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index.ts';
+
+/**
+ * A real lab (PostgreSQL primary + standbys, pgpool-II, Redis) for one integration test file.
+ *
+ * Lab ids in use — each test file takes its own so labs never share an address (127.0.<id>.x):
+ *   0        the demo lab (`pcpflow lab up`, `npm run demo`); never used by tests
+ *   1        test/lab/lab.test.ts
+ *   2..40    free for other test files: add yours here when you take one
+ *
+ * The lab lives in $TMPDIR/pcpflow-test-lab-<id>. Whatever a crashed earlier run left there is
+ * torn down first (by the pids it recorded), so every file starts from a fresh, settled cluster:
+ * `labUp` returns only once pgpool answers PCP with every backend up and every standby streaming.
+ */
+export interface TestLab extends LabHandle {
+  /** Stops every process the lab started (by pid) and removes its dir. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export function testLabDir(id: number): string {
+  return join(tmpdir(), `pcpflow-test-lab-${id}`);
+}
+
+export async function startLab(opts: LabOptions & { id: number; log?: (line: string) => void }): Promise<TestLab> {
+  const { log, ...labOpts } = opts;
+  const dir = labOpts.dir ?? testLabDir(opts.id);
+  await labDown(dir);
+  const handle = await labUp({ ...labOpts, dir }, log);
+  let stopped = false;
+  return {
+    ...handle,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await labDown(dir);
+    },
+  };
+}

@@ -1,0 +1,301 @@
+import type { Queue } from 'bullmq';
+import type { Action } from '../contracts/actions.ts';
+import type { AuditBody } from '../contracts/audit.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { NodeEvent } from '../contracts/events.ts';
+import { keys, type EventResult } from '../contracts/keys.ts';
+import { formatAddress } from '../contracts/address.ts';
+import type { AuditStore } from '../audit/store.ts';
+import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
+import { decide, encodeSnapshot, initialSnapshot, type ClusterSnapshot, type Decision } from '../machines/index.ts';
+import type { PcpOps } from '../pcp/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { RedisClient } from '../runtime/redis.ts';
+import { COMMIT_DECISION_LUA } from './lua/scripts.ts';
+import { runScript } from './lua/run-script.ts';
+import { parseIntakeEntry, type IntakeEntry } from './intake.ts';
+import { loadSnapshot, type StoredSnapshot } from './snapshot-store.ts';
+import { ActionJobSchema, type ActionJob } from './topology.ts';
+import type { Metrics } from './metrics.ts';
+
+/** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
+export const SEEN_TTL_S = 90 * 86_400;
+/** How long a synchronous hook can still read what became of its event or action. */
+export const RESULT_TTL_S = 3_600;
+
+export interface DeciderDeps {
+  redis: RedisClient;
+  prefix: string;
+  audit: AuditStore;
+  queue: Queue;
+  pcpFor: (cluster: ClusterConfig) => PcpOps;
+  logger: Logger;
+  metrics?: Metrics;
+  now?: () => Date;
+  streamMaxLen?: number;
+}
+
+export class DeciderConflict extends Error {}
+
+/**
+ * Decides one cluster's intake entries strictly in stream order. Each entry is one commit:
+ * snapshot + position + audit + actions + results, all or nothing, guarded by the snapshot
+ * version and the audit chain head; a lost race reloads and carries on from where the winner
+ * left off, so however many deciders run, every entry is decided exactly once.
+ */
+export class ClusterDecider {
+  private readonly now: () => Date;
+
+  constructor(
+    readonly cluster: ClusterConfig,
+    private readonly deps: DeciderDeps,
+  ) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  private get prefix(): string {
+    return this.deps.prefix;
+  }
+
+  /** Loads the stored state, creating it from pgpool's live view the first time. */
+  async state(): Promise<StoredSnapshot | null> {
+    const stored = await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
+    if (stored) return stored;
+    return this.bootstrap();
+  }
+
+  private async bootstrap(): Promise<StoredSnapshot | null> {
+    let observed;
+    try {
+      observed = await this.deps.pcpFor(this.cluster).nodes();
+    } catch (err) {
+      this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
+      return null;
+    }
+    const backends = this.cluster.backends.map((b) => {
+      const node = observed.nodes.find((n) => (b.nodeId !== undefined ? n.id === b.nodeId : n.host === b.address && n.port === b.port));
+      return {
+        address: formatAddress({ host: b.address, port: b.port }),
+        role: node?.role ?? ('standby' as const),
+        attached: node ? node.status === 'up' || node.status === 'waiting' : false,
+      };
+    });
+    const snapshot = initialSnapshot({
+      cluster: this.cluster.name,
+      backends,
+      policy: { detachHealthyPrimary: this.cluster.fence.detachHealthyPrimary },
+    });
+    const table = backends.map((b) => `${b.address} ${b.role} ${b.attached ? 'attached' : 'detached'}`).join('; ');
+    const body: AuditBody = {
+      kind: 'decision',
+      cluster: this.cluster.name,
+      at: this.now().toISOString(),
+      backend: null,
+      to: 'bootstrapped',
+      endpoint: observed.endpoint,
+      note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.`,
+    };
+    await this.commit(null, snapshot, '0-0', [body], [], null, null);
+    return loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
+  }
+
+  /** Decides every entry after the stored position (up to `max`); returns how many it consumed. */
+  async drain(max = 100): Promise<number> {
+    let state = await this.state();
+    if (!state) return 0;
+    const entries = await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
+    let done = 0;
+    for (const [id, fields] of entries) {
+      try {
+        await this.decideEntry(state, parseIntakeEntry(id, fields));
+        done++;
+      } catch (err) {
+        if (err instanceof DeciderConflict) return done; // someone else advanced; the caller comes back
+        throw err;
+      }
+      const next = await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
+      if (!next) return done;
+      state = next;
+    }
+    await this.dispatchPending();
+    return done;
+  }
+
+  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<void> {
+    const started = performance.now();
+    const at = this.now();
+    const cluster = this.cluster.name;
+    switch (entry.kind) {
+      case 'rejected-by-hook': {
+        const r = entry.rejection;
+        const body: AuditBody = {
+          kind: 'event-rejected',
+          cluster,
+          at: at.toISOString(),
+          backend: null,
+          note: `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`,
+          payload: { argv: r.argv, at: r.at },
+        };
+        await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+        this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
+        return;
+      }
+      case 'invalid': {
+        const body: AuditBody = {
+          kind: 'event-rejected',
+          cluster,
+          at: at.toISOString(),
+          backend: null,
+          note: `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`,
+          payload: { raw: entry.raw },
+        };
+        await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+        this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
+        return;
+      }
+      case 'event':
+        break;
+    }
+    const event = entry.event;
+    if (event.cluster !== cluster) {
+      const body: AuditBody = {
+        kind: 'event-rejected',
+        cluster,
+        at: at.toISOString(),
+        eventId: event.eventId,
+        eventType: event.type,
+        backend: event.backend,
+        note: `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`,
+      };
+      await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+      return;
+    }
+    const seenKey = keys.seen(this.prefix, cluster, event.eventId);
+    if ((await this.deps.redis.exists(seenKey)) === 1) {
+      const body: AuditBody = {
+        kind: 'event-duplicate',
+        cluster,
+        at: at.toISOString(),
+        eventId: event.eventId,
+        eventType: event.type,
+        backend: event.backend,
+        note: `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`,
+      };
+      await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+      this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
+      return;
+    }
+    const decision = decide(state.snapshot, event, at);
+    const bodies = decisionBodies(cluster, event, decision, at);
+    const result: EventResult = {
+      actionIds: decision.actions.map((a) => a.actionId),
+      note: decision.audit.map((a) => a.note).join(' '),
+    };
+    await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId);
+    this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
+    this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
+    for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
+  }
+
+  private jobFor(action: Action): ActionJob {
+    const t = this.cluster.timeouts;
+    return ActionJobSchema.parse({
+      action,
+      retry: this.cluster.retry,
+      verifyMs: t.verifyMs,
+      deadlineMs: t.connectMs + t.readMs * 4 + t.verifyMs,
+    });
+  }
+
+  private async commit(
+    state: StoredSnapshot | null,
+    snapshot: ClusterSnapshot,
+    intakeId: string,
+    bodies: AuditBody[],
+    actions: Action[],
+    seenKey: string | null,
+    result: EventResult | null,
+    eventId?: string,
+  ): Promise<void> {
+    const cluster = this.cluster.name;
+    const headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+    const { records, head } = linkRecords(parseHead(headText), bodies);
+    const version = state ? String(Number(state.version) + 1) : '1';
+    const ok = await runScript(
+      this.deps.redis,
+      COMMIT_DECISION_LUA,
+      [
+        keys.snapshot(this.prefix, cluster),
+        keys.audit(this.prefix, cluster),
+        keys.auditHead(this.prefix, cluster),
+        keys.pendingActions(this.prefix, cluster),
+        seenKey ?? '',
+        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : '',
+      ],
+      [
+        state?.version ?? '',
+        version,
+        encodeSnapshot(snapshot),
+        intakeId,
+        headText ?? '',
+        formatHead(head),
+        JSON.stringify(result ?? {}),
+        RESULT_TTL_S,
+        SEEN_TTL_S,
+        this.deps.streamMaxLen ?? 0,
+        keys.auditChannel(this.prefix),
+        cluster,
+        records.length,
+        ...records.map((r) => JSON.stringify(r)),
+        actions.length,
+        ...actions.map((a) => JSON.stringify(this.jobFor(a))),
+      ],
+    );
+    if (ok !== 1) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
+    await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
+  }
+
+  /**
+   * Hands committed actions to BullMQ. The job id is the action id, so a crash between the add
+   * and the list trim re-adds the same job id, which BullMQ ignores while the job is kept.
+   */
+  async dispatchPending(): Promise<number> {
+    const key = keys.pendingActions(this.prefix, this.cluster.name);
+    let n = 0;
+    // One at a time, removing exactly the item added: safe even if two deciders dispatch at once
+    // (the second add of a job id is a no-op and LREM removes one copy only).
+    for (let text = await this.deps.redis.lindex(key, 0); text !== null; text = await this.deps.redis.lindex(key, 0)) {
+      const job = ActionJobSchema.parse(JSON.parse(text));
+      await this.deps.queue.add(job.action.type, job, {
+        jobId: job.action.actionId,
+        attempts: job.retry.attempts,
+        backoff: { type: 'pcpflow' },
+      });
+      await this.deps.redis.lrem(key, 1, text);
+      n++;
+    }
+    return n;
+  }
+}
+
+/** Turns a decision into audit bodies; the first carries the event itself for replay. */
+export function decisionBodies(cluster: string, event: NodeEvent, decision: Decision, at: Date): AuditBody[] {
+  const audits = decision.audit.length
+    ? decision.audit
+    : [{ kind: 'event-ignored' as const, backend: event.backend, actionIds: [], note: `Event ${event.type} required nothing.` }];
+  return audits.map((a, i) => ({
+    kind: a.kind,
+    cluster,
+    at: at.toISOString(),
+    eventId: event.eventId,
+    eventType: event.type,
+    backend: a.backend,
+    from: a.from,
+    to: a.to,
+    actions: decision.actions
+      .filter((x) => a.actionIds.includes(x.actionId))
+      .map((x) => ({ actionId: x.actionId, type: x.type, backend: x.backend })),
+    note: a.note,
+    payload: i === 0 ? event : undefined,
+  }));
+}

@@ -1,0 +1,174 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type MinimalJob } from 'bullmq';
+import type { AuditBody } from '../contracts/audit.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { NodeEvent } from '../contracts/events.ts';
+import { keys, type ActionFinalResult } from '../contracts/keys.ts';
+import type { AuditStore } from '../audit/store.ts';
+import type { EnsureOutcome, PcpOps } from '../pcp/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { RedisClient } from '../runtime/redis.ts';
+import { RESULT_TTL_S } from './decider.ts';
+import { publishEvent } from './intake.ts';
+import type { Metrics } from './metrics.ts';
+import { notify } from './notify.ts';
+import { ACTION_QUEUE, ActionJobSchema, backoffDelay, type ActionJob } from './topology.ts';
+
+export interface ExecutorDeps {
+  redis: RedisClient;
+  connection: ConnectionOptions;
+  prefix: string;
+  audit: AuditStore;
+  clusters: Map<string, ClusterConfig>;
+  pcpFor: (cluster: ClusterConfig) => PcpOps;
+  logger: Logger;
+  metrics?: Metrics;
+  tuning: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
+}
+
+const VERB: Record<ActionJob['action']['type'], string> = {
+  attach: 'attach',
+  detach: 'detach',
+  promote: 'make pgpool primary',
+  'promote-switchover': 'switch pgpool primary to',
+};
+
+function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal): Promise<EnsureOutcome> {
+  const opts = { signal, verifyMs: job.verifyMs };
+  switch (job.action.type) {
+    case 'attach':
+      return pcp.ensureAttached(job.action.backend, opts);
+    case 'detach':
+      return pcp.ensureDetached(job.action.backend, opts);
+    case 'promote':
+    case 'promote-switchover':
+      // pcpflow never asks pgpool to promote PostgreSQL itself (EFM does): switchover requests
+      // change pgpool's primary the same way, without pcp_promote_node -s.
+      return pcp.ensurePrimary(job.action.backend, opts);
+  }
+}
+
+/**
+ * Carries out actions with BullMQ's retries. Each attempt is audited twice (started, then its
+ * result), so a worker killed mid-action leaves a started record that the retry's records
+ * follow. Final results go back into the cluster's intake as action.outcome events.
+ */
+export class Executor {
+  readonly worker: Worker;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    this.worker = new Worker(ACTION_QUEUE, (job) => this.process(job), {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.tuning.concurrency,
+      // A SIGKILLed worker's job comes back after the lock expires; allow several such crashes.
+      maxStalledCount: 5,
+      lockDuration: deps.tuning.lockDurationMs,
+      stalledInterval: deps.tuning.stalledIntervalMs,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob) => {
+          const parsed = ActionJobSchema.safeParse(job?.data);
+          return parsed.success ? backoffDelay(attemptsMade, parsed.data.retry, Math.random) : 1000;
+        },
+      },
+    });
+    this.worker.on('error', (err) => deps.logger.error({ err }, 'action worker error'));
+  }
+
+  private async process(job: Job): Promise<string> {
+    const parsed = ActionJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`action job ${job.id} has an invalid payload: ${parsed.error.issues[0]?.message}`);
+    const data = parsed.data;
+    const { action } = data;
+    const cluster = this.deps.clusters.get(action.cluster);
+    if (!cluster) throw new UnrecoverableError(`action ${action.actionId} names cluster ${action.cluster}, which this worker's config does not have`);
+    const attempt = job.attemptsStarted || job.attemptsMade + 1;
+    const verb = VERB[action.type];
+    await this.audit(cluster.name, {
+      kind: 'action-attempt',
+      backend: action.backend,
+      actionId: action.actionId,
+      attempt,
+      outcome: 'started',
+      note: `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason}).`,
+    });
+    const started = performance.now();
+    const outcome = await run(this.deps.pcpFor(cluster), data, AbortSignal.timeout(data.deadlineMs)).catch(
+      (err: unknown): EnsureOutcome => ({
+        result: 'failed',
+        retryable: true,
+        reason: err instanceof Error ? err.message : String(err),
+        durationMs: performance.now() - started,
+      }),
+    );
+    const durationMs = Math.round(performance.now() - started);
+    this.deps.metrics?.actions.inc({ type: action.type, outcome: outcome.result });
+    this.deps.metrics?.actionSeconds.observe({ type: action.type }, durationMs / 1000);
+    const lastAttempt = job.attemptsMade + 1 >= data.retry.attempts || !outcome.retryable;
+    const sentence =
+      outcome.result === 'changed'
+        ? `${verb} ${action.backend} done and confirmed in pgpool's node info.`
+        : outcome.result === 'already'
+          ? `${action.backend} was already as wanted in pgpool; nothing sent.`
+          : lastAttempt
+            ? `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); giving up after attempt ${attempt}.`
+            : `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); will retry with backoff.`;
+    await this.audit(cluster.name, {
+      kind: 'action-attempt',
+      backend: action.backend,
+      actionId: action.actionId,
+      attempt,
+      durationMs,
+      outcome: outcome.result,
+      endpoint: outcome.endpoint,
+      note: `Attempt ${attempt}: ${sentence}`,
+    });
+    if (outcome.result !== 'failed') {
+      await this.finish(cluster, data, outcome.result, attempt, outcome);
+      return outcome.result;
+    }
+    if (!lastAttempt) {
+      this.deps.metrics?.retries.inc();
+      throw new Error(outcome.reason ?? 'action failed');
+    }
+    await this.finish(cluster, data, 'gave-up', attempt, outcome);
+    await notify(
+      cluster.notificationCommand,
+      `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
+      `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
+        `The backend is in attention; check pgpool (pcpflow pcp nodes) and fix the cause — the reconciler retries on its next pass.`,
+      this.deps.logger,
+    );
+    throw new UnrecoverableError(outcome.reason ?? 'action gave up');
+  }
+
+  private async finish(cluster: ClusterConfig, data: ActionJob, result: ActionFinalResult['result'], attempt: number, outcome: EnsureOutcome): Promise<void> {
+    const { action } = data;
+    const final: ActionFinalResult = { result, attempt, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    await this.deps.redis.set(keys.actionResult(this.deps.prefix, cluster.name, action.actionId), JSON.stringify(final), 'EX', RESULT_TTL_S);
+    const event: NodeEvent = {
+      type: 'action.outcome',
+      eventId: `outcome.${action.actionId}`.slice(0, 128),
+      dedupeKey: `outcome|${action.actionId}|${result}`,
+      source: 'executor',
+      cluster: cluster.name,
+      backend: action.backend,
+      observedAt: new Date().toISOString(),
+      argv: [],
+      actionId: action.actionId,
+      action: action.type,
+      result,
+      attempt,
+      ...(outcome.reason ? { reason: outcome.reason.slice(0, 2000) } : {}),
+      ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
+    };
+    await publishEvent(this.deps.redis, this.deps.prefix, event);
+  }
+
+  private audit(cluster: string, body: Omit<AuditBody, 'cluster' | 'at'>): Promise<unknown> {
+    return this.deps.audit.append(cluster, [{ ...body, cluster, at: new Date().toISOString() }]);
+  }
+
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}

@@ -1,0 +1,112 @@
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import type { Config, ClusterConfig } from '../contracts/config.ts';
+import { AuditStore } from '../audit/store.ts';
+import { createPcpOps, type PcpOps } from '../pcp/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { createRedis } from '../runtime/redis.ts';
+import { DeciderLoop } from './decider-loop.ts';
+import { Executor } from './executor.ts';
+import { startHttp, type RouteHandler } from './http.ts';
+import { createMetrics } from './metrics.ts';
+import { Reconciler } from './reconciler.ts';
+import { createActionQueue } from './topology.ts';
+
+export type Role = 'decider' | 'executor' | 'reconciler';
+export const ALL_ROLES: readonly Role[] = ['decider', 'executor', 'reconciler'];
+
+export interface FleetMember {
+  httpPort: number | null;
+  deciders: DeciderLoop | null;
+  reconciler: Reconciler | null;
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * One stateless fleet member. All state lives in Redis, so any number of members can run the
+ * same roles against one Redis: deciders serialise through version checks, executors through
+ * BullMQ job locks, reconcilers through a lease per cluster.
+ */
+export async function startFleetMember(opts: {
+  config: Config;
+  roles: readonly Role[];
+  logger: Logger;
+  http?: boolean;
+  routes?: (ctx: { audit: AuditStore }) => RouteHandler[];
+}): Promise<FleetMember> {
+  const { config, logger } = opts;
+  const prefix = config.redis.keyPrefix;
+  const redis = createRedis(config.redis, 'worker');
+  redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
+  const metrics = createMetrics();
+  const clusters = new Map<string, ClusterConfig>(config.clusters.map((c) => [c.name, c]));
+  const audit = new AuditStore(redis, prefix, {
+    streamMaxLen: 0,
+    jsonlFile: (name) => clusters.get(name)?.audit.jsonlFile,
+  });
+  const pcpCache = new Map<string, PcpOps>();
+  const pcpFor = (c: ClusterConfig): PcpOps => {
+    let ops = pcpCache.get(c.name);
+    if (!ops) pcpCache.set(c.name, (ops = createPcpOps(c, { logger })));
+    return ops;
+  };
+  const workerId = `${hostname()}:${process.pid}`;
+  const queue = createActionQueue(redis, prefix);
+
+  let deciders: DeciderLoop | null = null;
+  if (opts.roles.includes('decider')) {
+    const blocking = createRedis(config.redis, 'worker');
+    blocking.on('error', () => undefined);
+    deciders = new DeciderLoop(config.clusters, { redis, blocking, prefix, audit, queue, pcpFor, logger, metrics });
+    deciders.start();
+  }
+  const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, logger, metrics, tuning: config.workers }) : null;
+  let reconciler: Reconciler | null = null;
+  if (opts.roles.includes('reconciler')) {
+    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId });
+    reconciler.start();
+  }
+
+  const depthTimer = setInterval(() => {
+    void queue
+      .getWaitingCount()
+      .then((n) => metrics.queueDepth.set({ queue: 'actions' }, n))
+      .catch(() => undefined);
+  }, 5000);
+
+  let server: Server | null = null;
+  if (opts.http !== false) {
+    server = await startHttp({
+      host: config.http.host,
+      port: config.http.port,
+      registry: metrics.registry,
+      ready: async () => (await redis.ping()) === 'PONG' && (executor ? executor.worker.isRunning() : true),
+      routes: opts.routes?.({ audit }),
+    });
+  }
+  const address = server?.address();
+  logger.info({ roles: opts.roles, clusters: config.clusters.length, workerId, http: address }, 'fleet member started');
+
+  return {
+    httpPort: address && typeof address === 'object' ? address.port : null,
+    deciders,
+    reconciler,
+    async stop(deadlineMs = 10_000) {
+      const work = (async () => {
+        clearInterval(depthTimer);
+        reconciler?.stop();
+        await deciders?.stop();
+        // Lets the in-flight action finish (its PCP call is bounded by its own deadline).
+        await executor?.close();
+        await queue.close();
+        await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+        redis.disconnect();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)));
+      await Promise.race([work, timeout]);
+      clearTimeout(timer);
+      redis.disconnect();
+    },
+  };
+}

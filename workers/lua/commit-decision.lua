@@ -1,0 +1,40 @@
+-- Commits one decider step atomically: the cluster snapshot (with a version check), the intake
+-- position, the audit records (with a chain-head check), the actions to dispatch, the event's
+-- result for synchronous hooks, and the seen-marker of the event id.
+-- Returns 1 on success, 0 when another writer got there first (the caller reloads and retries).
+--
+-- KEYS[1] snapshot hash   KEYS[2] audit stream   KEYS[3] audit head   KEYS[4] pending actions list
+-- KEYS[5] seen key ('' when the entry had no valid event id)   KEYS[6] event result key ('' = none)
+-- ARGV[1] expected version ('' = no snapshot yet)   ARGV[2] new version   ARGV[3] snapshot text
+-- ARGV[4] intake id consumed   ARGV[5] expected head ('' = empty chain)   ARGV[6] new head
+-- ARGV[7] event result JSON   ARGV[8] result ttl s   ARGV[9] seen ttl s   ARGV[10] stream maxlen (0 = all)
+-- ARGV[11] audit channel   ARGV[12] cluster   ARGV[13] n records, then records, then n actions, then actions
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current or '') ~= ARGV[1] then return 0 end
+local head = redis.call('GET', KEYS[3])
+if (head or '') ~= ARGV[5] then return 0 end
+
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'lastId', ARGV[4])
+
+local n = tonumber(ARGV[13])
+local maxlen = tonumber(ARGV[10])
+for i = 1, n do
+  if maxlen > 0 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'r', ARGV[13 + i])
+  else
+    redis.call('XADD', KEYS[2], '*', 'r', ARGV[13 + i])
+  end
+end
+if n > 0 then
+  redis.call('SET', KEYS[3], ARGV[6])
+  redis.call('PUBLISH', ARGV[11], ARGV[12])
+end
+
+local a = tonumber(ARGV[14 + n])
+for i = 1, a do
+  redis.call('RPUSH', KEYS[4], ARGV[14 + n + i])
+end
+
+if KEYS[5] ~= '' then redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[9])) end
+if KEYS[6] ~= '' then redis.call('SET', KEYS[6], ARGV[7], 'EX', tonumber(ARGV[8])) end
+return 1

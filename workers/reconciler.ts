@@ -1,0 +1,89 @@
+import type { ClusterConfig } from '../contracts/config.ts';
+import type { NodeEvent } from '../contracts/events.ts';
+import { keys } from '../contracts/keys.ts';
+import { findDrift } from '../machines/index.ts';
+import type { PcpOps } from '../pcp/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { RedisClient } from '../runtime/redis.ts';
+import { newEventId, publishEvent, streamIdAfter } from './intake.ts';
+import type { Metrics } from './metrics.ts';
+import { loadSnapshot } from './snapshot-store.ts';
+
+export interface ReconcilerDeps {
+  redis: RedisClient;
+  prefix: string;
+  pcpFor: (cluster: ClusterConfig) => PcpOps;
+  logger: Logger;
+  metrics?: Metrics;
+  workerId: string;
+}
+
+/**
+ * Level-triggered repair on top of edge-triggered hooks: every interval, compare pgpool's node
+ * table with what the machines expect and publish a drift event for each difference. The
+ * decider turns drift into the corrective action, so repairs are audited like everything else.
+ * One reconciler per cluster per interval across the fleet (a lease), and none while the
+ * cluster still has undecided intake entries: their decisions would make the comparison stale.
+ */
+export class Reconciler {
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly clusters: readonly ClusterConfig[],
+    private readonly deps: ReconcilerDeps,
+  ) {}
+
+  start(): void {
+    for (const c of this.clusters) {
+      const tick = () => void this.check(c).catch((err: unknown) => this.deps.logger.error({ err, cluster: c.name }, 'reconcile failed'));
+      this.timers.push(setInterval(tick, c.reconcileIntervalMs));
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  /** One pass for one cluster; returns the drift events it published. */
+  async check(cluster: ClusterConfig): Promise<NodeEvent[]> {
+    const { redis, prefix } = this.deps;
+    const lease = await redis.set(keys.reconcilerLease(prefix, cluster.name), this.deps.workerId, 'PX', Math.max(500, cluster.reconcileIntervalMs - 100), 'NX');
+    if (lease !== 'OK') return [];
+    const state = await loadSnapshot(redis, prefix, cluster.name);
+    if (!state) return [];
+    const newest = await redis.xrevrange(keys.intake(prefix, cluster.name), '+', '-', 'COUNT', 1);
+    const newestId = newest[0]?.[0];
+    if (newestId && streamIdAfter(newestId, state.lastId)) return [];
+    let observed;
+    try {
+      observed = await this.deps.pcpFor(cluster).nodes();
+    } catch (err) {
+      this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
+      return [];
+    }
+    const drift = findDrift(state.snapshot, observed.nodes);
+    const events: NodeEvent[] = [];
+    for (const d of drift) {
+      const event: NodeEvent = {
+        type: 'reconciler.drift',
+        eventId: newEventId(),
+        // Same drift seen again before it is decided collapses to one event.
+        dedupeKey: `drift|${d.backend}|${d.observed.status}|${d.observed.role}|v${state.version}`,
+        source: 'reconciler',
+        cluster: cluster.name,
+        backend: d.backend,
+        observedAt: new Date().toISOString(),
+        argv: [],
+        nodeId: d.nodeId,
+        observed: d.observed,
+        expected: d.expected,
+      };
+      await publishEvent(redis, prefix, event);
+      this.deps.metrics?.drift.inc({ cluster: cluster.name });
+      this.deps.logger.warn({ cluster: cluster.name, backend: d.backend, observed: d.observed, expected: d.expected, endpoint: observed.endpoint }, 'drift between pgpool and pcpflow');
+      events.push(event);
+    }
+    return events;
+  }
+}
