@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { HookRedisConfig } from './config.ts';
 import { readHookSecret } from './config.ts';
+import { RedisUnavailableError } from './errors.ts';
 import type { RespEndpoint } from './resp.ts';
 
 /**
@@ -57,6 +58,12 @@ export function publishCommand(
 
 /** redis:// or rediss:// URL plus the redis section → where and how to connect. */
 export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
+  // Not implemented in the minimal client yet. Refusing loudly beats publishing to whatever
+  // redis.url happens to name (a replica, or nothing): the event is spooled and the reason logged.
+  if (cfg.sentinel || cfg.cluster)
+    throw new RedisUnavailableError(
+      'redis.sentinel / redis.cluster are not supported by pcpflow-hook yet; use redis.url',
+    );
   const url = new URL(cfg.url);
   const password = cfg.password
     ? readHookSecret(cfg.password, env)

@@ -373,7 +373,15 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
   const at = now.toISOString();
   const horizon = nowMs - snapshot.policy.dedupeWindowMs;
   const seen = snapshot.seen.filter((x) => Date.parse(x.at) > horizon);
-  const first = seen.find((x) => x.dedupeKey === event.dedupeKey || x.eventId === event.eventId);
+  // A dedupe key only collapses reports of the same change: once any other event about that
+  // backend has come in between (say an attach after a detach), a later identical report is a
+  // new change (the standby failed again) and must be decided, not dropped.
+  const subject = event.backend === null ? null : (resolveBackend(snapshot, event.backend) ?? event.backend);
+  const first = seen.find(
+    (x, i) =>
+      x.eventId === event.eventId ||
+      (x.dedupeKey === event.dedupeKey && !seen.slice(i + 1).some((y) => y.backend === subject && y.dedupeKey !== x.dedupeKey)),
+  );
   if (first) {
     return {
       snapshot: { ...snapshot, seen },
@@ -388,7 +396,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
       ],
     };
   }
-  const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at }].slice(-MAX_SEEN);
+  const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at, backend: subject }].slice(-MAX_SEEN);
   const w: Work = {
     event,
     cluster: snapshot.cluster,

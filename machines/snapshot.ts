@@ -58,7 +58,15 @@ export const ClusterSnapshotSchema = z
     }),
     backends: z.array(PersistedBackendSchema).min(1).max(128),
     /** Dedupe keys and event ids seen within the window, oldest first. */
-    seen: z.array(z.strictObject({ dedupeKey: z.string().max(512), eventId: z.string().max(128), at: z.iso.datetime() })),
+    seen: z.array(
+      z.strictObject({
+        dedupeKey: z.string().max(512),
+        eventId: z.string().max(128),
+        at: z.iso.datetime(),
+        /** The backend the event was about: a later event about it ends the dedupe of this one. */
+        backend: z.string().max(300).nullable().optional(),
+      }),
+    ),
     /** EFM asked for a promote while the backend had an action in flight; issued when that one ends. */
     deferredPromotion: z
       .strictObject({ backend: z.string(), eventId: z.string(), why: z.string().max(500) })

@@ -139,7 +139,11 @@ export class PcpConnection {
     }
   }
 
-  /** Orderly logout: `X` makes the PCP worker exit without logging a read error. */
+  /**
+   * Orderly logout: `X` makes the PCP worker exit without logging a read error. We return once X
+   * is flushed; the worker exits on its own, so waiting for its FIN would only add a round trip.
+   * A peer that never closes is cut off after readMs (unref'd: it never holds the process open).
+   */
   async close(): Promise<void> {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     if (this.failure || this.socket.destroyed) {
@@ -147,19 +151,10 @@ export class PcpConnection {
       return;
     }
     this.failure = new PcpClosedError(this.name, 'logout');
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      // The server closes at once after X; don't let a stuck peer hold us past readMs.
-      const timer = setTimeout(() => {
-        this.socket.destroy();
-        resolve();
-      }, this.opts.readMs);
-      this.socket.once('close', done);
-      this.socket.end(encodeFrame('X'));
-    });
+    const reaper = setTimeout(() => this.socket.destroy(), this.opts.readMs);
+    reaper.unref();
+    this.socket.once('close', () => clearTimeout(reaper));
+    await new Promise<void>((resolve) => this.socket.end(encodeFrame('X'), () => resolve()));
   }
 
   destroy(): void {

@@ -54,8 +54,9 @@ export class NativeDriver implements PcpDriver {
       const value = await fn(conn);
       await conn.close();
       return value;
-    } finally {
+    } catch (err) {
       conn.destroy();
+      throw err;
     }
   }
 

@@ -95,8 +95,13 @@ export class ClusterDecider {
       endpoint: observed.endpoint,
       note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.`,
     };
-    await this.commit(null, snapshot, '0-0', [body], [], null, null);
-    return loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
+    try {
+      return await this.commit(null, snapshot, '0-0', [body], [], null, null);
+    } catch (err) {
+      // Another fleet member bootstrapped first: use its state.
+      if (err instanceof DeciderConflict) return loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
+      throw err;
+    }
   }
 
   /** Decides every entry after the stored position (up to `max`); returns how many it consumed. */
@@ -107,21 +112,19 @@ export class ClusterDecider {
     let done = 0;
     for (const [id, fields] of entries) {
       try {
-        await this.decideEntry(state, parseIntakeEntry(id, fields));
+        // The committed state is exactly what we wrote: no need to read it back.
+        state = await this.decideEntry(state, parseIntakeEntry(id, fields));
         done++;
       } catch (err) {
         if (err instanceof DeciderConflict) return done; // someone else advanced; the caller comes back
         throw err;
       }
-      const next = await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
-      if (!next) return done;
-      state = next;
     }
     await this.dispatchPending();
     return done;
   }
 
-  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<void> {
+  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<StoredSnapshot> {
     const started = performance.now();
     const at = this.now();
     const cluster = this.cluster.name;
@@ -136,9 +139,8 @@ export class ClusterDecider {
           note: `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`,
           payload: { argv: r.argv, at: r.at },
         };
-        await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
-        return;
+        return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
       }
       case 'invalid': {
         const body: AuditBody = {
@@ -149,9 +151,8 @@ export class ClusterDecider {
           note: `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`,
           payload: { raw: entry.raw },
         };
-        await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
-        return;
+        return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
       }
       case 'event':
         break;
@@ -167,8 +168,7 @@ export class ClusterDecider {
         backend: event.backend,
         note: `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`,
       };
-      await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
-      return;
+      return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
     const seenKey = keys.seen(this.prefix, cluster, event.eventId);
     if ((await this.deps.redis.exists(seenKey)) === 1) {
@@ -181,9 +181,8 @@ export class ClusterDecider {
         backend: event.backend,
         note: `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`,
       };
-      await this.commit(state, state.snapshot, entry.id, [body], [], null, null);
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
-      return;
+      return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
     const decision = decide(state.snapshot, event, at);
     const bodies = decisionBodies(cluster, event, decision, at);
@@ -191,10 +190,11 @@ export class ClusterDecider {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId);
+    const next = await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId);
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
     for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
+    return next;
   }
 
   private jobFor(action: Action): ActionJob {
@@ -216,7 +216,7 @@ export class ClusterDecider {
     seenKey: string | null,
     result: EventResult | null,
     eventId?: string,
-  ): Promise<void> {
+  ): Promise<StoredSnapshot> {
     const cluster = this.cluster.name;
     const headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
     const { records, head } = linkRecords(parseHead(headText), bodies);
@@ -253,6 +253,7 @@ export class ClusterDecider {
     );
     if (ok !== 1) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
     await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
+    return { version, lastId: intakeId, snapshot };
   }
 
   /**

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+export type RouteHandler = ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean) & {
+  /**
+   * Called as the server starts closing. A route that holds responses open (the console's event
+   * streams) ends them here, else server.close() would wait for every open browser tab.
+   */
+  close?: () => void;
+};
 
 /**
  * The fleet member's HTTP face: /healthz (the process is alive), /readyz (its Redis answers and
@@ -41,6 +47,11 @@ export function startHttp(opts: {
       if (!res.headersSent) res.writeHead(500).end('internal error\n');
     });
   });
+  const close = server.close.bind(server);
+  server.close = ((callback?: (err?: Error) => void) => {
+    for (const route of opts.routes ?? []) route.close?.();
+    return close(callback);
+  }) as Server['close'];
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve(server));

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import { defaultLabDir, labDown, labStatus, labUp, openLab, type LabOptions } from '../../lab/index.ts';
 import { LAB_CLUSTER } from '../../lab/pcpflow-config.ts';
 import { action } from '../run.ts';
-import { notBuilt } from './not-built.ts';
+import { runDrill, SCENARIOS, selectScenarios } from '../../lab/drills/index.ts';
 
 /** `pcpflow lab up|down|status|env|drill`: a real cluster on loopback for demos, drills and tests. */
 
@@ -129,10 +129,20 @@ export function register(program: Command): void {
       }),
     );
 
-  lab
-    .command('drill')
-    .description('run a failover drill against the lab')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(notBuilt('lab drill', 'issue 2'));
+  where(lab.command('drill'))
+    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${SCENARIOS.map((x) => x.name).join(', ')}, or all`)
+    .argument('[scenario...]', 'scenario names, or all', ['all'])
+    .option('--workers <n>', 'pcpflow worker processes to run during the drill', '2')
+    .action(
+      action(async (names: string[], f: LabFlags & { workers: string }) => {
+        const scenarios = selectScenarios(names);
+        const workers = int('workers', f.workers) ?? 2;
+        const h = openLab(dirOf(f));
+        const results = await runDrill(h, scenarios, { workers, say: print });
+        const failed = results.filter((r) => !r.ok);
+        const total = results.reduce((t, r) => t + r.ms, 0);
+        print(`drill: ${results.length - failed.length}/${results.length} steps matched pgpool's expected table in ${(total / 1000).toFixed(1)} s`);
+        return failed.length === 0 && results.length > 0 ? 0 : 1;
+      }),
+    );
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { InvalidInputError } from '../../contracts/errors.ts';
 import type { LabHandle } from '../lab.ts';
 import { startWorker, type WorkerProcess } from './fleet-processes.ts';
 import { runScenarios, type StepResult } from './runner.ts';
@@ -10,7 +11,7 @@ export function selectScenarios(names: readonly string[]): Scenario[] {
   if (names.length === 0 || names.includes('all')) return [...SCENARIOS];
   return names.map((n) => {
     const s = scenarioByName(n);
-    if (!s) throw new Error(`unknown scenario "${n.slice(0, 40)}"; choose from ${SCENARIOS.map((x) => x.name).join(', ')}, all`);
+    if (!s) throw new InvalidInputError(`unknown scenario "${n.slice(0, 40)}"; choose from ${SCENARIOS.map((x) => x.name).join(', ')}, all`);
     return s;
   });
 }

@@ -1,12 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ConfigSchema } from '../../contracts/config.ts';
 import { ConfigError, loadConfig, selectCluster } from '../../runtime/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcpflow-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const passfile = join(dir, '.pcppass');
 writeFileSync(passfile, '127.0.0.1:9898:pcpadmin:s3cretpw\n', { mode: 0o600 });
 

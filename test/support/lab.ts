@@ -8,7 +8,11 @@ import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index
  * Lab ids in use — each test file takes its own so labs never share an address (127.0.<id>.x):
  *   0        the demo lab (`pcpflow lab up`, `npm run demo`); never used by tests
  *   1        test/lab/lab.test.ts
- *   2..40    free for other test files: add yours here when you take one
+ *   3        test/pcp/pgpool.test.ts        4  bench/pcp.ts (standalone)
+ *   6        test/workers/workers.test.ts
+ *   8        test/drills/drills.test.ts     9  test/console/console.test.ts
+ *   10       bench/failover.ts
+ *   others up to 40 are free: add yours here when you take one
  *
  * The lab lives in $TMPDIR/pcpflow-test-lab-<id>. Whatever a crashed earlier run left there is
  * torn down first (by the pids it recorded), so every file starts from a fresh, settled cluster:

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { keys } from '../../contracts/keys.ts';
 import { AuditStore } from '../../audit/store.ts';
 import type { NodeEvent } from '../../contracts/events.ts';
+import type { Config } from '../../contracts/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
@@ -23,12 +24,14 @@ const OTHER = `127.0.${LAB_ID}.12`;
 let lab: TestLab;
 let redisServer: TestRedis;
 let redis: Redis;
+let persistDir = '';
 const prefix = '{pcpflow}';
-const logger = createLogger({ level: 'warn', pretty: false });
+const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn', pretty: false });
 
 before(async () => {
   lab = await startLab({ id: LAB_ID });
-  redisServer = await startRedis({ host: `127.0.${LAB_ID}.10`, persistDir: mkdtempSync(join(tmpdir(), 'pcpflow-redis-')) });
+  persistDir = mkdtempSync(join(tmpdir(), 'pcpflow-redis-'));
+  redisServer = await startRedis({ host: `127.0.${LAB_ID}.10`, persistDir });
   redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
 });
 
@@ -36,6 +39,7 @@ after(async () => {
   redis?.disconnect();
   await redisServer?.stop();
   await lab?.stop();
+  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
 });
 
 function configFor(patch?: Parameters<typeof testConfig>[1]) {
@@ -161,9 +165,13 @@ test('Redis restarted mid-stream: the fleet reconnects and every event is decide
 
 test('a worker SIGKILLed mid-action: the job is retried, one effective change, both attempts audited', async () => {
   const proxy = await startProxy({ host: lab.pcp.host, port: lab.pcp.port });
+  // The relay listens on another port: give the worker a passfile line for it.
+  const [, , user, password] = readFileSync(lab.pcp.passfile, 'utf8').trim().split(':');
+  const passfile = join(lab.dir, 'proxy.pcppass');
+  writeFileSync(passfile, `${proxy.host}:${proxy.port}:${user}:${password}\n`, { mode: 0o600 });
   const { config, path } = configFor((c) => {
     const cl = c.clusters[0];
-    if (cl) cl.pcp.endpoints = [{ host: proxy.host, port: proxy.port }];
+    if (cl) cl.pcp = { ...cl.pcp, endpoints: [{ host: proxy.host, port: proxy.port }], passfile };
   });
   const logFile = join(lab.dir, 'log', 'killed-worker.log');
   let worker = await startWorker({ configPath: path, httpPort: await freePort(), logFile, roles: 'decider,executor' });
@@ -193,10 +201,11 @@ test('a worker SIGKILLed mid-action: the job is retried, one effective change, b
 });
 
 test('the reconciler repairs a change made behind pcpflow\'s back, audited as drift', async () => {
-  const { config } = configFor((c) => {
+  const fastReconcile = (c: Config) => {
     const cl = c.clusters[0];
     if (cl) cl.reconcileIntervalMs = 500;
-  });
+  };
+  const { config } = configFor(fastReconcile);
   await withMember(['decider', 'executor', 'reconciler'], async () => {
     await waitDecided(redis, prefix);
     const { createPcpOps } = await import('../../pcp/index.ts');
@@ -207,7 +216,7 @@ test('the reconciler repairs a change made behind pcpflow\'s back, audited as dr
     const drift = await waitRecord(redis, prefix, (r) => r.eventType === 'reconciler.drift' && r.backend?.startsWith(STANDBY) === true, 'drift decided');
     assert.ok(drift.actions?.some((a) => a.type === 'attach'), JSON.stringify(drift));
     await waitNode(config, STANDBY, attached, `${STANDBY} re-attached by the reconciler`);
-  });
+  }, fastReconcile);
 });
 
 test('`pcpflow audit --verify` names an edited and a deleted record', async () => {

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The console's only script and stylesheet, inlined in every page so it works offline and the
+ * export is one file. The script is allowed by its hash in the Content-Security-Policy, so no
+ * other script (an injected one included) can run even if escaping were ever missed.
+ */
+
+/*
+ * Live updates: on an `audit` event for this page's cluster, fetch the same URL with
+ * fragment=1 and swap <main>. At most one fetch runs; events meanwhile coalesce into one more.
+ * A reconnect refreshes too, since events sent while disconnected were not seen.
+ */
+export const CLIENT_SCRIPT = `(() => {
+  const body = document.body;
+  document.addEventListener('change', (e) => {
+    const t = e.target;
+    if (t instanceof HTMLSelectElement && t.dataset.autosubmit !== undefined && t.form) t.form.submit();
+  });
+  const main = document.querySelector('main');
+  const source = body.dataset.events;
+  if (!main || !source || typeof EventSource === 'undefined') return;
+  const cluster = body.dataset.cluster || '';
+  const live = document.getElementById('live');
+  const show = (state, text) => { body.dataset.live = state; if (live) live.textContent = text; };
+  let busy = false, again = false, opened = false;
+  const refresh = async () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const u = new URL(location.href);
+      u.searchParams.set('fragment', '1');
+      const r = await fetch(u, { credentials: 'same-origin', cache: 'no-store' });
+      if (r.ok) {
+        main.innerHTML = await r.text();
+        body.dataset.updates = String(Number(body.dataset.updates || '0') + 1);
+      }
+    } catch (_) {
+      // the next event or reconnect refreshes again
+    } finally {
+      busy = false;
+      if (again) { again = false; void refresh(); }
+    }
+  };
+  const es = new EventSource(source);
+  es.addEventListener('open', () => { show('on', 'live'); if (opened) void refresh(); opened = true; });
+  es.addEventListener('error', () => show('off', 'reconnecting…'));
+  es.addEventListener('audit', (ev) => { if (!cluster || ev.data === cluster) void refresh(); });
+})();`;
+
+export const STYLE = `
+body{font-family:Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#1f2d3d;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+header a{color:#cfe3ff}
+header h1{font-size:1.1rem;margin:0}
+header form{margin-left:auto;display:flex;gap:.4rem;align-items:center;font-size:.85rem}
+header input{width:11rem}
+main{padding:1rem 1.2rem}
+h2{font-size:1rem;margin:1.2rem 0 .4rem}
+table{border-collapse:collapse;font-size:.88rem;background:#fff}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f0f0f0}
+code{font-size:.85rem}
+.state{font-weight:bold}
+.state-attention,.bad{color:#b00000}
+.ok{color:#1a7f37}
+.muted{color:#777}
+.live{font-size:.8rem;padding:.1rem .4rem;border-radius:.6rem;background:#555}
+body[data-live="on"] .live{background:#1a7f37}
+.diagram{overflow:auto;border:1px solid #ddd;background:#fff;padding:.5rem}
+.diagram svg{max-width:100%;height:auto}
+.episode{background:#fff;border:1px solid #ddd;margin:.5rem 0;padding:.4rem .6rem}
+.episode h3{font-size:.9rem;margin:0 0 .3rem}
+.episode ol{margin:0;padding-left:1.2rem;font-size:.86rem}
+.role{display:inline-block;min-width:4.5rem;font-weight:bold;color:#1f5fa8}
+`;
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64');
+
+export const SCRIPT_HASH = `sha256-${sha256(CLIENT_SCRIPT)}`;
+
+/** Live pages: this script only, same-origin fetch and EventSource; nothing from elsewhere. */
+export const LIVE_CSP = `default-src 'none'; script-src '${SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
+
+/** The export runs no script at all. */
+export const REPORT_CSP = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;

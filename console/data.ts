@@ -1,0 +1,77 @@
+import type { AuditStore } from '../audit/store.ts';
+import { describeProblem } from '../audit/chain.ts';
+import type { AuditRecord } from '../contracts/audit.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
+import { parseHistory, renderDiagram, type HistoryStep } from '../machines/index.ts';
+import type { PcpOps } from '../pcp/index.ts';
+import type { RedisClient } from '../runtime/redis.ts';
+import { clusterStatus, type BackendStatus, type ClusterStatus } from '../workers/status.ts';
+import type { TimeRange } from './range.ts';
+import { buildTimeline, type Episode } from './timeline.ts';
+
+/** Everything a backend page (and its export) shows, gathered in one place, read-only. */
+export interface BackendData {
+  cluster: string;
+  address: string;
+  status: ClusterStatus;
+  backend: BackendStatus | null;
+  range: TimeRange;
+  records: AuditRecord[];
+  episodes: Episode[];
+  steps: HistoryStep[];
+  svg: string;
+  chain: { ok: boolean; checked: number; problems: string[] };
+}
+
+export interface DataDeps {
+  redis: RedisClient;
+  prefix: string;
+  audit: AuditStore;
+  pcpFor: (c: ClusterConfig) => PcpOps;
+  layout: () => Promise<(dot: string) => string>;
+}
+
+export function overview(deps: DataDeps, clusters: readonly ClusterConfig[]): Promise<ClusterStatus[]> {
+  return Promise.all(clusters.map((c) => clusterStatus(c, deps.redis, deps.prefix, deps.pcpFor(c))));
+}
+
+/**
+ * Graphviz output is ours, but its prolog, doctype and comments are dropped before it is
+ * inlined: they are useless in HTML and the doctype names an external DTD URL.
+ */
+export function inlineSvg(svg: string): string {
+  return svg
+    .replace(/<\?xml[^>]*>\s*/g, '')
+    .replace(/<!DOCTYPE[^>]*>\s*/gi, '')
+    .replace(/<!--[\s\S]*?-->\s*/g, '')
+    .replace(/<script[\s\S]*?<\/script>/gi, '')
+    .trim();
+}
+
+/** null when the backend is neither configured, nor in the snapshot, nor in the audit trail. */
+export async function backendData(deps: DataDeps, cluster: ClusterConfig, address: string, range: TimeRange): Promise<BackendData | null> {
+  const [status, stored, verify] = await Promise.all([
+    clusterStatus(cluster, deps.redis, deps.prefix, deps.pcpFor(cluster)),
+    deps.audit.query(cluster.name, { backend: address, ...(range.since ? { since: range.since } : {}) }),
+    deps.audit.verify(cluster.name),
+  ]);
+  const backend = status.backends.find((b) => b.address === address) ?? null;
+  const until = range.until?.getTime();
+  const records = stored.map((s) => s.record).filter((r) => until === undefined || Date.parse(r.at) <= until);
+  if (!backend && records.length === 0) return null;
+  const history = parseHistory(records.map((r) => JSON.stringify(r)).join('\n'), address);
+  const steps = history.backend === address ? history.steps : [];
+  const svg = await renderDiagram({ format: 'svg', history: steps, backend: address, layout: await deps.layout() });
+  return {
+    cluster: cluster.name,
+    address,
+    status,
+    backend,
+    range,
+    records,
+    episodes: buildTimeline(records),
+    steps,
+    svg: inlineSvg(svg),
+    chain: { ok: verify.ok, checked: verify.checked, problems: verify.problems.map(describeProblem) },
+  };
+}
