@@ -1,3 +1,5 @@
+import { redactText } from '../runtime/redact.ts';
+
 /**
  * HTML built only through the `html` tag: every interpolated value is escaped unless it is
  * already SafeHtml, so an address or a note that came from EFM, pgpool or an operator can never
@@ -22,7 +24,9 @@ function render(value: HtmlValue): string {
   if (value === null || value === undefined || value === false) return '';
   if (value instanceof SafeHtml) return value.text;
   if (Array.isArray(value)) return value.map(render).join('');
-  return esc(String(value));
+  // Registered secrets (the console token, PCP and Redis passwords) are masked before escaping,
+  // so even an error message that quotes one cannot put it on a page.
+  return esc(redactText(String(value)));
 }
 
 export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {

@@ -27,7 +27,7 @@ export function register(program: Command): void {
           config.http.port = port;
         }
         const logger = createLogger({ level: config.log.level, name: 'pcpflow-console' });
-        const console = createConsole({ config, logger });
+        const web = createConsole({ config, logger });
         const probe = createRedis(config.redis, 'producer');
         probe.on('error', () => undefined);
         const server = await startHttp({
@@ -35,7 +35,7 @@ export function register(program: Command): void {
           port: config.http.port,
           registry: new Registry(),
           ready: async () => (await probe.ping()) === 'PONG',
-          routes: console.routes,
+          routes: web.routes,
         });
         const address = server.address();
         const port = address && typeof address === 'object' ? address.port : config.http.port;

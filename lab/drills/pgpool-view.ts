@@ -25,11 +25,13 @@ export interface Expectation {
 export async function readView(lab: LabHandle, cluster: ClusterConfig): Promise<ViewRow[]> {
   const [{ nodes }, sql] = await Promise.all([
     createPcpOps(cluster).nodes(),
+    // pgpool refuses new sessions while a backend it believes up is dead (health checks off):
+    // then SHOW pool_nodes is unavailable, which is itself an observation.
     run(['psql', '-h', lab.pgpool.host, '-p', String(lab.pgpool.port), '-U', 'postgres', '-d', 'postgres', '-X', '-At', '-F', '|', '-c', 'SHOW pool_nodes'], {
       as: null,
       timeoutMs: 10_000,
       env: { PGCONNECT_TIMEOUT: '5' },
-    }),
+    }).catch(() => ({ stdout: '' })),
   ]);
   const sqlRows = sql.stdout
     .trim()
@@ -43,8 +45,8 @@ export async function readView(lab: LabHandle, cluster: ClusterConfig): Promise<
       address: `${n.address}:${n.port}`,
       pcpStatus: pcp?.status ?? '?',
       pcpRole: pcp?.role ?? '?',
-      sqlStatus: row?.[3] ?? '?',
-      sqlRole: row?.[6] ?? '?',
+      sqlStatus: row?.[3] ?? 'n/a',
+      sqlRole: row?.[6] ?? 'n/a',
     };
   });
 }
@@ -54,17 +56,21 @@ function attached(status: string): boolean {
 }
 
 /** Differences between the view and the expectation, one sentence each; empty when it matches. */
-export function mismatches(view: readonly ViewRow[], expected: Expectation): string[] {
+export function mismatches(view: readonly ViewRow[], expected: Expectation, opts: { sqlUnavailable?: boolean } = {}): string[] {
   const out: string[] = [];
+  const sqlAnswered = view.some((r) => r.sqlStatus !== 'n/a');
+  if (opts.sqlUnavailable) {
+    if (sqlAnswered) out.push('SHOW pool_nodes answered, but pgpool should refuse sessions while it believes the dead primary is up');
+  } else if (!sqlAnswered) out.push('SHOW pool_nodes did not answer through pgpool');
   for (const row of view) {
     const want = expected[row.node];
     if (!want) continue;
     const pcpUp = attached(row.pcpStatus);
     const sqlUp = row.sqlStatus === 'up';
     if (pcpUp !== (want.status === 'up')) out.push(`${row.node} ${row.address}: PCP status ${row.pcpStatus}, expected ${want.status}`);
-    if (sqlUp !== (want.status === 'up')) out.push(`${row.node} ${row.address}: SHOW pool_nodes status ${row.sqlStatus}, expected ${want.status}`);
+    if (sqlAnswered && sqlUp !== (want.status === 'up')) out.push(`${row.node} ${row.address}: SHOW pool_nodes status ${row.sqlStatus}, expected ${want.status}`);
     if (want.role && row.pcpRole !== want.role) out.push(`${row.node} ${row.address}: PCP role ${row.pcpRole}, expected ${want.role}`);
-    if (want.role && row.sqlRole !== want.role) out.push(`${row.node} ${row.address}: SHOW pool_nodes role ${row.sqlRole}, expected ${want.role}`);
+    if (sqlAnswered && want.role && row.sqlRole !== want.role) out.push(`${row.node} ${row.address}: SHOW pool_nodes role ${row.sqlRole}, expected ${want.role}`);
   }
   return out;
 }

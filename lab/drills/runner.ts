@@ -67,7 +67,7 @@ export async function runScenarios(
         for (;;) {
           const calm = await settled(redis, prefix, cluster.name);
           view = await readView(lab, cluster).catch(() => view);
-          problems = view.length ? mismatches(view, expected) : ['pgpool unreadable'];
+          problems = view.length ? mismatches(view, expected, { sqlUnavailable: step.sqlUnavailable }) : ['pgpool PCP unreadable'];
           if (calm && problems.length === 0) break;
           if (Date.now() > deadline) {
             if (!calm) problems.push('pcpflow still had undecided events or actions in flight at the deadline');

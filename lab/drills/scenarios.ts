@@ -20,6 +20,8 @@ export interface DrillStep {
   title: string;
   run(ctx: DrillContext): Promise<void>;
   expect(ctx: DrillContext): Expectation;
+  /** pgpool cannot open sessions in this step (a dead backend still counted up), so no SHOW pool_nodes. */
+  sqlUnavailable?: boolean;
 }
 
 export interface Scenario {
@@ -114,8 +116,10 @@ function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
         await nodes.stopNode(ctx.lab, oldPrimary, { immediate: kind === 'failover' });
         if (kind === 'failover') await ctx.hook(['efm', 'detach', addr(ctx, oldPrimary), 'p'], { node: addr(ctx, newPrimary) });
       },
-      // pgpool keeps the dead primary until the fence: health checks are off, as the architecture prescribes.
+      // pgpool keeps the dead primary until the fence: health checks are off, as the architecture
+      // prescribes. Until then it cannot open client sessions (one backend is unreachable).
       expect: (ctx) => allUp(ctx),
+      sqlUnavailable: true,
     },
     {
       title: 'remote-pre-promotion on the other agents, then `efm fence <new> <old>` on the standby being promoted (synchronous)',

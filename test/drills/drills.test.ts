@@ -1,0 +1,58 @@
+import { strict as assert } from 'node:assert';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { AuditStore } from '../../audit/store.ts';
+import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
+import { createPcpOps } from '../../pcp/index.ts';
+import { startLab, type TestLab } from '../support/lab.ts';
+
+/**
+ * The seed architecture's failover scenarios, for real: PostgreSQL stopped, promoted and rebuilt,
+ * hooks called as EFM calls them, two `pcpflow worker` processes, and pgpool's table (over PCP and
+ * SHOW pool_nodes) checked after every step.
+ */
+const LAB_ID = 8;
+let lab: TestLab;
+
+before(async () => {
+  lab = await startLab({ id: LAB_ID });
+});
+after(async () => {
+  await lab?.stop();
+});
+
+test('every drill scenario ends with pgpool showing the expected table', async () => {
+  const lines: string[] = [];
+  const results = await runDrill(lab, SCENARIOS, { workers: 2, say: (l) => lines.push(l) });
+  const failed = results.filter((r) => !r.ok);
+  assert.deepEqual(
+    failed.map((r) => `${r.scenario}: ${r.step}: ${r.problems.join('; ')}`),
+    [],
+    lines.join('\n'),
+  );
+  assert.equal(new Set(results.map((r) => r.scenario)).size, SCENARIOS.length, 'every scenario ran');
+
+  // Final state: after failover, rebuild, switchover and switchback, pg1 is primary and all are attached.
+  const cluster = lab.config.clusters[0];
+  assert.ok(cluster);
+  const { nodes } = await createPcpOps(cluster).nodes();
+  const byHost = new Map(nodes.map((n) => [n.host, n]));
+  assert.equal(byHost.get(`127.0.${LAB_ID}.12`)?.role, 'primary');
+  for (const n of nodes) assert.ok(n.status === 'up' || n.status === 'waiting', `${n.host} is ${n.status}`);
+
+  const redis = new Redis(lab.redisUrl);
+  try {
+    const store = new AuditStore(redis, lab.config.redis.keyPrefix);
+    const verify = await store.verify('lab');
+    assert.deepEqual(verify.problems, []);
+    const records = (await store.query('lab')).map((r) => r.record);
+    // The agent-crash scenario: EFM's detach of a healthy primary is audited and nothing is done.
+    const crash = records.find((r) => r.eventType === 'efm.detach' && r.backend?.startsWith(`127.0.${LAB_ID}.11`) && r.kind !== 'decision');
+    assert.ok(crash, 'the detach of the healthy primary is audited as not acted on');
+    assert.ok((crash.actions ?? []).length === 0);
+    // Two agents reported the same standby failure: one decision, one duplicate.
+    assert.ok(records.some((r) => r.kind === 'event-duplicate' && r.eventType === 'efm.detach'));
+  } finally {
+    redis.disconnect();
+  }
+});
