@@ -12,7 +12,7 @@ import { freePort, startRedis } from '../test/support/redis.ts';
  * median is ≤ 1.5× a bare `node -e ''` measured in the same run (interleaved, so machine load
  * hits both alike); with Redis down, the hook spools and exits within its deadline (≤ 2 s).
  */
-const HOOK = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pcpflow-hook.js');
+const HOOK = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pcpflow-hook.cjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 31);
 
 function timeOnce(args: readonly string[]): number {

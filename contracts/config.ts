@@ -81,7 +81,8 @@ export const PcpTimeoutsSchema = z.strictObject({
   readMs: Millis.default(5_000),
   /** How long an ensure* operation polls node info for the effect to become visible. */
   verifyMs: Millis.default(15_000),
-  pollIntervalMs: Millis.default(50),
+  /** Node info is cheap (one short PCP exchange); pgpool shows an effect 15-25 ms after accepting it. */
+  pollIntervalMs: Millis.default(10),
 });
 export type PcpTimeouts = z.infer<typeof PcpTimeoutsSchema>;
 

@@ -1,6 +1,6 @@
 import { runHook, EXIT_INTERNAL } from './main.ts';
 
-// The bundle's entry (scripts/build-hook.ts → bin/pcpflow-hook.js). process.exit rather than
+// The bundle's entry (scripts/build-hook.ts → bin/pcpflow-hook.cjs). process.exit rather than
 // waiting for the event loop to drain: nothing is left to flush (stderr to a pipe or file is
 // synchronous on Linux) and EFM is waiting.
 const io = {

@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { ConfigSchema, type Config, type ConfigInput } from '../contracts/config.ts';
 import { PCP_USER } from './pgpool.ts';
 import type { LabPlan } from './options.ts';
@@ -29,7 +28,7 @@ export function labConfig(plan: LabPlan): Config {
 
 export function writeLabConfig(plan: LabPlan): Config {
   const config = labConfig(plan);
-  const header = `# pcpflow config for lab ${plan.name}, written by \`pcpflow lab up\`; removed by \`pcpflow lab down\`\n`;
-  writeFileSync(plan.paths.config, header + stringify(config), { mode: 0o644 });
+  // Written by `pcpflow lab up`, removed by `pcpflow lab down`.
+  writeFileSync(plan.paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
   return config;
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const HOOK = fileURLToPath(new URL('../../bin/pcpflow-hook.js', import.meta.url));
+const HOOK = fileURLToPath(new URL('../../bin/pcpflow-hook.cjs', import.meta.url));
 
 export interface HookResult {
   argv: string[];

@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { bundleHook, HOOK_BUNDLE } from '../../scripts/build-hook.ts';
 
-describe('bin/pcpflow-hook.js', () => {
+describe('bin/pcpflow-hook.cjs', () => {
   it('is up to date with hooks/*.ts (rebuild: npx tsx scripts/build-hook.ts)', async () => {
     for (const f of await bundleHook()) {
       assert.ok(

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { RespClient, type RespReply } from '../../hooks/resp.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const HOOK = join(ROOT, 'bin', 'pcpflow-hook.js');
+export const HOOK = join(ROOT, 'bin', 'pcpflow-hook.cjs');
 export const CLI = join(ROOT, 'bin', 'pcpflow.js');
 export const PREFIX = '{pcpflow}';
 
