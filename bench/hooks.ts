@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort, startRedis } from '../test/support/redis.ts';
+import { median } from './stats.ts';
 
 /**
  * Hook start-to-exit wall time, the number EFM feels on every event. Goal: with Redis up, the
@@ -23,7 +24,6 @@ function timeOnce(args: readonly string[]): number {
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 function configText(redisUrl: string, outbox: string, publishTimeoutMs = 800): string {

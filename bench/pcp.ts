@@ -6,6 +6,7 @@ import { BinariesDriver } from '../pcp/binaries.ts';
 import { NativeDriver } from '../pcp/native.ts';
 import { endpointsOf } from '../pcp/endpoints.ts';
 import { opsOver } from '../pcp/index.ts';
+import { median } from './stats.ts';
 
 /**
  * Native PCP client vs the pcp_* binaries on one real pgpool, in one run:
@@ -22,11 +23,6 @@ export interface BenchLab {
   nodes: { address: string; port: number }[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
 const ms = (x: number): string => `${x.toFixed(2)} ms`;
 const pause = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 

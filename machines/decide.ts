@@ -47,13 +47,16 @@ export interface Decision {
 const MAX_SEEN = 10_000;
 
 interface Work {
-  readonly event: NodeEvent;
+  event: NodeEvent;
+  /** The id of the event being decided: every action id is `${idPrefix}.${index}`, even for a kept request. */
+  readonly idPrefix: string;
   readonly cluster: string;
   readonly order: string[];
   readonly machines: Map<string, BackendSnapshot>;
   readonly actions: Action[];
   readonly audit: DecisionAudit[];
   deferred: ClusterSnapshot['deferredPromotion'];
+  deferredEvents: ClusterSnapshot['deferredEvents'];
 }
 
 interface Sent {
@@ -118,7 +121,7 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
  */
 function send(w: Work, address: string, make: MakeEvent, why: string, reportIgnored = true): Sent {
   const before = machineOf(w, address);
-  const ref: ActionRef = { actionId: `${w.event.eventId}.${w.actions.length}`, eventId: w.event.eventId, cluster: w.cluster, why };
+  const ref: ActionRef = { actionId: `${w.idPrefix}.${w.actions.length}`, eventId: w.event.eventId, cluster: w.cluster, why };
   const ev = make(ref);
   const [after, returned] = transition(backendMachine, before, ev);
   const from = leafPathOf(before);
@@ -136,11 +139,20 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
     const lead = action || notes.length === 0 || ev.type === 'OUTCOME' ? why : null;
     const note = [lead, ...notes].filter((n): n is string => n !== null).join('; ');
     w.audit.push({ kind: 'decision', backend: address, from, to, actionIds: action ? [action.actionId] : [], note });
+  } else if (before.context.pending && isLoadBalancerRequest(w.event) && 'ref' in ev) {
+    // Not dropped: decided again once the action in flight has its outcome.
+    w.deferredEvents = [...w.deferredEvents.filter((d) => d.backend !== address), { backend: address, event: w.event }];
+    const note = `${before.context.pending.type} ${before.context.pending.actionId} is still in flight for it; this request is kept and decided again when that action's outcome arrives`;
+    w.audit.push({ kind: 'decision', backend: address, from, to, actionIds: [], note });
   } else if (notes.length > 0 || reportIgnored) {
     w.audit.push({ kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
   }
   if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
   return { from, to, action };
+}
+
+function isLoadBalancerRequest(e: NodeEvent): boolean {
+  return e.type === 'efm.attach' || e.type === 'efm.detach';
 }
 
 /**
@@ -262,7 +274,7 @@ function onFollowPrimary(w: Work, s: ClusterSnapshot, e: NodeEventOf<'pgpool.fol
   send(w, b, (ref) => ({ type: 'FOLLOW_PRIMARY', ref }), `pgpool marked node ${e.nodeId} (${b}) down after its primary changed; attach it again as a standby`);
 }
 
-function onOutcome(w: Work, e: NodeEventOf<'action.outcome'>): void {
+function onOutcome(w: Work, s: ClusterSnapshot, e: NodeEventOf<'action.outcome'>): void {
   const b = w.order.find((a) => {
     const ctx = machineOf(w, a).context;
     return ctx.pending?.actionId === e.actionId || ctx.gaveUp?.actionId === e.actionId;
@@ -284,6 +296,15 @@ function onOutcome(w: Work, e: NodeEventOf<'action.outcome'>): void {
     const d = w.deferred;
     w.deferred = null;
     promoteTo(w, b, `${d.why} (deferred from event ${d.eventId})`);
+  }
+  const waiting = w.deferredEvents.find((d) => d.backend === b);
+  if (waiting && machineOf(w, b).context.pending === null) {
+    w.deferredEvents = w.deferredEvents.filter((d) => d !== waiting);
+    // Decide the kept request now, as if it arrived after the outcome; its actions carry its own id.
+    const outcomeEvent = w.event;
+    w.event = waiting.event;
+    route(w, s);
+    w.event = outcomeEvent;
   }
 }
 
@@ -350,7 +371,7 @@ function route(w: Work, s: ClusterSnapshot): void {
       return;
     }
     case 'action.outcome':
-      return onOutcome(w, e);
+      return onOutcome(w, s, e);
     case 'reconciler.drift':
       return onDrift(w, s, e);
     case 'efm.resumed':
@@ -399,12 +420,14 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
   const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at, backend: subject }].slice(-MAX_SEEN);
   const w: Work = {
     event,
+    idPrefix: event.eventId,
     cluster: snapshot.cluster,
     order: snapshot.backends.map((b) => b.context.address),
     machines: new Map(snapshot.backends.map((b) => [b.context.address, restoreBackend(b)])),
     actions: [],
     audit: [],
     deferred: snapshot.deferredPromotion,
+    deferredEvents: snapshot.deferredEvents,
   };
   if (event.cluster !== snapshot.cluster) {
     w.audit.push({ kind: 'event-rejected', backend: event.backend, actionIds: [], note: `the event is for cluster ${event.cluster}, not ${snapshot.cluster}` });
@@ -418,6 +441,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
       backends: w.order.map((a) => persistBackend(machineOf(w, a))),
       seen: nextSeen,
       deferredPromotion: w.deferred,
+      deferredEvents: w.deferredEvents,
     },
     actions: w.actions,
     audit: w.audit,

@@ -1,5 +1,6 @@
 import { initialTransition } from 'xstate';
 import { z } from 'zod';
+import { NodeEventSchema } from '../contracts/events.ts';
 import { ActionSchema, ActionTypeSchema } from '../contracts/actions.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import { ClusterNameSchema } from '../contracts/config.ts';
@@ -71,6 +72,12 @@ export const ClusterSnapshotSchema = z
     deferredPromotion: z
       .strictObject({ backend: z.string(), eventId: z.string(), why: z.string().max(500) })
       .nullable(),
+    /**
+     * EFM load-balancer requests (attach/detach) that arrived while their backend had an action
+     * in flight: decided again when that action's outcome arrives, so a quick detach-then-attach
+     * is never lost. One per backend: a later request supersedes an earlier one.
+     */
+    deferredEvents: z.array(z.strictObject({ backend: z.string(), event: NodeEventSchema })).max(256).default([]),
   })
   .superRefine((s, ctx) => {
     const seen = new Set<string>();
@@ -148,6 +155,7 @@ export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
     backends,
     seen: [],
     deferredPromotion: null,
+    deferredEvents: [],
   });
 }
 
