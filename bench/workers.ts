@@ -70,7 +70,7 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs:
 
 async function rssOf(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = /^pcpflow_process_resident_memory_bytes (\d+)/m.exec(text);
+  const m = /^pcpflow_process_process_resident_memory_bytes (\d+)/m.exec(text);
   return m ? Number(m[1]) : NaN;
 }
 
@@ -89,6 +89,7 @@ export async function benchWorkers(): Promise<void> {
     const input: ConfigInput = {
       redis: { url: redisServer.url },
       log: { level: 'warn' },
+      workers: { concurrency: Number(process.env.BENCH_CONCURRENCY ?? 64), lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
       outbox: { dir: join(dir, 'outbox') },
       clusters: servers.map((s, i) => ({
         name: names[i] ?? '',

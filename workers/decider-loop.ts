@@ -5,6 +5,9 @@ import type { RedisClient } from '../runtime/redis.ts';
 import { ClusterDecider, type DeciderDeps } from './decider.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 
+/** How many clusters one fleet member decides at the same time. */
+const DRAIN_LANES = 32;
+
 /**
  * Runs the deciders of every configured cluster from one loop. It blocks on XREAD over all
  * intake streams at once (one connection, however many clusters), then drains the clusters
@@ -31,22 +34,40 @@ export class DeciderLoop {
 
   /** Drains every cluster once; used at start-up and by tests. */
   async drainAll(): Promise<number> {
-    let total = 0;
-    for (const d of this.deciders) total += await this.drainOne(d);
-    return total;
+    return this.drainMany(this.deciders);
   }
 
   private async drainOne(d: ClusterDecider): Promise<number> {
     let n = 0;
     try {
-      for (let got = await d.drain(); got > 0; got = await d.drain()) n += got;
-      await d.dispatchPending();
-      const state = await loadSnapshot(this.deps.redis, this.deps.prefix, d.cluster.name);
-      if (state) this.positions.set(d.cluster.name, state.lastId);
+      for (;;) {
+        const r = await d.drain();
+        n += r.done;
+        if (r.lastId !== null) this.positions.set(d.cluster.name, r.lastId);
+        else {
+          const state = await loadSnapshot(this.deps.redis, this.deps.prefix, d.cluster.name);
+          if (state) this.positions.set(d.cluster.name, state.lastId);
+        }
+        if (!r.more) break;
+      }
     } catch (err) {
       this.deps.logger.error({ err, cluster: d.cluster.name }, 'decider step failed; will retry');
     }
     return n;
+  }
+
+  /**
+   * Clusters are independent, so their drains run side by side (each one still strictly serial):
+   * the decider waits on Redis round trips, not on the CPU.
+   */
+  private async drainMany(list: readonly ClusterDecider[]): Promise<number> {
+    let next = 0;
+    let total = 0;
+    const lane = async () => {
+      for (let d = list[next++]; d !== undefined; d = list[next++]) total += await this.drainOne(d);
+    };
+    await Promise.all(Array.from({ length: Math.min(DRAIN_LANES, list.length) }, lane));
+    return total;
   }
 
   private async run(): Promise<void> {
@@ -55,7 +76,7 @@ export class DeciderLoop {
       const ready = this.deciders.filter((d) => this.positions.has(d.cluster.name));
       const waiting = this.deciders.filter((d) => !this.positions.has(d.cluster.name));
       // Not yet bootstrapped clusters are retried on every wake-up (at least once a second).
-      for (const d of waiting) await this.drainOne(d);
+      await this.drainMany(waiting);
       if (!this.running) break;
       if (ready.length === 0) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -80,8 +101,7 @@ export class DeciderLoop {
       }
       if (!res) continue;
       const names = new Set(res.map(([key]) => key));
-      let progressed = 0;
-      for (const d of ready) if (names.has(keys.intake(this.deps.prefix, d.cluster.name))) progressed += await this.drainOne(d);
+      const progressed = await this.drainMany(ready.filter((d) => names.has(keys.intake(this.deps.prefix, d.cluster.name))));
       // Another fleet member may have decided these entries; our positions were refreshed.
       if (progressed === 0) await new Promise((r) => setTimeout(r, 20));
     }

@@ -37,6 +37,14 @@ export interface DeciderDeps {
 
 export class DeciderConflict extends Error {}
 
+export interface DrainResult {
+  done: number;
+  /** The batch was full: more entries may be waiting. */
+  more: boolean;
+  /** The position after this drain, or null when unknown (lost a race, or not bootstrapped). */
+  lastId: string | null;
+}
+
 /**
  * Decides one cluster's intake entries strictly in stream order. Each entry is one commit:
  * snapshot + position + audit + actions + results, all or nothing, guarded by the snapshot
@@ -105,23 +113,25 @@ export class ClusterDecider {
   }
 
   /** Decides every entry after the stored position (up to `max`); returns how many it consumed. */
-  async drain(max = 100): Promise<number> {
+  async drain(max = 100): Promise<DrainResult> {
     let state = await this.state();
-    if (!state) return 0;
+    if (!state) return { done: 0, more: false, lastId: null };
     const entries = await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
     let done = 0;
+    let conflict = false;
     for (const [id, fields] of entries) {
       try {
         // The committed state is exactly what we wrote: no need to read it back.
         state = await this.decideEntry(state, parseIntakeEntry(id, fields));
         done++;
       } catch (err) {
-        if (err instanceof DeciderConflict) return done; // someone else advanced; the caller comes back
-        throw err;
+        if (!(err instanceof DeciderConflict)) throw err;
+        conflict = true; // another fleet member advanced this cluster; the caller comes back
+        break;
       }
     }
     await this.dispatchPending();
-    return done;
+    return { done, more: !conflict && entries.length === max, lastId: conflict ? null : state.lastId };
   }
 
   private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<StoredSnapshot> {
