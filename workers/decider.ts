@@ -181,7 +181,11 @@ export class ClusterDecider {
       return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
     const seenKey = keys.seen(this.prefix, cluster, event.eventId);
-    if ((await this.deps.redis.exists(seenKey)) === 1) {
+    // One round trip for both reads; the commit's compare-and-set catches a head that moves after.
+    const [seen, head] = (await this.deps.redis.pipeline().exists(seenKey).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
+    if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
+    const headText = (head?.[1] as string | null | undefined) ?? null;
+    if (seen?.[1] === 1) {
       const body: AuditBody = {
         kind: 'event-duplicate',
         cluster,
@@ -200,7 +204,7 @@ export class ClusterDecider {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    const next = await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId);
+    const next = await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId, headText);
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
     for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
@@ -226,11 +230,13 @@ export class ClusterDecider {
     seenKey: string | null,
     result: EventResult | null,
     eventId?: string,
+    knownHead?: string | null,
   ): Promise<StoredSnapshot> {
     const cluster = this.cluster.name;
-    const headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+    const headText = knownHead !== undefined ? knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
     const { records, head } = linkRecords(parseHead(headText), bodies);
     const version = state ? String(Number(state.version) + 1) : '1';
+    const pendingTexts = actions.map((a) => JSON.stringify(this.jobFor(a)));
     const ok = await runScript(
       this.deps.redis,
       COMMIT_DECISION_LUA,
@@ -258,10 +264,11 @@ export class ClusterDecider {
         records.length,
         ...records.map((r) => JSON.stringify(r)),
         actions.length,
-        ...actions.map((a) => JSON.stringify(this.jobFor(a))),
+        ...pendingTexts,
       ],
     );
     if (ok !== 1) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
+    if (pendingTexts.length) await this.dispatch(pendingTexts);
     await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
     return { version, lastId: intakeId, snapshot };
   }
@@ -271,21 +278,29 @@ export class ClusterDecider {
    * and the list trim re-adds the same job id, which BullMQ ignores while the job is kept.
    */
   async dispatchPending(): Promise<number> {
+    const pending = await this.deps.redis.lrange(keys.pendingActions(this.prefix, this.cluster.name), 0, 99);
+    if (pending.length) await this.dispatch(pending);
+    return pending.length;
+  }
+
+  /**
+   * Adds the jobs, then removes exactly those list items. Safe against a crash in between (the
+   * next drain re-adds the same job ids, which BullMQ ignores while the jobs are kept) and against
+   * two deciders dispatching at once (LREM removes one copy per item).
+   */
+  private async dispatch(texts: readonly string[]): Promise<void> {
+    const jobs = texts.map((text) => ActionJobSchema.parse(JSON.parse(text)));
+    await this.deps.queue.addBulk(
+      jobs.map((job) => ({
+        name: job.action.type,
+        data: job,
+        opts: { jobId: job.action.actionId, attempts: job.retry.attempts, backoff: { type: 'pcpflow' } },
+      })),
+    );
     const key = keys.pendingActions(this.prefix, this.cluster.name);
-    let n = 0;
-    // One at a time, removing exactly the item added: safe even if two deciders dispatch at once
-    // (the second add of a job id is a no-op and LREM removes one copy only).
-    for (let text = await this.deps.redis.lindex(key, 0); text !== null; text = await this.deps.redis.lindex(key, 0)) {
-      const job = ActionJobSchema.parse(JSON.parse(text));
-      await this.deps.queue.add(job.action.type, job, {
-        jobId: job.action.actionId,
-        attempts: job.retry.attempts,
-        backoff: { type: 'pcpflow' },
-      });
-      await this.deps.redis.lrem(key, 1, text);
-      n++;
-    }
-    return n;
+    const pipe = this.deps.redis.pipeline();
+    for (const text of texts) pipe.lrem(key, 1, text);
+    await pipe.exec();
   }
 }
 

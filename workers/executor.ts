@@ -2,13 +2,12 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Mini
 import type { AuditBody } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import { keys, type ActionFinalResult } from '../contracts/keys.ts';
+import { INTAKE_EVENT_FIELD, keys, type ActionFinalResult } from '../contracts/keys.ts';
 import type { AuditStore } from '../audit/store.ts';
 import type { EnsureOutcome, PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { RESULT_TTL_S } from './decider.ts';
-import { publishEvent } from './intake.ts';
 import type { Metrics } from './metrics.ts';
 import { notify } from './notify.ts';
 import { ACTION_QUEUE, ActionJobSchema, backoffDelay, type ActionJob } from './topology.ts';
@@ -144,7 +143,6 @@ export class Executor {
   private async finish(cluster: ClusterConfig, data: ActionJob, result: ActionFinalResult['result'], attempt: number, outcome: EnsureOutcome): Promise<void> {
     const { action } = data;
     const final: ActionFinalResult = { result, attempt, ...(outcome.reason ? { reason: outcome.reason } : {}) };
-    await this.deps.redis.set(keys.actionResult(this.deps.prefix, cluster.name, action.actionId), JSON.stringify(final), 'EX', RESULT_TTL_S);
     const event: NodeEvent = {
       type: 'action.outcome',
       eventId: `outcome.${action.actionId}`.slice(0, 128),
@@ -161,7 +159,14 @@ export class Executor {
       ...(outcome.reason ? { reason: outcome.reason.slice(0, 2000) } : {}),
       ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
     };
-    await publishEvent(this.deps.redis, this.deps.prefix, event);
+    // The result for synchronous hooks and the outcome for the decider, in one round trip.
+    const [set, added] = (await this.deps.redis
+      .pipeline()
+      .set(keys.actionResult(this.deps.prefix, cluster.name, action.actionId), JSON.stringify(final), 'EX', RESULT_TTL_S)
+      .xadd(keys.intake(this.deps.prefix, cluster.name), '*', INTAKE_EVENT_FIELD, JSON.stringify(event))
+      .exec()) ?? [];
+    const err = set?.[0] ?? added?.[0];
+    if (err) throw err;
   }
 
   private audit(cluster: string, body: Omit<AuditBody, 'cluster' | 'at'>): Promise<unknown> {

@@ -16,7 +16,7 @@ import { readState } from '../../lab/state.ts';
 import { startLab, type TestLab } from '../support/lab.ts';
 import { startRedis, freePort, type TestRedis } from '../support/redis.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
-import { attached, hookEvent, publish, records, testConfig, waitDecided, waitNode, waitRecord } from './helpers.ts';
+import { attached, hookEvent, publish, records, testConfig, waitDecided, waitNode, waitRecord, waitSettled } from './helpers.ts';
 
 const LAB_ID = 6;
 const STANDBY = `127.0.${LAB_ID}.13`;
@@ -102,8 +102,10 @@ test('the same event delivered twice is decided once and acted on once', async (
 
 test('three fleet members decide one cluster strictly serially and in intake order', async () => {
   const { config } = configFor();
+  await withMember(['decider', 'executor'], () => waitSettled(redis, prefix));
   const members = await Promise.all([0, 1, 2].map(() => startFleetMember({ config, roles: ['decider'], logger, http: false })));
   try {
+    await waitDecided(redis, prefix);
     const before = Number(await redis.hget(keys.snapshot(prefix, 'lab'), 'version'));
     const sent: NodeEvent[] = [];
     for (let i = 0; i < 30; i++) sent.push(await publish(redis, prefix, hookEvent(['efm', 'notification', `subject ${i}`, `body ${i}`])));
