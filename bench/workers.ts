@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -173,6 +173,7 @@ export async function benchWorkers(): Promise<void> {
     redis.disconnect();
     await Promise.all(servers.map((s) => s.stop()));
     await redisServer.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

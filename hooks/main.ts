@@ -17,7 +17,8 @@ import { HookArgvError } from './errors.ts';
 import { awaitFence } from './fence.ts';
 import { spool } from './outbox.ts';
 import { RespClient } from './resp.ts';
-import { endpointFrom, hookKeys, INTAKE_REJECTION_FIELD } from './wire.ts';
+import { hookKeys, INTAKE_REJECTION_FIELD } from './wire.ts';
+import { connectRedis } from './connect.ts';
 
 /**
  * pcpflow-hook: argv → validated event → Redis intake stream (or the local outbox) → exit.
@@ -92,7 +93,7 @@ function rejectionOf(cluster: string, argv: readonly string[], reason: string): 
 }
 
 async function connect(config: HookConfig, env: NodeJS.ProcessEnv, deadlineAt: number): Promise<RespClient> {
-  return RespClient.connect(endpointFrom(config.redis, env), deadlineAt);
+  return connectRedis(config.redis, env, deadlineAt);
 }
 
 /** Best effort: a refused invocation is audited when Redis answers in time; never blocks the exit. */

@@ -58,12 +58,10 @@ export function publishCommand(
 
 /** redis:// or rediss:// URL plus the redis section → where and how to connect. */
 export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
-  // Not implemented in the minimal client yet. Refusing loudly beats publishing to whatever
-  // redis.url happens to name (a replica, or nothing): the event is spooled and the reason logged.
-  if (cfg.sentinel || cfg.cluster)
-    throw new RedisUnavailableError(
-      'redis.sentinel / redis.cluster are not supported by pcpflow-hook yet; use redis.url',
-    );
+  // Not implemented in the minimal client yet (Sentinel is: hooks/connect.ts). Refusing loudly
+  // beats publishing to whatever redis.url happens to name: the event is spooled, the reason logged.
+  if (cfg.cluster)
+    throw new RedisUnavailableError('redis.cluster is not supported by pcpflow-hook yet; use redis.url or redis.sentinel');
   const url = new URL(cfg.url);
   const password = cfg.password
     ? readHookSecret(cfg.password, env)

@@ -3,8 +3,7 @@ import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { deliverPending } from '../../hooks/deliver.ts';
 import { RedisUnavailableError } from '../../hooks/errors.ts';
 import { listPending } from '../../hooks/outbox.ts';
-import { RespClient } from '../../hooks/resp.ts';
-import { endpointFrom } from '../../hooks/wire.ts';
+import { connectRedis } from '../../hooks/connect.ts';
 import { action } from '../run.ts';
 
 interface OutboxOptions {
@@ -41,8 +40,9 @@ export function register(program: Command): void {
             process.stdout.write(`${c.name}: outbox empty\n`);
             continue;
           }
-          const client = await RespClient.connect(
-            endpointFrom(config.redis, process.env),
+          const client = await connectRedis(
+            config.redis,
+            process.env,
             Math.min(deadlineAt, Date.now() + config.redis.publishTimeoutMs),
           );
           try {
