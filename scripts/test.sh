@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --check-only >/dev/null 2>&1 || bash scripts/setup.sh
 echo "== type check (tsc $(npx tsc --version | awk '{print $2}'))"
 npx tsc -p tsconfig.json --noEmit
+echo "== lint (eslint)"
+npx eslint .
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 echo "== ${#files[@]} test files"
