@@ -25,8 +25,3 @@ export class InvalidInputError extends PcpflowError {
     super(message, options);
   }
 }
-
-export class NotBuiltError extends PcpflowError {
-  readonly code: string = 'NOT_BUILT';
-  override readonly exitCode = 2;
-}
