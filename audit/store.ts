@@ -27,7 +27,7 @@ export class AuditStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly opts: { streamMaxLen?: number; jsonlFile?: (cluster: string) => string | undefined } = {},
+    private readonly opts: { streamMaxLen?: (cluster: string) => number; jsonlFile?: (cluster: string) => string | undefined } = {},
   ) {}
 
   async head(cluster: string): Promise<ChainHead> {
@@ -43,7 +43,7 @@ export class AuditStore {
         this.redis,
         APPEND_AUDIT_LUA,
         [keys.audit(this.prefix, cluster), keys.auditHead(this.prefix, cluster)],
-        [headText ?? '', formatHead(head), this.opts.streamMaxLen ?? 0, keys.auditChannel(this.prefix), cluster, ...records.map((r) => JSON.stringify(r))],
+        [headText ?? '', formatHead(head), this.opts.streamMaxLen?.(cluster) ?? 0, keys.auditChannel(this.prefix), cluster, ...records.map((r) => JSON.stringify(r))],
       );
       if (ok === 1) {
         await this.mirror(cluster, records);

@@ -129,8 +129,6 @@ export const ClusterConfigSchema = z
     audit: AuditSinksSchema.default(AuditSinksSchema.parse({})),
     /** argv of a program run (never through a shell) with subject and body appended. */
     notificationCommand: z.array(z.string().min(1)).min(1).optional(),
-    /** Optional second source of desired state: argv printing `efm cluster-status-json`. */
-    efmStatusCommand: z.array(z.string().min(1)).min(1).optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();

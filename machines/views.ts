@@ -73,6 +73,22 @@ export interface Drift {
   expected: string;
 }
 
+/** What the action that gave up was meant to achieve. */
+function intentOf(s: ClusterSnapshot, address: string): Expected | null {
+  const gaveUp = s.backends.find((b) => b.context.address === address)?.context.gaveUp;
+  switch (gaveUp?.type) {
+    case undefined:
+      return null;
+    case 'attach':
+      return { status: 'up', role: 'standby' };
+    case 'detach':
+      return { status: 'down', role: 'standby' };
+    case 'promote':
+    case 'promote-switchover':
+      return { status: 'up', role: 'primary' };
+  }
+}
+
 /** pgpool's `waiting` is an attached node no client has used yet: up, for our purposes. */
 const observedUp = (status: ObservedNode['status']): boolean => status === 'up' || status === 'waiting';
 
@@ -89,7 +105,22 @@ export function findDrift(s: ClusterSnapshot, observed: ObservedNode[]): Drift[]
   for (const node of observed) {
     const backend = resolveBackend(s, formatAddress({ host: node.host, port: node.port }));
     const view = views.find((v) => v.address === backend);
-    if (!view || view.pending || !view.expected) continue;
+    if (!view || view.pending) continue;
+    if (view.state === 'attention') {
+      // A backend whose action gave up waits for a human. Once pgpool shows what that action was
+      // for (the cause fixed and the action done by hand, or pgpool came round), report it: the
+      // machine adopts pgpool's view and leaves attention. Until then nothing automatic acts.
+      const intent = intentOf(s, view.address);
+      if (intent && observedUp(node.status) === (intent.status === 'up') && (intent.status === 'down' || node.role === intent.role))
+        drift.push({
+          backend: view.address,
+          nodeId: node.id,
+          observed: { status: node.status, role: node.role },
+          expected: `${intent.status}/${intent.role} (attention: the action that gave up is now in effect)`,
+        });
+      continue;
+    }
+    if (!view.expected) continue;
     const exp = view.expected;
     const statusOk = observedUp(node.status) === (exp.status === 'up');
     const roleOk = exp.status === 'down' || node.role === exp.role;

@@ -32,7 +32,6 @@ export interface DeciderDeps {
   logger: Logger;
   metrics?: Metrics;
   now?: () => Date;
-  streamMaxLen?: number;
 }
 
 export class DeciderConflict extends Error {}
@@ -265,7 +264,7 @@ export class ClusterDecider {
         JSON.stringify(result ?? {}),
         RESULT_TTL_S,
         SEEN_TTL_S,
-        this.deps.streamMaxLen ?? 0,
+        this.cluster.audit.streamMaxLen,
         keys.auditChannel(this.prefix),
         cluster,
         records.length,

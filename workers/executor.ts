@@ -134,7 +134,7 @@ export class Executor {
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
       `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
-        `The backend is in attention; check pgpool (pcpflow pcp nodes) and fix the cause — the reconciler retries on its next pass.`,
+        `The backend is in attention: nothing automatic acts on it. Fix the cause, then carry the action out (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend}); the reconciler then sees pgpool in the intended state and clears the attention.`,
       this.deps.logger,
     );
     throw new UnrecoverableError(outcome.reason ?? 'action gave up');

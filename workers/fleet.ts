@@ -41,7 +41,7 @@ export async function startFleetMember(opts: {
   const metrics = createMetrics();
   const clusters = new Map<string, ClusterConfig>(config.clusters.map((c) => [c.name, c]));
   const audit = new AuditStore(redis, prefix, {
-    streamMaxLen: 0,
+    streamMaxLen: (name) => clusters.get(name)?.audit.streamMaxLen ?? 0,
     jsonlFile: (name) => clusters.get(name)?.audit.jsonlFile,
   });
   const pcpCache = new Map<string, PcpOps>();

@@ -240,3 +240,52 @@ test('`pcpflow audit --verify` names an edited and a deleted record', async () =
   assert.match(bad.stdout, /record seq 3 .*altered/);
   assert.match(bad.stdout, /record seq 5 is missing/);
 });
+
+test('an action that cannot succeed gives up: attention, a notification, and the reconciler clears it once the DBA has done the action', async () => {
+  const notified = join(lab.dir, 'notified.txt');
+  const deadPort = await freePort();
+  const [, , user, password] = readFileSync(lab.pcp.passfile, 'utf8').trim().split(':');
+  const passfile = join(lab.dir, 'dead.pcppass');
+  writeFileSync(passfile, `${lab.pcp.host}:${deadPort}:${user}:${password}\n`, { mode: 0o600 });
+  const broken = (c: Config) => {
+    const cl = c.clusters[0];
+    if (!cl) return;
+    cl.pcp = { ...cl.pcp, endpoints: [{ host: lab.pcp.host, port: deadPort }], passfile };
+    cl.retry = { attempts: 2, backoffMs: 50, maxBackoffMs: 100, jitter: 0 };
+    // argv, no shell: node writes the subject and body it was given.
+    cl.notificationCommand = [process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(notified)}, process.argv.slice(1).join('\\n'))`];
+  };
+  let event: NodeEvent | undefined;
+  await withMember(['decider', 'executor'], () => waitSettled(redis, prefix));
+  await withMember(['decider', 'executor'], async () => {
+    event = await publish(redis, prefix, hookEvent(['efm', 'detach', STANDBY, 's']));
+    await waitRecord(redis, prefix, (r) => r.eventType === 'action.outcome' && r.kind === 'decision' && JSON.stringify(r.payload).includes('gave-up'), 'the gave-up outcome decided');
+    await waitDecided(redis, prefix);
+  }, broken);
+  const text = readFileSync(notified, 'utf8');
+  assert.match(text, /detach 127\.0\.6\.13:5432 gave up/);
+  assert.ok(!text.includes(password ?? '\u0000'), 'no secret in the notification');
+  const { clusterStatus } = await import('../../workers/status.ts');
+  const { createPcpOps } = await import('../../pcp/index.ts');
+  const { config } = configFor();
+  const cl = config.clusters[0];
+  assert.ok(cl);
+  const status = await clusterStatus(cl, redis, prefix, createPcpOps(cl));
+  assert.equal(status.backends.find((b) => b.address.startsWith(STANDBY))?.machine, 'attention');
+  const attempts = (await records(redis, prefix)).filter((r) => r.kind === 'action-attempt' && r.actionId?.startsWith(event?.eventId ?? '?'));
+  assert.ok(attempts.some((r) => r.outcome === 'failed'), JSON.stringify(attempts.map((a) => a.note)));
+
+  // The DBA fixes the cause and does the detach by hand; the next reconcile clears the attention.
+  const manual = await createPcpOps(cl).ensureDetached(`${STANDBY}:5432`);
+  assert.equal(manual.result, 'changed');
+  const fast = (c: Config) => {
+    const x = c.clusters[0];
+    if (x) x.reconcileIntervalMs = 300;
+  };
+  await withMember(['decider', 'executor', 'reconciler'], async () => {
+    await waitRecord(redis, prefix, (r) => r.eventType === 'reconciler.drift' && r.from === 'attention' && r.to === 'detached', 'attention cleared by the reconciler');
+    await publish(redis, prefix, hookEvent(['efm', 'attach', STANDBY, 's']));
+    await waitNode(config, STANDBY, attached, `${STANDBY} attached again`);
+    await waitSettled(redis, prefix);
+  }, fast);
+});
