@@ -52,7 +52,7 @@ export async function startRedis(opts: { host?: string; port?: number; persistDi
 
   async function stop(): Promise<void> {
     const c = child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const exited = once(c, 'exit');
     c.kill('SIGKILL');
     await exited;
