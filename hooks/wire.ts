@@ -2,7 +2,6 @@ import type { ConnectionOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { HookRedisConfig } from './config.ts';
 import { readHookSecret } from './config.ts';
-import { RedisUnavailableError } from './errors.ts';
 import type { RespEndpoint } from './resp.ts';
 
 /**
@@ -58,10 +57,6 @@ export function publishCommand(
 
 /** redis:// or rediss:// URL plus the redis section → where and how to connect. */
 export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
-  // Not implemented in the minimal client yet (Sentinel is: hooks/connect.ts). Refusing loudly
-  // beats publishing to whatever redis.url happens to name: the event is spooled, the reason logged.
-  if (cfg.cluster)
-    throw new RedisUnavailableError('redis.cluster is not supported by pcpflow-hook yet; use redis.url or redis.sentinel');
   const url = new URL(cfg.url);
   const password = cfg.password
     ? readHookSecret(cfg.password, env)
