@@ -129,7 +129,7 @@ export class Executor {
       this.deps.metrics?.retries.inc();
       throw new Error(outcome.reason ?? 'action failed');
     }
-    await this.finish(cluster, data, 'gave-up', attempt, outcome);
+    // Notify first: once the gave-up outcome is decided, the DBA has already been told.
     await notify(
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
@@ -137,6 +137,7 @@ export class Executor {
         `The backend is in attention: nothing automatic acts on it. Fix the cause, then carry the action out (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend}); the reconciler then sees pgpool in the intended state and clears the attention.`,
       this.deps.logger,
     );
+    await this.finish(cluster, data, 'gave-up', attempt, outcome);
     throw new UnrecoverableError(outcome.reason ?? 'action gave up');
   }
 

@@ -22,7 +22,9 @@ export function testConfig(lab: LabHandle, patch: (c: Config) => void = () => un
   const cluster = config.clusters[0];
   if (cluster) {
     cluster.timeouts = { connectMs: 1_000, readMs: 1_000, verifyMs: 8_000, pollIntervalMs: 25 };
-    cluster.retry = { attempts: 10, backoffMs: 200, maxBackoffMs: 3_000, jitter: 0.2 };
+    // pgpool 4.3's PCP process is restarted after every failover/failback and, now and then, takes
+    // tens of seconds to accept connections again: the retry budget (~55 s) rides that out.
+    cluster.retry = { attempts: 20, backoffMs: 200, maxBackoffMs: 3_000, jitter: 0.2 };
     cluster.reconcileIntervalMs = 60_000;
   }
   patch(config);

@@ -259,7 +259,13 @@ test('an action that cannot succeed gives up: attention, a notification, and the
   await withMember(['decider', 'executor'], () => waitSettled(redis, prefix));
   await withMember(['decider', 'executor'], async () => {
     event = await publish(redis, prefix, hookEvent(['efm', 'detach', STANDBY, 's']));
-    await waitRecord(redis, prefix, (r) => r.eventType === 'action.outcome' && r.kind === 'decision' && (JSON.stringify(r.payload) ?? '').includes('"result":"gave-up"'), 'the gave-up outcome decided');
+    const mine = `"actionId":"${event.eventId}.0"`;
+    await waitRecord(
+      redis,
+      prefix,
+      (r) => r.eventType === 'action.outcome' && r.kind === 'decision' && (JSON.stringify(r.payload) ?? '').includes(mine) && (JSON.stringify(r.payload) ?? '').includes('"result":"gave-up"'),
+      'this detach\'s gave-up outcome decided',
+    );
     await waitDecided(redis, prefix);
   }, broken);
   const text = readFileSync(notified, 'utf8');
