@@ -16,7 +16,7 @@ import { readState } from '../../lab/state.ts';
 import { startLab, type TestLab } from '../support/lab.ts';
 import { startRedis, freePort, type TestRedis } from '../support/redis.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
-import { attached, hookEvent, publish, records, testConfig, waitDecided, waitNode, waitRecord, waitSettled } from './helpers.ts';
+import { attached, hookEvent, publish, records, testConfig, waitNode, waitRecord, waitSettled } from './helpers.ts';
 
 const LAB_ID = 6;
 const STANDBY = `127.0.${LAB_ID}.13`;
@@ -67,7 +67,7 @@ test('a standby detach then attach: decided, executed, confirmed in pgpool, audi
     await waitRecord(redis, prefix, (r) => r.eventType === 'action.outcome' && r.backend?.startsWith(STANDBY) === true, 'the detach outcome decided');
     const attach = await publish(redis, prefix, hookEvent(['efm', 'attach', STANDBY, 's']));
     await waitNode(config, STANDBY, attached, `${STANDBY} attached in pgpool`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const all = await records(redis, prefix);
     const forDetach = all.filter((r) => r.eventId === detach.eventId);
     assert.equal(forDetach[0]?.kind, 'decision', JSON.stringify(forDetach));
@@ -87,7 +87,7 @@ test('the same event delivered twice is decided once and acted on once', async (
     const event = hookEvent(['efm', 'detach', STANDBY, 's']);
     await publish(redis, prefix, event);
     await publish(redis, prefix, event);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const { config } = configFor();
     await waitNode(config, STANDBY, (n) => n.status === 'down', `${STANDBY} down`);
     const mine = (await records(redis, prefix)).filter((r) => r.eventId === event.eventId);
@@ -96,7 +96,7 @@ test('the same event delivered twice is decided once and acted on once', async (
     assert.equal(jobs.length, 1, jobs.join(', '));
     await publish(redis, prefix, hookEvent(['efm', 'attach', STANDBY, 's']));
     await waitNode(config, STANDBY, attached, `${STANDBY} attached again`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
   });
 });
 
@@ -105,11 +105,11 @@ test('three fleet members decide one cluster strictly serially and in intake ord
   await withMember(['decider', 'executor'], () => waitSettled(redis, prefix));
   const members = await Promise.all([0, 1, 2].map(() => startFleetMember({ config, roles: ['decider'], logger, http: false })));
   try {
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const before = Number(await redis.hget(keys.snapshot(prefix, 'lab'), 'version'));
     const sent: NodeEvent[] = [];
     for (let i = 0; i < 30; i++) sent.push(await publish(redis, prefix, hookEvent(['efm', 'notification', `subject ${i}`, `body ${i}`])));
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const firsts = (await records(redis, prefix)).filter((r) => sent.some((e) => e.eventId === r.eventId));
     assert.deepEqual(firsts.map((r) => r.eventId), sent.map((e) => e.eventId), 'one record per event, in intake order');
     const after = Number(await redis.hget(keys.snapshot(prefix, 'lab'), 'version'));
@@ -126,7 +126,7 @@ test('pgpool frozen for 10 s while an action is due: retries with backoff, then 
   await withMember(['decider', 'executor'], async () => {
     await publish(redis, prefix, hookEvent(['efm', 'detach', OTHER, 's']));
     await waitNode(config, OTHER, (n) => n.status === 'down', `${OTHER} down`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     process.kill(-pgpoolPid, 'SIGSTOP');
     let event: NodeEvent | undefined;
     try {
@@ -139,7 +139,7 @@ test('pgpool frozen for 10 s while an action is due: retries with backoff, then 
       process.kill(-pgpoolPid, 'SIGCONT');
     }
     await waitNode(config, OTHER, attached, `${OTHER} attached after pgpool thawed`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const all = await records(redis, prefix);
     const decision = all.find((r) => r.eventId === event?.eventId && r.kind === 'decision');
     const attempts = all.filter((r) => r.actionId === decision?.actions?.[0]?.actionId && r.outcome !== 'started');
@@ -158,7 +158,7 @@ test('Redis restarted mid-stream: the fleet reconnects and every event is decide
     await redisServer.start();
     const second = await publish(redis, prefix, hookEvent(['efm', 'attach', STANDBY, 's']));
     await waitNode(config, STANDBY, attached, `${STANDBY} attached after the restart`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const all = await records(redis, prefix);
     assert.ok(all.some((r) => r.eventId === first.eventId && r.kind === 'decision'));
     assert.ok(all.some((r) => r.eventId === second.eventId && r.kind === 'decision'));
@@ -178,7 +178,7 @@ test('a worker SIGKILLed mid-action: the job is retried, one effective change, b
   const logFile = join(lab.dir, 'log', 'killed-worker.log');
   let worker = await startWorker({ configPath: path, httpPort: await freePort(), logFile, roles: 'decider,executor' });
   try {
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     proxy.pause();
     const event = await publish(redis, prefix, hookEvent(['efm', 'detach', STANDBY, 's']));
     const decision = await waitRecord(redis, prefix, (r) => r.eventId === event.eventId && r.kind === 'decision', 'detach decided');
@@ -195,7 +195,7 @@ test('a worker SIGKILLed mid-action: the job is retried, one effective change, b
     assert.equal(mine.filter((r) => r.outcome === 'changed' || r.outcome === 'already').length, 1, 'exactly one effective result');
     await publish(redis, prefix, hookEvent(['efm', 'attach', STANDBY, 's']));
     await waitNode(config, STANDBY, attached, `${STANDBY} attached again`);
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
   } finally {
     await worker.stop();
     await proxy.stop();
@@ -209,7 +209,7 @@ test('the reconciler repairs a change made behind pcpflow\'s back, audited as dr
   };
   const { config } = configFor(fastReconcile);
   await withMember(['decider', 'executor', 'reconciler'], async () => {
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
     const { createPcpOps } = await import('../../pcp/index.ts');
     const cluster = config.clusters[0];
     assert.ok(cluster);
@@ -266,7 +266,7 @@ test('an action that cannot succeed gives up: attention, a notification, and the
       (r) => r.eventType === 'action.outcome' && r.kind === 'decision' && (JSON.stringify(r.payload) ?? '').includes(mine) && (JSON.stringify(r.payload) ?? '').includes('"result":"gave-up"'),
       'this detach\'s gave-up outcome decided',
     );
-    await waitDecided(redis, prefix);
+    await waitSettled(redis, prefix);
   }, broken);
   const text = readFileSync(notified, 'utf8');
   assert.match(text, /detach 127\.0\.6\.13:5432 gave up/);
