@@ -5,7 +5,8 @@ import { findDrift } from '../machines/index.ts';
 import type { PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
-import { newEventId, publishEvent, streamIdAfter } from './intake.ts';
+import { hasUndecided } from './at-rest.ts';
+import { newEventId, publishEvent } from './intake.ts';
 import type { Metrics } from './metrics.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 
@@ -52,9 +53,7 @@ export class Reconciler {
     if (lease !== 'OK') return [];
     const state = await loadSnapshot(redis, prefix, cluster.name);
     if (!state) return [];
-    const newest = await redis.xrevrange(keys.intake(prefix, cluster.name), '+', '-', 'COUNT', 1);
-    const newestId = newest[0]?.[0];
-    if (newestId && streamIdAfter(newestId, state.lastId)) return [];
+    if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
     let observed;
     try {
       observed = await this.deps.pcpFor(cluster).nodes();

@@ -1,3 +1,4 @@
+import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { AuditStore } from '../audit/store.ts';
@@ -36,7 +37,7 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
   const views = state ? backendViews(state.snapshot) : [];
   const nodes: PcpNode[] = live.ok ? live.nodes : [];
   const drift = state && live.ok ? findDrift(state.snapshot, nodes) : [];
-  const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => `${b.address}:${b.port}`);
+  const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port }));
   return {
     cluster: cluster.name,
     version: state?.version ?? null,
@@ -44,8 +45,8 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
     pgpoolError: live.ok ? null : live.error,
     backends: addresses.map((address) => {
       const view = views.find((v) => v.address === address);
-      const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-      const node = nodes.find((n) => n.host === host && n.port === port);
+      const parsed = parseAddress(address);
+      const node = nodes.find((n) => n.host === parsed?.host && n.port === parsed.port);
       const d = drift.find((x) => x.backend === address);
       return {
         address,

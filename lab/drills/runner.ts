@@ -1,10 +1,7 @@
 import { join } from 'node:path';
 import type { ClusterConfig } from '../../contracts/config.ts';
-import { keys } from '../../contracts/keys.ts';
-import { backendViews } from '../../machines/index.ts';
-import { createRedis, type RedisClient } from '../../runtime/redis.ts';
-import { streamIdAfter } from '../../workers/intake.ts';
-import { loadSnapshot } from '../../workers/snapshot-store.ts';
+import { createRedis } from '../../runtime/redis.ts';
+import { atRest } from '../../workers/at-rest.ts';
 import type { LabHandle } from '../lab.ts';
 import { callHook } from './hook-call.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
@@ -17,19 +14,6 @@ export interface StepResult {
   ms: number;
   view: ViewRow[];
   problems: string[];
-}
-
-/**
- * True once every intake entry is decided and no action is in flight: the point at which
- * pgpool's table is final for this step. Polled, never slept on.
- */
-async function settled(redis: RedisClient, prefix: string, cluster: string): Promise<boolean> {
-  const state = await loadSnapshot(redis, prefix, cluster);
-  if (!state) return false;
-  const newest = (await redis.xrevrange(keys.intake(prefix, cluster), '+', '-', 'COUNT', 1))[0]?.[0];
-  if (newest && streamIdAfter(newest, state.lastId)) return false;
-  if ((await redis.llen(keys.pendingActions(prefix, cluster))) > 0) return false;
-  return backendViews(state.snapshot).every((v) => v.pending === null);
 }
 
 export async function runScenarios(
@@ -65,7 +49,7 @@ export async function runScenarios(
         let view: ViewRow[] = [];
         let problems: string[] = ['not read yet'];
         for (;;) {
-          const calm = await settled(redis, prefix, cluster.name);
+          const calm = await atRest(redis, prefix, cluster.name);
           view = await readView(lab, cluster).catch(() => view);
           problems = view.length ? mismatches(view, expected, { sqlUnavailable: step.sqlUnavailable }) : ['pgpool PCP unreadable'];
           if (calm && problems.length === 0) break;

@@ -4,14 +4,12 @@ import { Redis } from 'ioredis';
 import { ConfigSchema, type Config } from '../../contracts/config.ts';
 import type { AuditRecord } from '../../contracts/audit.ts';
 import type { NodeEvent } from '../../contracts/events.ts';
-import { keys } from '../../contracts/keys.ts';
 import { parseHookArgv } from '../../hooks/argv.ts';
 import { AuditStore } from '../../audit/store.ts';
 import { pollUntil } from '../../lab/wait.ts';
 import { createPcpOps, type PcpNode } from '../../pcp/index.ts';
 import { publishEvent, newEventId } from '../../workers/intake.ts';
-import { loadSnapshot } from '../../workers/snapshot-store.ts';
-import { backendViews } from '../../machines/index.ts';
+import { atRest } from '../../workers/at-rest.ts';
 import type { LabHandle } from '../../lab/index.ts';
 
 /** The lab's config with test tuning: short locks so a killed worker's job returns quickly. */
@@ -68,25 +66,12 @@ export function waitRecord(redis: Redis, prefix: string, pred: (r: AuditRecord) 
   return pollUntil(what, async () => (await records(redis, prefix)).find(pred), { timeoutMs, intervalMs: 50 });
 }
 
-/** Every intake entry decided and nothing pending to dispatch. */
-export function waitDecided(redis: Redis, prefix: string, cluster = 'lab', timeoutMs = 60_000): Promise<true> {
-  return pollUntil('every intake entry decided', async () => {
-    const last = (await redis.xrevrange(keys.intake(prefix, cluster), '+', '-', 'COUNT', 1))[0]?.[0];
-    const pos = await redis.hget(keys.snapshot(prefix, cluster), 'lastId');
-    return last === undefined || last === pos ? true : undefined;
-  }, { timeoutMs, intervalMs: 50 });
-}
-
 /** Every intake entry decided and no action in flight: the cluster is at rest. */
-export async function waitSettled(redis: Redis, prefix: string, cluster = 'lab', timeoutMs = 60_000): Promise<true> {
-  return pollUntil('the cluster at rest (nothing undecided, nothing in flight)', async () => {
-    await waitDecided(redis, prefix, cluster, timeoutMs);
-    const state = await loadSnapshot(redis, prefix, cluster);
-    if (!state || (await redis.llen(keys.pendingActions(prefix, cluster))) > 0) return undefined;
-    if (!backendViews(state.snapshot).every((v) => v.pending === null)) return undefined;
-    const last = (await redis.xrevrange(keys.intake(prefix, cluster), '+', '-', 'COUNT', 1))[0]?.[0];
-    return last === undefined || last === state.lastId ? true : undefined;
-  }, { timeoutMs, intervalMs: 50 });
+export function waitSettled(redis: Redis, prefix: string, cluster = 'lab', timeoutMs = 60_000): Promise<true> {
+  return pollUntil('the cluster at rest (nothing undecided, nothing in flight)', async () => ((await atRest(redis, prefix, cluster)) ? true : undefined), {
+    timeoutMs,
+    intervalMs: 50,
+  });
 }
 
 export const attached = (n: PcpNode) => n.status === 'up' || n.status === 'waiting';
