@@ -6,6 +6,7 @@ import { callHook } from '../lab/drills/hook-call.ts';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
 import * as nodes from '../lab/nodes.ts';
 import { labDown, labUp, type LabHandle } from '../lab/index.ts';
+import { pollUntil } from '../lab/wait.ts';
 import { createPcpOps, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import { freePort } from '../test/support/redis.ts';
 import { fmtMs, median } from './stats.ts';
@@ -23,12 +24,8 @@ const run = promisify(execFile);
  */
 const LAB_ID = 10;
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+function waitFor(what: string, probe: () => Promise<boolean>): Promise<true> {
+  return pollUntil(what, async () => ((await probe()) ? true : undefined), { timeoutMs: 60_000, intervalMs: 5 });
 }
 
 const attached = (n: PcpNode | undefined) => n?.status === 'up' || n?.status === 'waiting';

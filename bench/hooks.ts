@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HOOK, sandbox } from '../test/hooks/support.ts';
 import { freePort, startRedis } from '../test/support/redis.ts';
 import { median } from './stats.ts';
 
@@ -13,7 +13,6 @@ import { median } from './stats.ts';
  * median is ≤ 1.5× a bare `node -e ''` measured in the same run (interleaved, so machine load
  * hits both alike); with Redis down, the hook spools and exits within its deadline (≤ 2 s).
  */
-const HOOK = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pcpflow-hook.cjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 31);
 
 function timeOnce(args: readonly string[]): number {
@@ -26,31 +25,15 @@ function timeOnce(args: readonly string[]): number {
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
-function configText(redisUrl: string, outbox: string, publishTimeoutMs = 800): string {
-  return [
-    'redis:',
-    `  url: ${redisUrl}`,
-    `  publishTimeoutMs: ${publishTimeoutMs}`,
-    'outbox:',
-    `  dir: ${outbox}`,
-    'clusters:',
-    '  - name: c1',
-    '    pcp: { endpoints: [{ host: 127.0.0.1 }], user: pcpadmin }',
-    '    backends: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }]',
-    '',
-  ].join('\n');
-}
-
 export async function benchHooks(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'pcpflow-bench-hooks-'));
+  const box = sandbox();
   const redis = await startRedis();
   const sockets: Socket[] = [];
   const silent = createServer((s) => sockets.push(s));
   try {
-    const outbox = join(dir, 'outbox');
-    const yamlCfg = join(dir, 'pcpflow.yaml');
-    const jsonCfg = join(dir, 'pcpflow.json');
-    writeFileSync(yamlCfg, configText(redis.url, outbox));
+    const { outbox, configPath: yamlCfg } = box;
+    const jsonCfg = join(box.dir, 'pcpflow.json');
+    box.writeConfig({ redisUrl: redis.url });
     writeFileSync(
       jsonCfg,
       JSON.stringify({
@@ -96,8 +79,8 @@ export async function benchHooks(): Promise<void> {
     const port = await freePort();
     silent.listen(port, '127.0.0.1');
     await once(silent, 'listening');
-    const silentCfg = join(dir, 'silent.yaml');
-    writeFileSync(silentCfg, configText(`redis://127.0.0.1:${port}`, outbox, 800));
+    box.writeConfig({ redisUrl: `redis://127.0.0.1:${port}`, publishTimeoutMs: 800 });
+    const silentCfg = yamlCfg;
     const hung: number[] = [];
     for (let i = 0; i < 5; i++) hung.push(timeOnce(attach(silentCfg)));
     const worst = (xs: number[]) => Math.max(...xs);
@@ -111,7 +94,7 @@ export async function benchHooks(): Promise<void> {
     for (const s of sockets) s.destroy();
     silent.close();
     await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    box.cleanup();
   }
 }
 

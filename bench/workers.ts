@@ -8,6 +8,7 @@ import { keys } from '../contracts/keys.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { parseHookArgv } from '../hooks/argv.ts';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
+import { pollUntil } from '../lab/wait.ts';
 import { publishEvent } from '../workers/intake.ts';
 import { startPcpServer, type PcpTestServer } from '../test/support/pcp-server.ts';
 import { freePort, startRedis } from '../test/support/redis.ts';
@@ -60,12 +61,8 @@ async function allDecided(redis: Redis, clusters: string[]): Promise<boolean> {
   return true;
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<true> {
+  return pollUntil(what, async () => ((await probe()) ? true : undefined), { timeoutMs, intervalMs: 20 });
 }
 
 async function rssOf(port: number): Promise<number> {
