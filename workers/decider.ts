@@ -137,29 +137,28 @@ export class ClusterDecider {
     const started = performance.now();
     const at = this.now();
     const cluster = this.cluster.name;
+    // The record of an entry that is audited but not decided (refused, foreign, repeated, stale).
+    const only = (kind: AuditBody['kind'], note: string, extra: Partial<AuditBody> = {}): AuditBody => ({
+      kind,
+      cluster,
+      at: at.toISOString(),
+      backend: null,
+      note,
+      ...extra,
+    });
     switch (entry.kind) {
       case 'rejected-by-hook': {
         const r = entry.rejection;
-        const body: AuditBody = {
-          kind: 'event-rejected',
-          cluster,
-          at: at.toISOString(),
-          backend: null,
-          note: `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`,
+        const body = only('event-rejected', `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`, {
           payload: { argv: r.argv, at: r.at },
-        };
+        });
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
         return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
       }
       case 'invalid': {
-        const body: AuditBody = {
-          kind: 'event-rejected',
-          cluster,
-          at: at.toISOString(),
-          backend: null,
-          note: `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`,
+        const body = only('event-rejected', `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`, {
           payload: { raw: entry.raw },
-        };
+        });
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
         return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
       }
@@ -167,16 +166,9 @@ export class ClusterDecider {
         break;
     }
     const event = entry.event;
+    const about = { eventId: event.eventId, eventType: event.type, backend: event.backend };
     if (event.cluster !== cluster) {
-      const body: AuditBody = {
-        kind: 'event-rejected',
-        cluster,
-        at: at.toISOString(),
-        eventId: event.eventId,
-        eventType: event.type,
-        backend: event.backend,
-        note: `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`,
-      };
+      const body = only('event-rejected', `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`, about);
       return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
     const seenKey = keys.seen(this.prefix, cluster, event.eventId);
@@ -185,21 +177,13 @@ export class ClusterDecider {
     if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
     const headText = (head?.[1] as string | null | undefined) ?? null;
     if (seen?.[1] === 1) {
-      const body: AuditBody = {
-        kind: 'event-duplicate',
-        cluster,
-        at: at.toISOString(),
-        eventId: event.eventId,
-        eventType: event.type,
-        backend: event.backend,
-        note: `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`,
-      };
+      const body = only('event-duplicate', `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`, about);
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
       return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
     const stale = staleFence(this.cluster, event, at);
     if (stale) {
-      const body: AuditBody = { kind: 'event-ignored', cluster, at: at.toISOString(), eventId: event.eventId, eventType: event.type, backend: event.backend, note: stale, payload: event };
+      const body = only('event-ignored', stale, { ...about, payload: event });
       this.deps.metrics?.events.inc({ cluster, disposition: 'event-ignored' });
       const result: EventResult = { actionIds: [], note: stale };
       return this.commit(state, state.snapshot, entry.id, [body], [], seenKey, result, event.eventId, headText);
