@@ -19,10 +19,10 @@ import { startWorker, type WorkerProcess } from '../../lab/drills/fleet-processe
 import { stopNode } from '../../lab/nodes.ts';
 import { registerSecret } from '../../runtime/redact.ts';
 import { startHttp } from '../../workers/http.ts';
-import { startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../support/lab.ts';
 import { freePort, startRedis } from '../support/redis.ts';
 
-const LAB_ID = 9;
+const LAB_ID = labId(9);
 const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/pcpflow.js', import.meta.url));
 const TOKEN = 'console-test-token-7f3a9c';

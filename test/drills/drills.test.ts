@@ -4,14 +4,14 @@ import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
 import { createPcpOps } from '../../pcp/index.ts';
-import { startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../support/lab.ts';
 
 /**
  * The seed architecture's failover scenarios, for real: PostgreSQL stopped, promoted and rebuilt,
  * hooks called as EFM calls them, two `pcpflow worker` processes, and pgpool's table (over PCP and
  * SHOW pool_nodes) checked after every step.
  */
-const LAB_ID = 8;
+const LAB_ID = labId(8);
 let lab: TestLab;
 
 before(async () => {

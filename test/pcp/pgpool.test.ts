@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { formatAddress } from '../../contracts/address.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { BinariesDriver, createDriver, createPcpOps, NativeDriver, PcpAuthError, PcpConnectError, type PcpOps } from '../../pcp/index.ts';
-import { startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../support/lab.ts';
 import { tempDir } from './helpers.ts';
 
 /**
@@ -44,7 +44,7 @@ async function until(what: string, pred: () => Promise<boolean>, ms = 20_000): P
 }
 
 before(async () => {
-  lab = await startLab({ id: 3 });
+  lab = await startLab({ id: labId(3) });
   const c = lab.config.clusters[0];
   assert.ok(c);
   cluster = c;

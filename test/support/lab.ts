@@ -14,6 +14,9 @@ import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index
  *   10       bench/failover.ts
  *   others up to 40 are free: add yours here when you take one
  *
+ * PCPFLOW_TEST_LAB_OFFSET (default 0) shifts every id, so several checkouts can run their suites on
+ * one machine side by side without sharing an address or a lab dir.
+ *
  * The lab lives in $TMPDIR/pcpflow-test-lab-<id>. Whatever a crashed earlier run left there is
  * torn down first (by the pids it recorded), so every file starts from a fresh, settled cluster:
  * `labUp` returns only once pgpool answers PCP with every backend up and every standby streaming.
@@ -21,6 +24,15 @@ import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index
 export interface TestLab extends LabHandle {
   /** Stops every process the lab started (by pid) and removes its dir. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** A test file's lab id, shifted by PCPFLOW_TEST_LAB_OFFSET. */
+export function labId(base: number): number {
+  const offset = Number(process.env.PCPFLOW_TEST_LAB_OFFSET ?? '0');
+  if (!Number.isInteger(offset) || offset < 0 || base + offset > 250) {
+    throw new Error(`PCPFLOW_TEST_LAB_OFFSET=${process.env.PCPFLOW_TEST_LAB_OFFSET} must be an integer keeping lab ids within 0-250`);
+  }
+  return base + offset;
 }
 
 export function testLabDir(id: number): string {

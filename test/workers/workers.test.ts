@@ -13,12 +13,12 @@ import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
 import { readState } from '../../lab/state.ts';
-import { startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../support/lab.ts';
 import { startRedis, freePort, type TestRedis } from '../support/redis.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
 import { attached, hookEvent, publish, records, testConfig, waitNode, waitRecord, waitSettled } from './helpers.ts';
 
-const LAB_ID = 6;
+const LAB_ID = labId(6);
 const STANDBY = `127.0.${LAB_ID}.13`;
 const OTHER = `127.0.${LAB_ID}.12`;
 let lab: TestLab;
