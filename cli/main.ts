@@ -28,7 +28,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Output into a closed pipe (`pcpflow audit | head -1`) ends the command quietly, as a Unix tool
+ * does, instead of an unhandled EPIPE stack trace.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  quietOnClosedPipe();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

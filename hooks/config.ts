@@ -57,6 +57,8 @@ const HookRedisSchema = z.strictObject({
   ),
   cluster: z.optional(z.strictObject({ nodes: z.array(HostPort).check(z.minLength(1)) })),
   publishTimeoutMs: z._default(Millis, 800),
+  /** For pcpflow commands, not hooks; accepted so one config file serves both. */
+  connectTimeoutMs: z.optional(Millis),
 });
 export type HookRedisConfig = z.infer<typeof HookRedisSchema>;
 

@@ -129,12 +129,14 @@ export class Executor {
       this.deps.metrics?.retries.inc();
       throw new Error(outcome.reason ?? 'action failed');
     }
+    this.deps.metrics?.gaveUp.inc({ cluster: cluster.name, type: action.type });
     // Notify first: once the gave-up outcome is decided, the DBA has already been told.
     await notify(
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
       `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
-        `The backend is in attention: nothing automatic acts on it. Fix the cause, then carry the action out (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend}); the reconciler then sees pgpool in the intended state and clears the attention.`,
+        `The backend is in attention. Fix the cause: once pgpool answers again, the reconciler retries the action after ${Math.round(cluster.attentionRetryMs / 1000)} s (doubling after each retry that gives up). ` +
+        `Or run it yourself (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend} --reason ...), or pcpflow attention clear ${action.backend}.`,
       this.deps.logger,
     );
     await this.finish(cluster, data, 'gave-up', attempt, outcome);

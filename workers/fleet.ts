@@ -4,11 +4,12 @@ import type { Config, ClusterConfig } from '../contracts/config.ts';
 import { AuditStore } from '../audit/store.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { createRedis } from '../runtime/redis.ts';
+import { createRedis, type RedisClient } from '../runtime/redis.ts';
 import { DeciderLoop } from './decider-loop.ts';
 import { Executor } from './executor.ts';
 import { startHttp, type RouteHandler } from './http.ts';
 import { createMetrics } from './metrics.ts';
+import { PCPFLOW_VERSION } from '../runtime/version.ts';
 import { Reconciler } from './reconciler.ts';
 import { createActionQueue } from './topology.ts';
 
@@ -38,7 +39,7 @@ export async function startFleetMember(opts: {
   const prefix = config.redis.keyPrefix;
   const redis = createRedis(config.redis, 'worker');
   redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
-  const metrics = createMetrics();
+  const metrics = createMetrics(PCPFLOW_VERSION);
   const clusters = new Map<string, ClusterConfig>(config.clusters.map((c) => [c.name, c]));
   const audit = new AuditStore(redis, prefix, {
     streamMaxLen: (name) => clusters.get(name)?.audit.streamMaxLen ?? 0,
@@ -80,7 +81,9 @@ export async function startFleetMember(opts: {
       host: config.http.host,
       port: config.http.port,
       registry: metrics.registry,
-      ready: async () => (await redis.ping()) === 'PONG' && (executor ? executor.worker.isRunning() : true),
+      // Bounded: a Redis that is down or frozen answers nothing, and the worker's client would
+      // otherwise queue the PING until it reconnects.
+      ready: async () => (await pingWithin(redis, 900)) && (executor ? executor.worker.isRunning() : true),
       routes: opts.routes?.({ audit }),
     });
   }
@@ -109,4 +112,20 @@ export async function startFleetMember(opts: {
       redis.disconnect();
     },
   };
+}
+
+async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      redis.ping().then((r) => r === 'PONG'),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

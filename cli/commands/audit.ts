@@ -6,7 +6,7 @@ import { describeProblem } from '../../audit/chain.ts';
 import { formatTimeline } from '../../audit/format.ts';
 import { AuditStore } from '../../audit/store.ts';
 import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
+import { openRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
 
 interface AuditOpts {
@@ -60,7 +60,7 @@ export function register(program: Command): void {
         }
         const limit = opts.limit === undefined ? undefined : Number(opts.limit);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError('--limit: must be a positive integer');
-        const redis = createRedis(config.redis, 'producer');
+        const redis = await openRedis(config.redis);
         try {
           const store = new AuditStore(redis, config.redis.keyPrefix);
           let broken = false;

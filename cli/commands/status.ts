@@ -3,41 +3,50 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import { formatTimeline } from '../../audit/format.ts';
 import { createPcpOps } from '../../pcp/index.ts';
 import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
-import { clusterStatus } from '../../workers/status.ts';
+import { openRedis } from '../../runtime/redis.ts';
+import { checkLine, clusterStatus, type ClusterStatus } from '../../workers/status.ts';
 import { action } from '../run.ts';
+
+function print(s: ClusterStatus): void {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`== cluster ${s.cluster} (snapshot v${s.version ?? '-'}; pgpool ${s.pgpoolEndpoint ?? `unreachable: ${s.pgpoolError}`})`);
+  out(`PCP endpoints: ${s.endpoints.map((e) => `${e.endpoint} ${e.reachable ? 'reachable' : `UNREACHABLE (${e.error ?? '?'})`}`).join(', ')}`);
+  out(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${'pgpool'.padEnd(20)} ${'lag'.padEnd(12)} ${'in flight'.padEnd(22)} drift`);
+  for (const b of s.backends) {
+    const pg = b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-';
+    const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
+    const machine = `${b.machine ?? '-'}${b.maintenance ? '*' : ''}`;
+    out(`${b.address.padEnd(22)} ${machine.padEnd(11)} ${pg.padEnd(20)} ${(b.lag ?? '-').padEnd(12)} ${pend.padEnd(22)} ${b.drift ?? '-'}`);
+    if (b.maintenance) out(`  * in maintenance since ${b.maintenance.since} by ${b.maintenance.by}${b.maintenance.reason ? `: ${b.maintenance.reason}` : ''} (held; drift is reported, not repaired)`);
+    if (b.attention) out(`  ! attention: ${b.attention}`);
+  }
+  out(`-- last audit entries\n${formatTimeline(s.lastAudit)}`);
+}
 
 export function register(program: Command): void {
   program
     .command('status')
-    .description('per cluster and backend: machine state, pgpool live state, in-flight actions, drift, last audit entries')
+    .description('per cluster and backend: machine state, pgpool live state, lag, in-flight actions, drift, maintenance, endpoints, last audit entries')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
     .option('--cluster <name>', 'one cluster (default: $PCPFLOW_CLUSTER, else all)')
     .option('--json', 'print JSON')
+    .option('--check', 'for monitoring: one line; exit 0 all in step, 1 drift, attention or pgpool unreachable, 4 Redis unreachable')
     .action(
-      action(async (opts: { config?: string; cluster?: string; json?: boolean }) => {
+      action(async (opts: { config?: string; cluster?: string; json?: boolean; check?: boolean }) => {
         const { config } = loadConfig(opts.config);
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
         if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
-        const redis = createRedis(config.redis, 'producer');
+        const redis = await openRedis(config.redis);
         try {
-          const all = [];
-          for (const c of clusters) all.push(await clusterStatus(c, redis, config.redis.keyPrefix, createPcpOps(c)));
-          if (opts.json) {
-            process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
-            return 0;
+          const all = await Promise.all(clusters.map((c) => clusterStatus(c, redis, config.redis.keyPrefix, createPcpOps(c))));
+          if (opts.check) {
+            const verdict = checkLine(all);
+            process.stdout.write(`${verdict.line}\n`);
+            return verdict.ok ? 0 : 1;
           }
-          for (const s of all) {
-            process.stdout.write(`== cluster ${s.cluster} (snapshot v${s.version ?? '-'}; pgpool ${s.pgpoolEndpoint ?? `unreachable: ${s.pgpoolError}`})\n`);
-            process.stdout.write(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${'pgpool'.padEnd(20)} ${'in flight'.padEnd(22)} drift\n`);
-            for (const b of s.backends) {
-              const pg = b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-';
-              const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
-              process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${pg.padEnd(20)} ${pend.padEnd(22)} ${b.drift ?? '-'}\n`);
-            }
-            process.stdout.write(`-- last audit entries\n${formatTimeline(s.lastAudit)}\n`);
-          }
+          if (opts.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+          else for (const s of all) print(s);
           return 0;
         } finally {
           redis.disconnect();
