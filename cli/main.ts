@@ -4,6 +4,7 @@ import { register as config } from './commands/config.ts';
 import { register as consoleCmd } from './commands/console.ts';
 import { register as demo } from './commands/demo.ts';
 import { register as lab } from './commands/lab.ts';
+import { register as maintenance } from './commands/maintenance.ts';
 import { register as outbox } from './commands/outbox.ts';
 import { register as pcp } from './commands/pcp.ts';
 import { register as replay } from './commands/replay.ts';
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
         process.exit(0);
       process.exit(2);
     });
-  for (const reg of [worker, status, audit, viz, simulate, replay, lab, demo, outbox, config, pcp, consoleCmd]) reg(program);
+  for (const reg of [worker, status, audit, viz, simulate, replay, lab, demo, outbox, config, pcp, maintenance, consoleCmd]) reg(program);
   return program;
 }
 

@@ -6,6 +6,7 @@ import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import {
   createDriver,
+  createPcpOps,
   opsOver,
   PcpAmbiguousAddressError,
   PcpError,
@@ -16,6 +17,9 @@ import {
   type NodeInfo,
   type PcpDriver,
 } from '../../pcp/index.ts';
+import { openRedis } from '../../runtime/redis.ts';
+import { operatorEvent, operatorName, publishAndAwait } from '../../workers/operator.ts';
+import { reportOutcome } from '../operator-report.ts';
 import { action } from '../run.ts';
 
 /**
@@ -49,6 +53,37 @@ function verifyMsOpt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d{1,7}$/.test(text) || Number(text) <= 0) throw new InvalidInputError(`--verify-ms must be a positive whole number of milliseconds, not "${printable(text)}"`);
   return Number(text);
+}
+
+interface OperatorOpts {
+  reason: string;
+  waitMs?: string;
+  direct?: boolean;
+}
+
+/**
+ * The command as an operator event: decided like EFM's, executed and confirmed by the workers,
+ * audited with who ran it and why. Exit 0 done (or nothing to do), 1 failed or not finished in
+ * time, 4 pgpool or Redis unreachable (then nothing is published).
+ */
+async function audited(verb: 'attach' | 'detach' | 'promote', address: string, opts: CommonOpts & OperatorOpts): Promise<number> {
+  const { config } = loadConfig(opts.config);
+  const cluster = selectCluster(config, opts.cluster);
+  const waitMs = opts.waitMs === undefined ? 120_000 : verifyMsOpt(opts.waitMs) ?? 120_000;
+  try {
+    await createPcpOps(cluster).nodes();
+  } catch (err) {
+    process.stderr.write(`pcpflow: pgpool unreachable (${err instanceof Error ? err.message : String(err)}); nothing was published\n`);
+    return 4;
+  }
+  const redis = await openRedis(config.redis);
+  try {
+    const event = operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend: address, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
+    const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs });
+    return reportOutcome(`${verb} ${address}`, event.eventId, outcome, opts.json);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function common(cmd: Command): Command {
@@ -127,17 +162,26 @@ export function register(program: Command): void {
     ['promote', "make a backend pgpool's primary without switchover (attaches it first if down; pgpool marks every other node down)"],
   ] as const;
   for (const [verb, description] of verbs) {
-    common(pcp.command(`${verb} <address>`).description(description))
-      .option('--verify-ms <ms>', 'how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
+    common(pcp.command(`${verb} <address>`).description(`${description}; through pcpflow's audited path unless --direct`))
+      .option('--reason <text>', 'why, for the audit trail', '')
+      .option('--wait-ms <ms>', 'how long to wait for the outcome (default 120000)')
+      .option('--direct', "send the PCP command straight to pgpool, unaudited; the reconciler then restores pcpflow's intended state")
+      .option('--verify-ms <ms>', 'with --direct: how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
       .action(
-        action(async (addressText: string, opts: CommonOpts) => {
+        action(async (addressText: string, opts: CommonOpts & OperatorOpts) => {
           const address = addressArg(addressText);
+          if (!opts.direct) return audited(verb, address, opts);
           const verifyMs = verifyMsOpt(opts.verifyMs);
           const { cluster, driver } = context(opts);
           await resolveFirst(cluster, driver, address);
           const ops = opsOver(cluster, driver);
           const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
-          return printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
+          const code = printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
+          process.stderr.write(
+            `pcpflow: --direct: pgpool was changed without pcpflow; nothing was audited, and the reconciler restores pcpflow's intended state within ${cluster.reconcileIntervalMs} ms ` +
+              `(run without --direct to change the intent, or \`pcpflow maintenance on ${address}\` first to keep pcpflow's hands off)\n`,
+          );
+          return code;
         }),
       );
   }

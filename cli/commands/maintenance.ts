@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { loadConfig, selectCluster } from '../../runtime/config.ts';
+import { openRedis } from '../../runtime/redis.ts';
+import { operatorEvent, operatorName, publishAndAwait, type OperatorEventInput } from '../../workers/operator.ts';
+import { reportOutcome } from '../operator-report.ts';
+import { action } from '../run.ts';
+
+interface Opts {
+  config?: string;
+  cluster?: string;
+  reason: string;
+  all?: boolean;
+  json?: boolean;
+  waitMs: string;
+}
+
+function addressArg(text: string): string {
+  const parsed = parseAddress(text);
+  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
+  return formatAddress(parsed);
+}
+
+async function submit(opts: Opts, what: string, input: (user: string) => OperatorEventInput, argv: string[]): Promise<number> {
+  const { config } = loadConfig(opts.config);
+  const cluster = selectCluster(config, opts.cluster);
+  const waitMs = Number(opts.waitMs);
+  if (!Number.isInteger(waitMs) || waitMs <= 0) throw new InvalidInputError(`--wait-ms: "${printable(opts.waitMs)}" is not a positive number of milliseconds`);
+  const redis = await openRedis(config.redis);
+  try {
+    const event = operatorEvent(cluster.name, input(operatorName()), argv);
+    return reportOutcome(what, event.eventId, await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs }), opts.json);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function options(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
+    .option('--cluster <name>', 'cluster (default: $PCPFLOW_CLUSTER, or the only one)')
+    .option('--reason <text>', 'why, for the audit trail', '')
+    .option('--wait-ms <ms>', 'how long to wait for the decision', '30000')
+    .option('--json', 'print JSON');
+}
+
+/**
+ * `pcpflow maintenance on|off ADDR|--all` and `pcpflow attention clear ADDR`: operator events,
+ * decided and audited like every other event (who ran it, --reason). Exit 0 done, 1 refused or
+ * not decided in time, 4 Redis unreachable.
+ */
+export function register(program: Command): void {
+  const m = program
+    .command('maintenance')
+    .description('hold a backend (or the whole cluster) where it is: no automatic action until maintenance ends');
+  for (const on of [true, false]) {
+    options(m.command(`${on ? 'on' : 'off'} [address]`))
+      .description(
+        on
+          ? "start maintenance: pcpflow holds the backend's state, keeps EFM's requests for it, reports drift without repairing it"
+          : 'end maintenance: the request EFM made meanwhile (the latest) is decided now; the reconciler repairs what remains',
+      )
+      .option('--all', 'every backend of the cluster')
+      .action(
+        action(async (addressText: string | undefined, opts: Opts) => {
+          if ((addressText === undefined) === !opts.all) throw new InvalidInputError('give one backend address or --all');
+          const backend = addressText === undefined ? null : addressArg(addressText);
+          const what = `maintenance ${on ? 'on' : 'off'} ${backend ?? '--all'}`;
+          return submit(opts, what, (user) => ({ type: 'operator.maintenance', on, all: opts.all === true, backend, user, reason: opts.reason }), ['maintenance', on ? 'on' : 'off', backend ?? '--all']);
+        }),
+      );
+  }
+  const a = program.command('attention').description('backends whose action gave up');
+  options(a.command('clear <address>'))
+    .description("the cause is fixed: take the intent of the action that gave up back as the target (no action now); the reconciler repairs any difference")
+    .action(
+      action(async (addressText: string, opts: Opts) => {
+        const backend = addressArg(addressText);
+        return submit(opts, `attention clear ${backend}`, (user) => ({ type: 'operator.attention-clear', backend, user, reason: opts.reason }), ['attention', 'clear', backend]);
+      }),
+    );
+}
