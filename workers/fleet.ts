@@ -44,6 +44,13 @@ export async function startFleetMember(opts: {
   const audit = new AuditStore(redis, prefix, {
     streamMaxLen: (name) => clusters.get(name)?.audit.streamMaxLen ?? 0,
     jsonlFile: (name) => clusters.get(name)?.audit.jsonlFile,
+    onReset: (info) => {
+      metrics.chainResets.inc({ cluster: info.cluster });
+      logger.error(
+        { ...info },
+        `AUDIT CHAIN LOST: cluster ${info.cluster}'s audit chain in Redis is at seq ${info.redisSeq} but reached seq ${info.anchorSeq} (${info.source}); Redis lost data. Continuing the chain from seq ${info.anchorSeq} with a reset record; check Redis persistence (AOF) and replication`,
+      );
+    },
   });
   const pcpCache = new Map<string, PcpOps>();
   const pcpFor = (c: ClusterConfig): PcpOps => {
