@@ -18,7 +18,9 @@ export function reportOutcome(what: string, eventId: string, o: OperatorOutcome,
       out(`${what}: ${o.refused ? 'not done' : 'nothing to do'}: ${o.note} (audited as event ${eventId})`);
       break;
     case 'done':
-      out(`${what}: ${o.results.map((r) => (r.result === 'already' ? 'pgpool already had it so' : 'done and confirmed by pgpool')).join(', ')} (attempt ${o.results.map((r) => r.attempt).join(', ')}; audited as event ${eventId})`);
+      out(
+        `${what}: ${o.results.map((r) => (r.result === 'already' ? 'pgpool already had it so' : 'done and confirmed by pgpool')).join(', ')} (attempt ${o.results.map((r) => r.attempt).join(', ')}; audited as event ${eventId}): ${o.note}`,
+      );
       break;
     case 'gave-up':
       out(`${what}: failed: ${o.results.map((r) => `${r.actionId} ${r.result}${r.reason ? `: ${r.reason}` : ''}`).join('; ')} (the backend is in attention; see pcpflow audit --backend)`);

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { ActionFinalResultSchema, EventResultSchema, keys, type ActionFinalResult } from '../contracts/keys.ts';
@@ -24,6 +25,18 @@ export function operatorName(env: NodeJS.ProcessEnv = process.env): string {
   }
   const who = sudo && sudo !== name ? `${sudo} (via sudo as ${name})` : name;
   return who.slice(0, 64);
+}
+
+/**
+ * The backend as the config names it (`host:port`), so outputs and audit records spell it one
+ * way; null when the cluster has no such backend (the decider then audits the event as rejected).
+ */
+export function configuredBackend(cluster: ClusterConfig, address: string): string | null {
+  const parsed = parseAddress(address);
+  if (!parsed) return null;
+  const matches = cluster.backends.filter((b) => b.address === parsed.host && (parsed.port === undefined || b.port === parsed.port));
+  const only = matches.length === 1 ? matches[0] : undefined;
+  return only ? formatAddress({ host: only.address, port: only.port }) : null;
 }
 
 type OperatorFields = { user: string; reason: string };

@@ -3,7 +3,7 @@ import { formatAddress, parseAddress, printable } from '../../contracts/address.
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { openRedis } from '../../runtime/redis.ts';
-import { operatorEvent, operatorName, publishAndAwait, type OperatorEventInput } from '../../workers/operator.ts';
+import { configuredBackend, operatorEvent, operatorName, publishAndAwait, type OperatorEventInput } from '../../workers/operator.ts';
 import { reportOutcome } from '../operator-report.ts';
 import { action } from '../run.ts';
 
@@ -22,15 +22,18 @@ function addressArg(text: string): string {
   return formatAddress(parsed);
 }
 
-async function submit(opts: Opts, what: string, input: (user: string) => OperatorEventInput, argv: string[]): Promise<number> {
+async function submit(opts: Opts, what: string, address: string | null, input: (user: string, backend: string | null) => OperatorEventInput, argv: string[]): Promise<number> {
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
+  const backend = address === null ? null : configuredBackend(cluster, address);
   const waitMs = Number(opts.waitMs);
   if (!Number.isInteger(waitMs) || waitMs <= 0) throw new InvalidInputError(`--wait-ms: "${printable(opts.waitMs)}" is not a positive number of milliseconds`);
   const redis = await openRedis(config.redis);
   try {
-    const event = operatorEvent(cluster.name, input(operatorName()), argv);
-    return reportOutcome(what, event.eventId, await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs }), opts.json);
+    const event = operatorEvent(cluster.name, input(operatorName(), backend ?? address), argv);
+    const code = reportOutcome(`${what} ${backend ?? address ?? '--all'}`, event.eventId, await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs }), opts.json);
+    // Not a backend of the cluster: bad input (exit 2), audited as rejected by the decider.
+    return address !== null && backend === null ? 2 : code;
   } finally {
     redis.disconnect();
   }
@@ -65,9 +68,8 @@ export function register(program: Command): void {
       .action(
         action(async (addressText: string | undefined, opts: Opts) => {
           if ((addressText === undefined) === !opts.all) throw new InvalidInputError('give one backend address or --all');
-          const backend = addressText === undefined ? null : addressArg(addressText);
-          const what = `maintenance ${on ? 'on' : 'off'} ${backend ?? '--all'}`;
-          return submit(opts, what, (user) => ({ type: 'operator.maintenance', on, all: opts.all === true, backend, user, reason: opts.reason }), ['maintenance', on ? 'on' : 'off', backend ?? '--all']);
+          const address = addressText === undefined ? null : addressArg(addressText);
+          return submit(opts, `maintenance ${on ? 'on' : 'off'}`, address, (user, backend) => ({ type: 'operator.maintenance', on, all: opts.all === true, backend, user, reason: opts.reason }), ['maintenance', on ? 'on' : 'off', address ?? '--all']);
         }),
       );
   }
@@ -76,8 +78,8 @@ export function register(program: Command): void {
     .description("the cause is fixed: take the intent of the action that gave up back as the target (no action now); the reconciler repairs any difference")
     .action(
       action(async (addressText: string, opts: Opts) => {
-        const backend = addressArg(addressText);
-        return submit(opts, `attention clear ${backend}`, (user) => ({ type: 'operator.attention-clear', backend, user, reason: opts.reason }), ['attention', 'clear', backend]);
+        const address = addressArg(addressText);
+        return submit(opts, 'attention clear', address, (user, backend) => ({ type: 'operator.attention-clear', backend: backend ?? address, user, reason: opts.reason }), ['attention', 'clear', address]);
       }),
     );
 }

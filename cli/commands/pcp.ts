@@ -18,7 +18,7 @@ import {
   type PcpDriver,
 } from '../../pcp/index.ts';
 import { openRedis } from '../../runtime/redis.ts';
-import { operatorEvent, operatorName, publishAndAwait } from '../../workers/operator.ts';
+import { configuredBackend, operatorEvent, operatorName, publishAndAwait } from '../../workers/operator.ts';
 import { reportOutcome } from '../operator-report.ts';
 import { action } from '../run.ts';
 
@@ -78,9 +78,12 @@ async function audited(verb: 'attach' | 'detach' | 'promote', address: string, o
   }
   const redis = await openRedis(config.redis);
   try {
-    const event = operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend: address, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
+    const backend = configuredBackend(cluster, address);
+    const event = operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend: backend ?? address, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
     const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs });
-    return reportOutcome(`${verb} ${address}`, event.eventId, outcome, opts.json);
+    const code = reportOutcome(`${verb} ${backend ?? address}`, event.eventId, outcome, opts.json);
+    // Not a backend of the cluster: bad input (exit 2), and audited as rejected by the decider.
+    return backend === null ? 2 : code;
   } finally {
     redis.disconnect();
   }
