@@ -135,7 +135,7 @@ export class Executor {
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
       `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
-        `The backend is in attention. Fix the cause: once pgpool answers again, the reconciler retries the action after ${Math.round(cluster.attentionRetryMs / 1000)} s (doubling after each retry that gives up). ` +
+        `The backend is in attention. Fix the cause: once pgpool answers again, the reconciler retries the action after ${cluster.attentionRetryMs < 1000 ? `${cluster.attentionRetryMs} ms` : `${Math.round(cluster.attentionRetryMs / 1000)} s`} (doubling after each retry that gives up). ` +
         `Or run it yourself (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend} --reason ...), or pcpflow attention clear ${action.backend}.`,
       this.deps.logger,
     );

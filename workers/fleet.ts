@@ -90,7 +90,7 @@ export async function startFleetMember(opts: {
       registry: metrics.registry,
       // Bounded: a Redis that is down or frozen answers nothing, and the worker's client would
       // otherwise queue the PING until it reconnects.
-      ready: async () => (await pingWithin(redis, 900)) && (executor ? executor.worker.isRunning() : true),
+      ready: async () => (await pingWithin(redis, 700)) && (executor ? executor.worker.isRunning() : true),
       routes: opts.routes?.({ audit }),
     });
   }
@@ -102,6 +102,16 @@ export async function startFleetMember(opts: {
     deciders,
     reconciler,
     async stop(deadlineMs = 10_000) {
+      // Without Redis no in-flight work can record its result: waiting for it only delays the
+      // exit until the deadline. Its job returns to another worker through the stalled check.
+      if (!(await pingWithin(redis, Math.min(500, deadlineMs / 4)))) {
+        logger.warn({ deadlineMs }, 'Redis does not answer: stopping without waiting for in-flight work (another worker retries it once Redis is back)');
+        clearInterval(depthTimer);
+        reconciler?.stop();
+        await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+        redis.disconnect();
+        return;
+      }
       const work = (async () => {
         clearInterval(depthTimer);
         reconciler?.stop();
