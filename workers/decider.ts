@@ -203,6 +203,16 @@ export class ClusterDecider {
 
   private jobFor(action: Action): ActionJob {
     const t = this.cluster.timeouts;
+    if (action.type === 'await-streaming') {
+      const w = this.cluster.streamCheck;
+      return ActionJobSchema.parse({
+        action,
+        retry: this.cluster.retry,
+        verifyMs: w.deadlineMs,
+        pollIntervalMs: w.pollIntervalMs,
+        deadlineMs: w.deadlineMs + t.connectMs * 2 + t.readMs,
+      });
+    }
     return ActionJobSchema.parse({
       action,
       retry: this.cluster.retry,
@@ -317,8 +327,9 @@ export function decisionBodies(cluster: string, event: NodeEvent, decision: Deci
     kind: a.kind,
     cluster,
     at: at.toISOString(),
-    eventId: event.eventId,
-    eventType: event.type,
+    // A kept request decided inside an outcome's decision is recorded under its own event.
+    eventId: a.eventId ?? event.eventId,
+    eventType: a.eventType ?? event.type,
     backend: a.backend,
     from: a.from,
     to: a.to,
