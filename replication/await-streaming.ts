@@ -33,10 +33,11 @@ export async function awaitStreaming(source: StreamSource, o: AwaitStreamingOpti
   const started = now();
   let last = 'nothing seen yet';
   let looks = 0;
+  const watch = source.watch(o.standby, o.primary);
   for (;;) {
     looks += 1;
     try {
-      const p = await source.probe(o.standby, o.primary, o.signal);
+      const p = await watch.look(o.signal);
       last = p.seen;
       if (p.streaming) {
         const waited = Math.round(now() - started);

@@ -18,10 +18,10 @@ function postgresSource(cluster: ClusterConfig): StreamSource | null {
 }
 
 /**
- * Picks the source per the config: `auto` takes pgpool's replication state when its sr_check is
- * configured for every backend, else PostgreSQL when credentials are configured. pgpool is asked
- * for its parameters (pcp_pool_status); when it cannot be asked, `auto` falls back to PostgreSQL
- * and otherwise still uses pgpool (its node info is read at every look anyway).
+ * Picks the source per the config. `auto`: PostgreSQL when `streamCheck.postgres` is configured
+ * (it answers within one poll), else pgpool's replication state when its sr_check is configured
+ * for every backend (pgpool is asked for its parameters with pcp_pool_status), else none: the
+ * caller says so and standbys then stay out after a promotion.
  */
 export async function chooseStreamSource(cluster: ClusterConfig, pcp: PcpOps, signal?: AbortSignal): Promise<StreamCheckChoice> {
   const mode = cluster.streamCheck.source;
@@ -40,20 +40,25 @@ export async function chooseStreamSource(cluster: ClusterConfig, pcp: PcpOps, si
     }
     case 'pgpool':
     case 'auto': {
+      // PostgreSQL answers within one poll; pgpool's sr_check only once per sr_check_period (≥ 1 s).
+      const exact = mode === 'auto' ? postgresSource(cluster) : null;
+      if (exact)
+        return { kind: 'source', source: exact, note: `cluster ${name}: standbys are attached after a promotion once PostgreSQL shows them streaming from the new primary` };
       let gap: string | null;
+      let periodMs = 1_000;
       try {
-        gap = pgpoolSourceGap(await pcp.poolParams({ signal }), cluster.backends.length);
+        const params = await pcp.poolParams({ signal });
+        gap = pgpoolSourceGap(params, cluster.backends.length);
+        periodMs = Math.max(1, Number(params.get('sr_check_period') ?? '1')) * 1_000;
       } catch (err) {
         gap = `pgpool could not be asked for its sr_check settings (${err instanceof Error ? err.message : String(err)})`;
       }
       if (gap === null || mode === 'pgpool')
         return {
           kind: 'source',
-          source: new PgpoolStreamSource(cluster, pcp),
+          source: new PgpoolStreamSource(cluster, pcp, periodMs),
           note: `cluster ${name}: standbys are attached after a promotion once pgpool's sr_check shows them streaming from the new primary${gap ? ` (warning: ${gap})` : ''}`,
         };
-      const s = postgresSource(cluster);
-      if (s) return { kind: 'source', source: s, note: `cluster ${name}: ${gap}; standbys are attached after a promotion once PostgreSQL shows them streaming from the new primary` };
       return {
         kind: 'unavailable',
         note:

@@ -1,7 +1,7 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { PcpNode, PcpOps } from '../pcp/index.ts';
-import { StreamProbeError, type StreamProbe, type StreamSource } from './source.ts';
+import { StreamProbeError, type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
 
 /** The pgpool node of a configured backend: its pinned nodeId, else its host and port. */
 export function nodeOf(cluster: ClusterConfig, nodes: readonly PcpNode[], address: string): PcpNode | undefined {
@@ -16,10 +16,13 @@ const isUp = (n: PcpNode): boolean => n.status === 'up' || n.status === 'waiting
 
 /**
  * pgpool's sr_check copies `pg_stat_replication.state` of the primary it routes writes to into
- * each node's replication state (matched by backend_application_nameN). So "streaming" on the
- * standby's node, while pgpool's primary is the expected one, means it streams from that primary.
- * pcp_promote_node resets every node's state to none, so a state from the old primary does not
- * survive a promote pcpflow made.
+ * each node's replication state (matched by backend_application_nameN), once per
+ * sr_check_period. So "streaming" on the standby's node, while pgpool's primary is the expected
+ * one, means it streams from that primary, but only once a check has run since: right after a
+ * promote pgpool 4.3.5 still shows the state it copied from the old primary for up to a period
+ * (seen in the lab: a standby following the dead primary shown `streaming` for ~1 s). A
+ * "streaming" is therefore trusted only after the wait has seen the state change, or after two
+ * periods with pgpool's primary already the expected one.
  */
 export class PgpoolStreamSource implements StreamSource {
   readonly name = 'pgpool' as const;
@@ -27,9 +30,33 @@ export class PgpoolStreamSource implements StreamSource {
   constructor(
     private readonly cluster: ClusterConfig,
     private readonly pcp: PcpOps,
+    private readonly srCheckPeriodMs: number,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
-  async probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe> {
+  watch(standby: string, primary: string): StreamWatch {
+    let primarySince: number | null = null;
+    let sawOther = false;
+    return {
+      look: async (signal) => {
+        const p = await this.probe(standby, primary, signal);
+        if (!p.routed) {
+          primarySince = null;
+          return p;
+        }
+        primarySince ??= this.now();
+        if (!p.streaming) {
+          sawOther = true;
+          return p;
+        }
+        const settled = this.now() - primarySince >= 2 * this.srCheckPeriodMs;
+        if (sawOther || settled) return p;
+        return { streaming: false, seen: `${p.seen}, not trusted yet: pgpool may still show the state it copied from the old primary until its next sr_check` };
+      },
+    };
+  }
+
+  private async probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe & { routed: boolean }> {
     let nodes: PcpNode[];
     try {
       nodes = (await this.pcp.nodes({ signal })).nodes;
@@ -41,10 +68,11 @@ export class PgpoolStreamSource implements StreamSource {
     if (!s) throw new StreamProbeError(`${standby} is not in pgpool's backend list`);
     const routed = nodes.find((n) => isUp(n) && n.role === 'primary');
     const routedText = routed ? formatAddress({ host: routed.host, port: routed.port }) : 'none';
-    if (!p || routed?.id !== p.id) return { streaming: false, seen: `pgpool's primary is ${routedText}, not yet ${primary}` };
+    if (!p || routed?.id !== p.id) return { streaming: false, routed: false, seen: `pgpool's primary is ${routedText}, not yet ${primary}` };
     const state = s.replicationState ?? '';
     return {
       streaming: state === 'streaming',
+      routed: true,
       seen: `pgpool's sr_check shows ${standby} ${state === '' || state === 'none' ? 'not replicating' : state} from ${routedText}`,
     };
   }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { parseAddress } from '../contracts/address.ts';
 import type { StreamCheck } from '../contracts/config.ts';
 import { redactText } from '../runtime/redact.ts';
-import { StreamProbeError, type StreamProbe, type StreamSource } from './source.ts';
+import { StreamProbeError, type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
 
 type PgSettings = NonNullable<StreamCheck['postgres']>;
 
@@ -67,7 +67,11 @@ export class PostgresStreamSource implements StreamSource {
     }
   }
 
-  async probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe> {
+  watch(standby: string, primary: string): StreamWatch {
+    return { look: (signal) => this.probe(standby, primary, signal) };
+  }
+
+  private async probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe> {
     const p = parseAddress(primary);
     if (!p) throw new StreamProbeError(`"${primary.slice(0, 80)}" is not host or host:port`);
     const [receiver, prim] = await Promise.all([

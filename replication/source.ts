@@ -13,8 +13,12 @@ export interface StreamProbe {
  */
 export interface StreamSource {
   readonly name: 'pgpool' | 'postgres';
-  probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe>;
-  close?(): Promise<void>;
+  /** One wait: a source may remember what it saw earlier in the same wait. */
+  watch(standby: string, primary: string): StreamWatch;
+}
+
+export interface StreamWatch {
+  look(signal: AbortSignal): Promise<StreamProbe>;
 }
 
 /** A source could not be asked (connection refused, permission denied, bad credentials). */
