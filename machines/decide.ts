@@ -13,7 +13,7 @@ import {
   type LeafPath,
 } from './backend-machine.ts';
 import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
-import { resolveBackend } from './views.ts';
+import { expectedFor, resolveBackend } from './views.ts';
 
 /**
  * The decision core: (snapshot, event, now) → (next snapshot, PCP actions, audit entries).
@@ -112,8 +112,17 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
       return "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it";
     case 'REBUILD_DONE':
       return 'it is not being rebuilt';
-    case 'DRIFT':
-      return 'pgpool already shows what the machine expects';
+    case 'DRIFT': {
+      // Say what was seen and what was expected, not only that nothing was done here.
+      const exp = expectedFor(state);
+      const seen = `pgpool shows it ${ev.observed.status}/${ev.observed.role}`;
+      if (!exp) return `${seen}; the machine has no expectation in ${path}`;
+      const up = ev.observed.status === 'up' || ev.observed.status === 'waiting';
+      const same = up === (exp.status === 'up') && (exp.status === 'down' || ev.observed.role === exp.role);
+      return same
+        ? `${seen}, as the machine expects (${exp.status}/${exp.role} in ${path}); nothing to repair`
+        : `${seen}, the machine expects ${exp.status}/${exp.role} (${path}); no action on this backend itself: the cluster's repair is in the other entries of this decision`;
+    }
     case 'FAILED_PRIMARY':
       return 'already out of pgpool and waiting for its rebuild';
     case 'ATTACH_FOLLOWING':

@@ -74,3 +74,16 @@ test('an EFM attach during a promotion in flight waits for streaming; outside on
   const attach = decide(calm, ev('efm.attach', { backend: C, nodeType: 'standby' }), at(6));
   assert.deepEqual(attach.actions.map((a) => a.type), ['attach']);
 });
+
+test('the reconciler note says what pgpool showed and what was expected when they differ', () => {
+  const ev = eventFactory();
+  const d = decide(
+    threeNodes(),
+    ev('reconciler.drift', { source: 'reconciler', backend: B, nodeId: 1, observed: { status: 'up', role: 'primary' }, expected: 'up/standby (up)' }),
+    at(1),
+  );
+  assert.deepEqual(d.actions.map((a) => [a.type, a.backend]), [['promote', A]], 'the rogue promote is repaired');
+  const aboutB = d.audit.find((a) => a.backend === B);
+  assert.match(aboutB?.note ?? '', /pgpool shows it up\/primary, the machine expects up\/standby/);
+  assert.doesNotMatch(d.audit.map((a) => a.note).join(' '), /already shows what the machine expects/);
+});
