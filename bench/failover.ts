@@ -89,11 +89,15 @@ async function watchStreaming(standby: string, primary: string): Promise<number>
   const source = new PostgresStreamSource({ user: 'postgres', database: 'postgres', connectTimeoutMs: 2_000, ssl: 'disable' }, undefined);
   const watch = source.watch(standby, primary);
   const signal = AbortSignal.timeout(60_000);
-  for (;;) {
-    const started = performance.now();
-    const p = await watch.look(signal).catch(() => ({ streaming: false }));
-    if (p.streaming) return started;
-    if (signal.aborted) throw new Error(`${standby} never streamed from ${primary}`);
+  try {
+    for (;;) {
+      const started = performance.now();
+      const p = await watch.look(signal).catch(() => ({ streaming: false }));
+      if (p.streaming) return started;
+      if (signal.aborted) throw new Error(`${standby} never streamed from ${primary}`);
+    }
+  } finally {
+    await watch.close?.();
   }
 }
 
