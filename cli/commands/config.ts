@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../runtime/config.ts';
 import { action } from '../run.ts';
 
 export function register(program: Command): void {
@@ -9,7 +8,8 @@ export function register(program: Command): void {
     .description('validate the config file and the files it names; print every problem with its path (exit 2 on error)')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG or /etc/pcpflow/pcpflow.yaml)')
     .action(
-      action((opts: { config?: string }) => {
+      action(async (opts: { config?: string }) => {
+        const { loadConfig } = await import('../../runtime/config.ts');
         const { path, config: cfg } = loadConfig(opts.config);
         const backends = cfg.clusters.reduce((n, c) => n + c.backends.length, 0);
         process.stdout.write(`${path}: ok (${cfg.clusters.length} cluster(s), ${backends} backend(s))\n`);
