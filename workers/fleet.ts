@@ -12,9 +12,9 @@ import { startHttp, type RouteHandler } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { createActionQueue } from './topology.ts';
+import type { Role } from './roles.ts';
 
-export type Role = 'decider' | 'executor' | 'reconciler';
-export const ALL_ROLES: readonly Role[] = ['decider', 'executor', 'reconciler'];
+export { ALL_ROLES, type Role } from './roles.ts';
 
 export interface FleetMember {
   httpPort: number | null;

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { createPcpOps } from '../../pcp/index.ts';
-import { chooseStreamSource } from '../../replication/choose.ts';
-import { loadConfig } from '../../runtime/config.ts';
 import { action } from '../run.ts';
 
 export function register(program: Command): void {
@@ -13,10 +10,13 @@ export function register(program: Command): void {
     .option('--no-stream-check', "do not ask pgpool for its sr_check settings (how standbys come back after a promotion)")
     .action(
       action(async (opts: { config?: string; streamCheck?: boolean }) => {
+        const { loadConfig } = await import('../../runtime/config.ts');
         const { path, config: cfg } = loadConfig(opts.config);
         const backends = cfg.clusters.reduce((n, c) => n + c.backends.length, 0);
         process.stdout.write(`${path}: ok (${cfg.clusters.length} cluster(s), ${backends} backend(s))\n`);
         if (opts.streamCheck === false) return 0;
+        const { createPcpOps } = await import('../../pcp/index.ts');
+        const { chooseStreamSource } = await import('../../replication/choose.ts');
         // How standbys come back after a promotion is a property of the config and of pgpool's
         // sr_check settings together: say it here, before a failover finds out.
         for (const c of cfg.clusters) {
