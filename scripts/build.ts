@@ -21,10 +21,11 @@ export const BUILD_DIR = join(root, 'build');
  * the bundle for a reason: BullMQ reads its Lua commands from its own folder and takes ioredis
  * as a peer (one copy, or its instanceof checks fail); pino runs transports in worker threads
  * from files; the Graphviz WebAssembly loads from its package; xstate and prom-client stay
- * external so a test can see from the module trace that `--help` loads neither. The rest (zod,
+ * external so a test can see from the module trace that `--help` loads neither; pg (the stream
+ * check's PostgreSQL client) looks for its optional native binding by name. The rest (zod,
  * yaml, commander) is bundled: a few chunk files instead of ~330 small modules at every start.
  */
-export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
+export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'pg', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
 
 const options: BuildOptions = {
   entryPoints: { main: join(root, 'cli', 'main.ts') },

@@ -24,7 +24,7 @@ import { attached, hookEvent, publish, records, testConfig, waitRecord, waitSett
  */
 const LAB_ID = labId(11);
 const ip = (n: number) => `127.0.${LAB_ID}.${n}`;
-const [P0, P1, P2] = [`${ip(11)}:5432`, `${ip(12)}:5432`, `${ip(13)}:5432`];
+const [P1, P2] = [`${ip(12)}:5432`, `${ip(13)}:5432`];
 /** One look in a watch of its own, closed after (a watch keeps its sessions open). */
 async function lookOnce(source: StreamSource, standby: string, primary: string, signal: AbortSignal) {
   const w = source.watch(standby, primary);
