@@ -48,7 +48,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
     case 'off':
       return { result: 'already', reason: `${check.note}; attached without waiting`, retryable: false, durationMs: 0 };
     case 'unavailable':
-      return { result: 'failed', reason: check.note, retryable: false, durationMs: 0 };
+      return { result: 'failed', reason: check.note, retryable: check.transient === true, durationMs: 0 };
     case 'source':
       break;
   }
