@@ -17,11 +17,14 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   initialSnapshot,
+  policyOf,
+  withPolicy,
   type ClusterSnapshot,
+  type DecisionPolicy,
   type InitialBackend,
   type InitialSnapshotInput,
 } from './snapshot.ts';
-export { decide, type Decision, type DecisionAudit } from './decide.ts';
+export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
 export {
   HistoryParseError,

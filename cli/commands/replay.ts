@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { NodeEventSchema, type NodeEvent } from '../../contracts/events.ts';
-import { decide, decodeSnapshot, initialSnapshot, type ClusterSnapshot } from '../../machines/index.ts';
+import { decide, decodeSnapshot, initialSnapshot, policyOf, type ClusterSnapshot } from '../../machines/index.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { action } from '../run.ts';
 import { canonicalBackends, formatRowsJson, formatRowsTable, rowsOf, type DecisionRow } from './simulate.ts';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
           start = initialSnapshot({
             cluster: config?.name ?? first?.cluster ?? 'replay',
             backends: addresses.map((address) => ({ address, role: address === primary || address.split(':')[0] === opts.primary ? 'primary' : 'standby', attached: true })),
-            policy: { detachHealthyPrimary: config?.fence.detachHealthyPrimary ?? false },
+            ...(config ? { policy: policyOf(config.fence) } : {}),
           });
         }
         const result = replay(start, events);
