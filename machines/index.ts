@@ -42,3 +42,5 @@ export {
   type MachineGraph,
   type RenderOptions,
 } from './diagram.ts';
+export { decisionBodies } from './audit-bodies.ts';
+export { formatVerify, parseAuditLines, verifyDecisions, type VerifyDifference, type VerifyResult } from './verify.ts';

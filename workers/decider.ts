@@ -2,12 +2,11 @@ import type { Queue } from 'bullmq';
 import type { Action } from '../contracts/actions.ts';
 import type { AuditBody } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
-import type { NodeEvent } from '../contracts/events.ts';
 import { keys, type EventResult } from '../contracts/keys.ts';
 import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
-import { decide, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot, type Decision } from '../machines/index.ts';
+import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
 import type { PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
@@ -184,7 +183,7 @@ export class ClusterDecider {
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const decision = decide(before, event, at);
-    const bodies = decisionBodies(cluster, event, decision, at);
+    const bodies = decisionBodies(cluster, event, before, decision, at);
     const result: EventResult = {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),
@@ -287,26 +286,4 @@ export class ClusterDecider {
     for (const text of texts) pipe.lrem(key, 1, text);
     await pipe.exec();
   }
-}
-
-/** Turns a decision into audit bodies; the first carries the event itself for replay. */
-export function decisionBodies(cluster: string, event: NodeEvent, decision: Decision, at: Date): AuditBody[] {
-  const audits = decision.audit.length
-    ? decision.audit
-    : [{ kind: 'event-ignored' as const, backend: event.backend, actionIds: [], note: `Event ${event.type} required nothing.` }];
-  return audits.map((a, i) => ({
-    kind: a.kind,
-    cluster,
-    at: at.toISOString(),
-    eventId: event.eventId,
-    eventType: event.type,
-    backend: a.backend,
-    from: a.from,
-    to: a.to,
-    actions: decision.actions
-      .filter((x) => a.actionIds.includes(x.actionId))
-      .map((x) => ({ actionId: x.actionId, type: x.type, backend: x.backend })),
-    note: a.note,
-    payload: i === 0 ? event : undefined,
-  }));
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { NodeEventSchema, type NodeEvent } from '../../contracts/events.ts';
-import { decide, decodeSnapshot, initialSnapshot, policyOf, type ClusterSnapshot } from '../../machines/index.ts';
+import { decide, decodeSnapshot, formatVerify, initialSnapshot, parseAuditLines, policyOf, verifyDecisions, type ClusterSnapshot } from '../../machines/index.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { action } from '../run.ts';
 import { canonicalBackends, formatRowsJson, formatRowsTable, rowsOf, type DecisionRow } from './simulate.ts';
@@ -56,8 +56,9 @@ export function register(program: Command): void {
     .option('--cluster <name>', 'cluster in the config')
     .option('--primary <addr>', 'the primary at the start when no snapshot is given')
     .option('--json', 'one JSON line per decision entry')
+    .option('--verify', 'FILE is an exported audit: decide every event again from its recorded snapshot; exit 1 naming the first decision that differs')
     .action(
-      action((file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean }) => {
+      action((file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean; verify?: boolean }) => {
         const read = (f: string): string => {
           try {
             return readFileSync(f, 'utf8');
@@ -65,6 +66,15 @@ export function register(program: Command): void {
             throw new InvalidInputError(`${f}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, undefined, { cause: err });
           }
         };
+        if (opts.verify) {
+          const result = verifyDecisions(parseAuditLines(read(file)));
+          process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatVerify(result));
+          if (result.difference === null && result.identical === 0) {
+            process.stderr.write(`${file}: no decision recorded with its snapshot; nothing could be verified\n`);
+            return 1;
+          }
+          return result.difference === null ? 0 : 1;
+        }
         const events = eventsFrom(read(file));
         if (events.length === 0) throw new InvalidInputError(`${file}: no events found`);
         let start: ClusterSnapshot;

@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
+import { formatVerify, parseAuditLines, verifyDecisions } from '../../machines/index.ts';
 import { createPcpOps } from '../../pcp/index.ts';
 import { labId, startLab, type TestLab } from '../support/lab.ts';
 
@@ -52,6 +53,14 @@ test('every drill scenario ends with pgpool showing the expected table', async (
     assert.ok((crash.actions ?? []).length === 0);
     // Two agents reported the same standby failure: one decision, one duplicate.
     assert.ok(records.some((r) => r.kind === 'event-duplicate' && r.eventType === 'efm.detach'));
+
+    // Replay proves the decisions: the exported audit of every scenario, decided again offline
+    // from the snapshots recorded with it, yields exactly the recorded decisions.
+    const exported = records.map((r) => JSON.stringify(r)).join('\n');
+    const replayed = verifyDecisions(parseAuditLines(exported));
+    assert.equal(replayed.difference, null, formatVerify(replayed));
+    assert.equal(replayed.withoutSnapshot, 0);
+    assert.ok(replayed.identical >= 30, `only ${replayed.identical} decisions verified`);
   } finally {
     redis.disconnect();
   }
