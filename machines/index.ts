@@ -35,6 +35,7 @@ export {
   toDot,
   toHtml,
   toMermaid,
+  type DiagramDetail,
   type DiagramFormat,
   type GraphEdge,
   type GraphState,
@@ -44,3 +45,4 @@ export {
 } from './diagram.ts';
 export { decisionBodies } from './audit-bodies.ts';
 export { formatVerify, parseAuditLines, verifyDecisions, type VerifyDifference, type VerifyResult } from './verify.ts';
+export { foldedGraph, toFoldedDot, toFoldedMermaid, type FoldedEdge, type FoldedGraph, type Visit } from './diagram-folded.ts';

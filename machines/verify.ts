@@ -108,6 +108,12 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     const row = rows[i];
     if (!row) continue;
     const first = row.body;
+    if (first.to === 'bootstrapped' && first.snapshot !== undefined) {
+      // The state the cluster started from: the first decision must start from it.
+      const boot = ClusterSnapshotSchema.safeParse(first.snapshot);
+      if (boot.success) left.set(first.cluster, { snapshot: boot.data, eventId: `bootstrap (audit ${row.seq !== null ? `#${row.seq}` : `line ${row.line}`})` });
+      continue;
+    }
     const event = NodeEventSchema.safeParse(first.payload);
     if (!event.success || first.eventId === undefined || first.eventId !== event.data.eventId) continue;
     const eventId = first.eventId;
@@ -140,7 +146,7 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
           ...result,
           difference: {
             ...base,
-            what: `the snapshot recorded with this decision is not the state decision of event ${prev.eventId} left`,
+            what: `the snapshot recorded with this decision is not the state left by ${prev.eventId.startsWith('bootstrap') ? prev.eventId : `the decision of event ${prev.eventId}`}`,
             recorded: stable(before).slice(0, 600),
             replayed: stable(expected).slice(0, 600),
           },

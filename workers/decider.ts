@@ -100,6 +100,9 @@ export class ClusterDecider {
       to: 'bootstrapped',
       endpoint: observed.endpoint,
       note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.`,
+      // Structured too, so a timeline knows each backend's first state and pgpool's view of it.
+      payload: { bootstrap: backends },
+      snapshot,
     };
     try {
       return await this.commit(null, snapshot, '0-0', [body], [], null, null);

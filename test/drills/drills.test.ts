@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
@@ -13,6 +16,7 @@ import { labId, startLab, type TestLab } from '../support/lab.ts';
  * SHOW pool_nodes) checked after every step.
  */
 const LAB_ID = labId(8);
+const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 let lab: TestLab;
 
 before(async () => {
@@ -57,6 +61,8 @@ test('every drill scenario ends with pgpool showing the expected table', async (
     // Replay proves the decisions: the exported audit of every scenario, decided again offline
     // from the snapshots recorded with it, yields exactly the recorded decisions.
     const exported = records.map((r) => JSON.stringify(r)).join('\n');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'drills-audit.jsonl'), `${exported}\n`);
     const replayed = verifyDecisions(parseAuditLines(exported));
     assert.equal(replayed.difference, null, formatVerify(replayed));
     assert.equal(replayed.withoutSnapshot, 0);
