@@ -162,6 +162,20 @@ export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts
     return l;
   };
   for (const b of opts.backends ?? []) lane(b);
+  // Hooks may name a backend by host alone (EFM's %h): such events go on the lane of that host.
+  const known = new Set<string>(opts.backends ?? []);
+  for (const r of records) {
+    if (r.kind === 'decision' && r.backend && r.to) known.add(r.backend);
+    for (const a of r.actions ?? []) known.add(a.backend);
+    const p = PayloadSchema.safeParse(r.payload);
+    for (const b of (p.success && p.data.bootstrap) || []) known.add(b.address);
+  }
+  const hostOf = (a: string): string => (a.startsWith('[') ? a.slice(1, a.indexOf(']')) : a.split(':')[0] ?? a);
+  const canonical = (a: string): string => {
+    if (known.has(a)) return a;
+    const same = [...known].filter((k) => hostOf(k) === hostOf(a));
+    return same.length === 1 && same[0] ? same[0] : a;
+  };
   const clusterMarkers: EventMarker[] = [];
   const actions = new Map<string, { bar: ActionBar; lane: Lane }>();
   const setState = (l: Lane, state: string, at: number, seq: number | null): void => {
@@ -190,9 +204,10 @@ export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts
       continue;
     }
     // The first record of an event carries it: a marker on its backend's lane.
-    if (p && r.eventId && p.type === r.eventType && p.source) {
+    if (p && r.eventId && p.type === r.eventType && p.source && p.source !== 'executor') {
+      // Outcomes (source executor) are drawn as the ends of their action bars, not as markers.
       const m: EventMarker = { at, seq: r.seq, source: p.source, type: r.eventType ?? 'event', kind: r.kind, note: r.note };
-      const b = r.backend ?? null;
+      const b = r.backend ? canonical(r.backend) : null;
       if (b && (lanes.has(b) || r.kind !== 'event-rejected')) lane(b).markers.push(m);
       else clusterMarkers.push(m);
       if (r.eventType === 'reconciler.drift' && p.observed && b) {

@@ -73,6 +73,17 @@ body[data-live="on"] .live{background:#1a7f37}
 .episode h3{font-size:.9rem;margin:0 0 .3rem}
 .episode ol{margin:0;padding-left:1.2rem;font-size:.86rem}
 .role{display:inline-block;min-width:4.5rem;font-weight:bold;color:#1f5fa8}
+svg.timeline{max-width:100%;height:auto;background:#fff;border:1px solid #ddd}
+svg.timeline a:hover rect,svg.timeline a:hover path,svg.timeline a:hover circle{stroke:#000;stroke-width:1.5}
+svg.timeline .brush{fill:#1f5fa8;fill-opacity:.15}
+.timeline-box{overflow-x:auto}
+.zoom{font-size:.85rem;margin:.3rem 0}
+.zoom a{margin-right:.8rem}
+.incidents li{margin:.2rem 0}
+table.records td{font-size:.82rem}
+table.records tr:target{background:#fff3c4;outline:2px solid #d62728}
+table.records pre{white-space:pre-wrap;max-width:60rem;font-size:.75rem}
+section.zoomed{margin:1rem 0}
 `;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64');

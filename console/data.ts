@@ -8,6 +8,9 @@ import type { RedisClient } from '../runtime/redis.ts';
 import { clusterStatus, type BackendStatus, type ClusterStatus } from '../workers/status.ts';
 import type { TimeRange } from './range.ts';
 import { buildTimeline, type Episode } from './timeline.ts';
+import { inlineSvg } from './svg.ts';
+
+export { inlineSvg };
 
 /** Everything a backend page (and its export) shows, gathered in one place, read-only. */
 export interface BackendData {
@@ -33,19 +36,6 @@ export interface DataDeps {
 
 export function overview(deps: DataDeps, clusters: readonly ClusterConfig[]): Promise<ClusterStatus[]> {
   return Promise.all(clusters.map((c) => clusterStatus(c, deps.redis, deps.prefix, deps.pcpFor(c))));
-}
-
-/**
- * Graphviz output is ours, but its prolog, doctype and comments are dropped before it is
- * inlined: they are useless in HTML and the doctype names an external DTD URL.
- */
-export function inlineSvg(svg: string): string {
-  return svg
-    .replace(/<\?xml[^>]*>\s*/g, '')
-    .replace(/<!DOCTYPE[^>]*>\s*/gi, '')
-    .replace(/<!--[\s\S]*?-->\s*/g, '')
-    .replace(/<script[\s\S]*?<\/script>/gi, '')
-    .trim();
 }
 
 /** null when the backend is neither configured, nor in the snapshot, nor in the audit trail. */

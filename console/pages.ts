@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../contracts/audit.ts';
 import type { BackendStatus, ClusterStatus } from '../workers/status.ts';
-import { CLIENT_SCRIPT, STYLE } from './assets.ts';
+import { CLIENT_SCRIPT, REPORT_CSP, STYLE } from './assets.ts';
+import { incidentSections, type IncidentView } from './incident.ts';
 import type { BackendData } from './data.ts';
 import { html, trusted, type SafeHtml } from './html.ts';
 import { RANGE_PRESETS, type TimeRange } from './range.ts';
@@ -28,13 +29,15 @@ interface LayoutOptions {
   tools?: SafeHtml;
   /** A link home makes no sense in an exported file. */
   home?: boolean;
+  /** A policy in the page itself, for a file opened from disk (no server sends headers then). */
+  csp?: string;
 }
 
 export function page(o: LayoutOptions): string {
   const live = o.liveCluster !== null;
   const events = live ? `/events${o.liveCluster ? `?cluster=${encodeURIComponent(o.liveCluster)}` : ''}` : null;
   return `<!DOCTYPE html>\n${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${o.title}</title><style>${trusted(STYLE)}</style></head>
+${o.csp ? html`<meta http-equiv="Content-Security-Policy" content="${o.csp}">` : ''}<title>${o.title}</title><style>${trusted(STYLE)}</style></head>
 <body data-cluster="${o.liveCluster ?? ''}" data-events="${events ?? ''}" data-live="off">
 <header><h1>${o.home === false ? 'pcpflow' : html`<a href="/">pcpflow console</a>`}</h1>${o.crumbs ?? ''}${live ? html`<span id="live" class="live">connecting…</span>` : ''}${o.tools ?? ''}</header>
 <main>${o.main}</main>
@@ -158,4 +161,17 @@ export function reportPage(d: BackendData, now: Date = new Date()): string {
 
 export function messagePage(status: number, title: string, message: string): string {
   return page({ title: `pcpflow — ${title}`, main: html`<h2>${status} ${title}</h2><p>${message}</p>`, liveCluster: null });
+}
+
+/** `pcpflow audit report`: the cluster's incident view as one file, no script, nothing from outside. */
+export function incidentReportPage(v: IncidentView, now: Date = new Date()): string {
+  const t = v.timeline;
+  return page({
+    title: `pcpflow incident report — cluster ${v.cluster}`,
+    crumbs: html`<span>cluster ${v.cluster}, ${new Date(t.from).toISOString()} → ${new Date(t.to).toISOString()}, made ${now.toISOString()}</span>`,
+    main: incidentSections(v, { rangeHref: null }),
+    liveCluster: null,
+    home: false,
+    csp: REPORT_CSP,
+  });
 }

@@ -24,6 +24,8 @@ export interface FoldedEdge {
   actions: string[];
   /** How many times the range took it (0 when not drawn over a range). */
   count: number;
+  /** On a state's loop: moves between its substates in the range. */
+  within?: number;
 }
 
 export interface FoldedGraph {
@@ -79,9 +81,17 @@ export function foldedGraph(visits: readonly Visit[] = []): FoldedGraph {
   // as a loop only then), or from "any state".
   for (const [key, count] of counts) {
     const [from = '', to = ''] = key.split('>');
+    if (from === to) {
+      // Moves between substates share the state's loop (one loop, one label) but are counted
+      // apart: they are not the loop's events.
+      const loop = edges.get(key);
+      if (loop) loop.within = count;
+      else edges.set(key, { from, to, events: [], actions: [], count: 0, within: count });
+      continue;
+    }
     const f = edges.get(key) ?? edges.get(`*>${to}`);
     if (f) f.count += count;
-    else edges.set(key, { from, to, events: [from === to ? 'within state' : 'taken'], actions: [], count });
+    else edges.set(key, { from, to, events: ['taken'], actions: [], count });
   }
   return { states: order.map((path) => ({ path, entered: entered.get(path) ?? 0 })), edges: [...edges.values()] };
 }
@@ -92,7 +102,8 @@ const q = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"
 function edgeText(e: FoldedEdge, newline = '\n'): string {
   const extra = e.actions.filter((a) => !e.events.includes(a));
   const pcp = e.actions.length === 0 ? '' : extra.length ? `${newline}PCP ${e.actions.join(', ')}` : ' (PCP)';
-  return `${e.events.join(', ')}${pcp}${e.count ? `  ×${e.count}` : ''}`;
+  const within = e.within ? `${e.events.length ? newline : ''}between its substates ×${e.within}` : '';
+  return `${e.events.join(', ')}${pcp}${e.count ? `  ×${e.count}` : ''}${within}`;
 }
 
 export function toFoldedDot(visits: readonly Visit[] = [], title = 'pcpflow backend machine'): string {
@@ -100,7 +111,7 @@ export function toFoldedDot(visits: readonly Visit[] = [], title = 'pcpflow back
   const ranged = visits.length > 0;
   const lines = [
     'digraph backend {',
-    `  graph [rankdir=LR fontname="Helvetica" label=${q(title)} labelloc=t nodesep=0.6 ranksep=1.1 forcelabels=true];`,
+    `  graph [rankdir=LR fontname="Helvetica" label=${q(title)} labelloc=t nodesep=0.6 ranksep=1.1 forcelabels=true pad="0.6,0.3"];`,
     '  node [shape=box style="rounded,filled" fillcolor="#ffffff" fontname="Helvetica" fontsize=13 margin="0.25,0.12"];',
     '  edge [fontname="Helvetica" fontsize=10];',
   ];
@@ -116,14 +127,20 @@ export function toFoldedDot(visits: readonly Visit[] = [], title = 'pcpflow back
   }
   if (g.edges.some((e) => e.from === '*')) lines.push('  "*" [shape=plaintext style="" label="any state" fontcolor="#777777"];');
   // The lifecycle as invisible heavy edges: Graphviz ranks the states in that order.
-  const life = g.states.map((s) => s.path).filter((p) => p !== 'attention');
+  const life = g.states.map((s) => s.path);
   for (let i = 1; i < life.length; i++) lines.push(`  ${q(life[i - 1] ?? '')} -> ${q(life[i] ?? '')} [style=invis weight=20];`);
+  if (g.edges.some((e) => e.from === '*')) lines.push('  { rank=same; "*"; "attention"; }');
+  const rank = (p: string): number => (p === '*' ? life.length : life.indexOf(p));
   for (const e of g.edges) {
     const attrs = [`label=${q(edgeText(e))}`];
-    if (e.count > 0) attrs.push('color="#d62728" fontcolor="#d62728" penwidth=2.6');
+    // A way back is written forward with its arrow reversed: it still ranks (so Graphviz keeps its
+    // label clear of the others) without pulling the states out of lifecycle order.
+    const back = rank(e.to) < rank(e.from);
+    if (back) attrs.push('dir=back');
+    if (e.count > 0 || e.within) attrs.push('color="#d62728" fontcolor="#d62728" penwidth=2.6');
     else if (ranged) attrs.push('color="#dddddd" fontcolor="#bbbbbb"');
     else attrs.push(e.actions.length ? 'color="#1f5fa8" fontcolor="#1f5fa8"' : 'color="#888888" fontcolor="#555555"');
-    lines.push(`  ${q(e.from)} -> ${q(e.to)} [${attrs.join(' ')}];`);
+    lines.push(back ? `  ${q(e.to)} -> ${q(e.from)} [${attrs.join(' ')}];` : `  ${q(e.from)} -> ${q(e.to)} [${attrs.join(' ')}];`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;

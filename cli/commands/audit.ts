@@ -8,6 +8,7 @@ import { AuditStore } from '../../audit/store.ts';
 import { loadConfig } from '../../runtime/config.ts';
 import { createRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
+import { registerReport } from './audit-report.ts';
 
 interface AuditOpts {
   config?: string;
@@ -33,7 +34,7 @@ export function parseSince(text: string, now: Date): Date {
 }
 
 export function register(program: Command): void {
-  program
+  const audit = program
     .command('audit')
     .description('query the audit trail (--cluster --backend --since --json), verify its hash chain, export it')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
@@ -92,4 +93,5 @@ export function register(program: Command): void {
         }
       }),
     );
+  registerReport(audit);
 }
