@@ -9,6 +9,8 @@ import { clusterStatus, type BackendStatus, type ClusterStatus } from '../worker
 import type { TimeRange } from './range.ts';
 import { buildTimeline, type Episode } from './timeline.ts';
 import { inlineSvg } from './svg.ts';
+import { incidentView, type IncidentView } from './incident.ts';
+import { formatAddress } from '../contracts/address.ts';
 
 export { inlineSvg };
 
@@ -64,4 +66,25 @@ export async function backendData(deps: DataDeps, cluster: ClusterConfig, addres
     svg: inlineSvg(svg),
     chain: { ok: verify.ok, checked: verify.checked, problems: verify.problems.map(describeProblem) },
   };
+}
+
+/**
+ * A cluster's incident view over a range. Every record is read (the state before the range and
+ * pgpool's view then come from earlier records) and the picture is clipped to the range. A preset
+ * range starts at the first record inside it, so a fresh cluster's timeline is not one pixel wide.
+ */
+export async function clusterView(deps: DataDeps, cluster: ClusterConfig, range: TimeRange, now: Date = new Date()): Promise<IncidentView> {
+  const records = (await deps.audit.query(cluster.name)).map((s) => s.record);
+  const times = records.map((r) => Date.parse(r.at));
+  const to = range.until?.getTime() ?? now.getTime();
+  const inside = times.filter((t) => (range.since === null || t >= range.since.getTime()) && t <= to);
+  const from = range.preset === 'custom' && range.since ? range.since.getTime() : Math.max(range.since?.getTime() ?? 0, Math.min(...inside, to - 60_000) - 2_000);
+  return incidentView({
+    cluster: cluster.name,
+    records,
+    from,
+    to: Math.max(to, from + 1000),
+    backends: cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port })),
+    layout: await deps.layout(),
+  });
 }

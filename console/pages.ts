@@ -72,7 +72,7 @@ function auditLine(r: AuditRecord): SafeHtml {
 export function overviewMain(statuses: readonly ClusterStatus[]): SafeHtml {
   return html`${statuses.map(
     (s) => html`<section class="cluster" data-cluster="${s.cluster}">
-<h2>cluster ${s.cluster} <span class="muted">snapshot v${s.version ?? '-'}</span></h2>
+<h2>cluster <a href="${clusterHref(s.cluster)}">${s.cluster}</a> <span class="muted">snapshot v${s.version ?? '-'}</span></h2>
 <p>${pgpoolLine(s)}</p>
 <table><thead><tr><th>backend</th>${STATUS_HEAD}</tr></thead><tbody>
 ${s.backends.map((b) => html`<tr data-backend="${b.address}"><td><a href="${backendHref(s.cluster, b.address)}">${b.address}</a></td>${statusCells(b)}</tr>\n`)}
@@ -80,6 +80,29 @@ ${s.backends.map((b) => html`<tr data-backend="${b.address}"><td><a href="${back
 <h2>last audit entries</h2><ol class="audit">${s.lastAudit.map(auditLine)}</ol>
 </section>`,
   )}`;
+}
+
+export function clusterHref(cluster: string, suffix = '', q: Record<string, string> = {}): string {
+  const search = new URLSearchParams(q).toString();
+  return `/cluster/${encodeURIComponent(cluster)}${suffix}${search ? `?${search}` : ''}`;
+}
+
+/** A cluster: its backends, then the timeline with incidents, summary, diagram and records. */
+export function clusterMain(status: ClusterStatus, v: IncidentView, range: TimeRange): SafeHtml {
+  const rangeHref = (from: number, to: number): string => clusterHref(v.cluster, '', { since: new Date(from).toISOString(), until: new Date(to).toISOString() });
+  return html`${overviewMain([status])}
+${incidentSections(v, { rangeHref, laneHref: (b) => backendHref(v.cluster, b) })}
+<p><a class="export" href="${clusterHref(v.cluster, '/report.html', Object.fromEntries(Object.entries(range.query).filter((e): e is [string, string] => typeof e[1] === 'string')))}" download>export this view as one HTML file</a></p>`;
+}
+
+export function clusterPage(status: ClusterStatus, v: IncidentView, range: TimeRange): string {
+  return page({
+    title: `pcpflow — cluster ${v.cluster}`,
+    crumbs: html`<span>cluster ${v.cluster}</span>`,
+    tools: rangeForm(range),
+    main: clusterMain(status, v, range),
+    liveCluster: v.cluster,
+  });
 }
 
 export function overviewPage(statuses: readonly ClusterStatus[]): string {
