@@ -45,7 +45,7 @@ const RIGHT = 16;
 const AXIS_H = 34;
 const LANE_H = 64;
 const CLUSTER_H = 26;
-const LEGEND_H = 40;
+const LEGEND_H = 52;
 
 const TICKS = [1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3, 7200e3, 21600e3, 43200e3, 86400e3];
 
@@ -187,8 +187,15 @@ function markerSvg(m: EventMarker, px: number, y: number, lane: string): string 
 function legendSvg(y: number, colours: Map<string, string>): string {
   const items: string[] = [];
   let px = 8;
+  let row = 0;
   const add = (swatch: string, label: string): void => {
-    items.push(`${swatch.replace(/X/g, px.toFixed(0))}<text x="${px + 14}" y="${y + 9}" fill="#444" font-size="10">${esc(label)}</text>`);
+    // A new row rather than a label past the right edge.
+    if (px + 22 + textWidth(label, 10) > W - 8) {
+      px = 8;
+      row += 1;
+    }
+    const dy = row * 16;
+    items.push(`<g transform="translate(0 ${dy})">${swatch.replace(/X/g, px.toFixed(0))}<text x="${px + 14}" y="${y + 9}" fill="#444" font-size="10">${esc(label)}</text></g>`);
     px += 22 + textWidth(label, 10);
   };
   for (const [state, c] of colours) add(`<rect x="X" y="${y}" width="11" height="11" fill="${c}" rx="2"/>`, state);
