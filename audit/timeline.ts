@@ -100,10 +100,12 @@ const PayloadSchema = z.looseObject({
 const OUTCOME_PREFIX = 'outcome.';
 const DONE = new Set(['changed', 'already', 'gave-up']);
 
-function seenAfter(type: string): PgpoolSeen {
+/** What pgpool shows once an action is confirmed; null for one that asks nothing of pgpool. */
+function seenAfter(type: string): PgpoolSeen | null {
   if (type === 'detach') return 'down';
   if (type === 'promote' || type === 'promote-switchover') return 'primary';
-  return 'up';
+  if (type === 'attach') return 'up';
+  return null;
 }
 
 export interface TimelineOptions {
@@ -242,9 +244,10 @@ export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts
       if (r.outcome === 'changed' || r.outcome === 'already') {
         bar.end = at;
         bar.result = r.outcome;
-        setSeen(owner.lane, seenAfter(bar.type), at, r.seq, `${bar.type} ${bar.actionId} confirmed in pgpool's node info`);
+        const seen = seenAfter(bar.type);
+        if (seen) setSeen(owner.lane, seen, at, r.seq, `${bar.type} ${bar.actionId} confirmed in pgpool's node info`);
         // pgpool's promote marks every other node down until each is attached again.
-        if (seenAfter(bar.type) === 'primary')
+        if (seen === 'primary')
           for (const other of lanes.values()) if (other !== owner.lane) setSeen(other, 'down', at, r.seq, `pgpool's promote of ${owner.lane.backend} marked it down`);
       }
     }

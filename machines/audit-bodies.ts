@@ -16,8 +16,9 @@ export function decisionBodies(cluster: string, event: NodeEvent, before: Cluste
     kind: a.kind,
     cluster,
     at: at.toISOString(),
-    eventId: event.eventId,
-    eventType: event.type,
+    // A kept request decided inside an outcome's decision is recorded under its own event.
+    eventId: a.eventId ?? event.eventId,
+    eventType: a.eventType ?? event.type,
     backend: a.backend,
     from: a.from,
     to: a.to,

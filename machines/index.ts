@@ -44,5 +44,4 @@ export {
   type RenderOptions,
 } from './diagram.ts';
 export { decisionBodies } from './audit-bodies.ts';
-export { formatVerify, parseAuditLines, verifyDecisions, type VerifyDifference, type VerifyResult } from './verify.ts';
 export { foldedGraph, toFoldedDot, toFoldedMermaid, type FoldedEdge, type FoldedGraph, type Visit } from './diagram-folded.ts';

@@ -1,19 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { findIncidents, buildTimeline } from '../../audit/timeline.ts';
-import { AuditStore } from '../../audit/store.ts';
 import type { AuditRecord } from '../../contracts/audit.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { formatAddress } from '../../contracts/address.ts';
-import { incidentMarkdown, incidentView } from '../../console/incident.ts';
-import { incidentReportPage } from '../../console/pages.ts';
-import { timelineSvg } from '../../console/timeline-svg.ts';
-import { parseAuditLines } from '../../machines/index.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
 import { parseSince } from './audit.ts';
-import { graphvizLayout } from './viz.ts';
 
 interface ReportOpts {
   config?: string;
@@ -51,6 +42,19 @@ export function registerReport(audit: Command): void {
       action(async (_opts: ReportOpts, cmd: Command) => {
         // Options shared with `pcpflow audit` (--config, --cluster, --since) may land on the parent.
         const opts = cmd.optsWithGlobals<ReportOpts>();
+        // Redis, XState and Graphviz load only when a report is made (`--help` stays light).
+        const [{ findIncidents, buildTimeline }, { AuditStore }, { incidentMarkdown, incidentView }, { incidentReportPage }, { timelineSvg }, { parseAuditLines }, { loadConfig }, { createRedis }, { graphvizLayout }] =
+          await Promise.all([
+            import('../../audit/timeline.ts'),
+            import('../../audit/store.ts'),
+            import('../../console/incident.ts'),
+            import('../../console/pages.ts'),
+            import('../../console/timeline-svg.ts'),
+            import('../offline/verify.ts'),
+            import('../../runtime/config.ts'),
+            import('../../runtime/redis.ts'),
+            import('./viz.ts'),
+          ]);
         const now = new Date();
         let records: AuditRecord[];
         let cluster: string;

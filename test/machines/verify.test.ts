@@ -6,13 +6,11 @@ import type { NodeEvent } from '../../contracts/events.ts';
 import {
   decide,
   decisionBodies,
-  formatVerify,
-  parseAuditLines,
-  verifyDecisions,
   withPolicy,
   type ClusterSnapshot,
   type DecisionPolicy,
 } from '../../machines/index.ts';
+import { formatVerify, parseAuditLines, verifyDecisions } from '../../cli/offline/verify.ts';
 import { A, B, C, CLUSTER, threeNodes } from './support.ts';
 
 /**

@@ -1,9 +1,8 @@
-import { AuditBodySchema, AuditRecordSchema, type AuditBody } from '../contracts/audit.ts';
-import { InvalidInputError } from '../contracts/errors.ts';
-import { NodeEventSchema } from '../contracts/events.ts';
-import { decisionBodies } from './audit-bodies.ts';
-import { decide } from './decide.ts';
-import { ClusterSnapshotSchema, withPolicy, type ClusterSnapshot } from './snapshot.ts';
+import { z } from 'zod';
+import { AuditBodySchema, AuditRecordSchema, type AuditBody } from '../../contracts/audit.ts';
+import { InvalidInputError } from '../../contracts/errors.ts';
+import { NodeEventSchema } from '../../contracts/events.ts';
+import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../../machines/index.ts';
 
 /**
  * `pcpflow replay --verify`: every decision in an exported audit is decided again from the
@@ -117,12 +116,15 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     const event = NodeEventSchema.safeParse(first.payload);
     if (!event.success || first.eventId === undefined || first.eventId !== event.data.eventId) continue;
     const eventId = first.eventId;
-    // The records of one decision were committed together, so they are consecutive.
+    // The records of one decision were committed together (one script), so they are consecutive;
+    // a kept request decided inside it is recorded under its own event id.
+    const kept = new Set(
+      z.object({ deferredEvents: z.array(z.object({ event: z.object({ eventId: z.string() }) })).optional() }).safeParse(first.snapshot).data?.deferredEvents?.map((d) => d.event.eventId) ?? [],
+    );
     const group: AuditBody[] = [first];
-    while (rows[i + 1]?.body.eventId === eventId && rows[i + 1]?.body.at === first.at && rows[i + 1]?.body.payload === undefined) {
+    for (let next = rows[i + 1]; next && next.body.at === first.at && next.body.payload === undefined && next.body.kind !== 'action-attempt' && (next.body.eventId === eventId || kept.has(next.body.eventId ?? '')); next = rows[i + 1]) {
       i += 1;
-      const next = rows[i];
-      if (next) group.push(next.body);
+      group.push(next.body);
     }
     if (first.snapshot === undefined) {
       // The decider records "already decided" redeliveries with the event but without a snapshot.
