@@ -6,6 +6,7 @@ import { backendViews, findDrift } from '../machines/index.ts';
 import type { PcpNode, PcpOps } from '../pcp/index.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { loadSnapshot } from './snapshot-store.ts';
+import { backendListMismatches } from './backend-list.ts';
 
 export interface BackendStatus {
   address: string;
@@ -21,6 +22,8 @@ export interface ClusterStatus {
   pgpoolEndpoint: string | null;
   pgpoolError: string | null;
   backends: BackendStatus[];
+  /** Config vs pgpool's backend list: each backend only one side knows. */
+  warnings: string[];
   lastAudit: AuditRecord[];
 }
 
@@ -56,6 +59,7 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
         drift: d ? `pgpool shows ${d.observed.status}/${d.observed.role}, expected ${d.expected}` : null,
       };
     }),
+    warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
 }

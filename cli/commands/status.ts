@@ -38,6 +38,7 @@ export function register(program: Command): void {
               const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
               process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${pg.padEnd(20)} ${pend.padEnd(22)} ${b.drift ?? '-'}\n`);
             }
+            for (const w of s.warnings) process.stdout.write(`warning: ${w}\n`);
             process.stdout.write(`-- last audit entries\n${formatTimeline(s.lastAudit)}\n`);
           }
           return 0;

@@ -5,6 +5,7 @@ import { atRest } from '../../workers/at-rest.ts';
 import type { LabHandle } from '../lab.ts';
 import { callHook } from './hook-call.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
+import { stopOpenProbes } from './read-probe.ts';
 import type { DrillContext, Scenario } from './scenarios.ts';
 
 export interface StepResult {
@@ -59,6 +60,7 @@ export async function runScenarios(
           }
           await new Promise((r) => setTimeout(r, 100));
         }
+        if (problems.length === 0 && step.check) problems.push(...(await step.check(ctx)));
         const ms = performance.now() - started;
         const ok = problems.length === 0;
         opts.say(`${formatView(view)}\n  ${ok ? 'OK' : 'MISMATCH'} in ${(ms / 1000).toFixed(2)} s${ok ? '' : `:\n    ${problems.join('\n    ')}`}`);
@@ -68,6 +70,7 @@ export async function runScenarios(
     }
     return results;
   } finally {
+    await stopOpenProbes();
     redis.disconnect();
   }
 }
