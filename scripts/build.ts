@@ -21,11 +21,12 @@ export const BUILD_DIR = join(root, 'build');
  * the bundle for a reason: BullMQ reads its Lua commands from its own folder and takes ioredis
  * as a peer (one copy, or its instanceof checks fail); pino runs transports in worker threads
  * from files; the Graphviz WebAssembly loads from its package; js-yaml loads only for a YAML
- * config (runtime/config.ts requires it then); xstate and prom-client stay
+ * config (runtime/config.ts requires it then); pg (the stream check) has an optional native
+ * binding it looks for at run time; xstate and prom-client stay
  * external so a test can see from the module trace that `--help` loads neither. The rest (zod,
  * yaml, commander) is bundled: a few chunk files instead of ~330 small modules at every start.
  */
-export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'js-yaml', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
+export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'js-yaml', 'pg', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
 
 /**
  * zod's namespace object re-exports every locale (~40 languages, about half of zod's bytes);
