@@ -20,6 +20,7 @@ interface LabFlags {
   redisPort?: string;
   followPrimaryCommand?: string;
   pgBin?: string;
+  pgpools?: string;
 }
 
 function int(flag: string, value: string | undefined): number | undefined {
@@ -44,6 +45,7 @@ function optionsFrom(f: LabFlags): LabOptions {
     ['pcpPort', 'pcp-port'],
     ['pgPort', 'pg-port'],
     ['redisPort', 'redis-port'],
+    ['pgpools', 'pgpools'],
   ] as const) {
     const v = int(flag, f[key]);
     if (v !== undefined) o[key] = v;
@@ -77,6 +79,7 @@ export function register(program: Command): void {
     .option('--pgpool-host <addr>', 'pgpool address (default 127.0.<id>.10)')
     .option('--pgpool-port <port>', 'pgpool SQL port', '9999')
     .option('--pcp-port <port>', 'pgpool PCP port', '9898')
+    .option('--pgpools <n>', 'pgpool instances: 1, or 2-5 joined by the watchdog (each on its own address, no virtual IP)', '1')
     .option('--pg-hosts <a,b,c>', 'PostgreSQL node addresses, primary first (default 127.0.<id>.11,.12,.13)')
     .option('--pg-port <port>', 'PostgreSQL port on every node', '5432')
     .option('--redis-host <addr>', 'Redis address (default: the pgpool address)')
@@ -86,7 +89,7 @@ export function register(program: Command): void {
     .action(
       action(async (f: LabFlags) => {
         const h = await labUp(optionsFrom(f), print);
-        print(`pgpool  ${h.pgpool.host}:${h.pgpool.port}   PCP ${h.pcp.host}:${h.pcp.port} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
+        for (const p of h.pgpools) print(`${p.role.padEnd(7)} ${p.host}:${p.port}   PCP ${p.host}:${p.pcpPort} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
         print(`redis   ${h.redisUrl}`);
         for (const n of h.nodes) print(`${n.name.padEnd(7)} ${n.address}:${n.port}  ${n.dataDir}`);
         print(`config  ${h.configPath}`);
@@ -113,6 +116,10 @@ export function register(program: Command): void {
         for (const p of s.processes) print(`  ${p.role.padEnd(7)} ${p.kind.padEnd(8)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'NOT RUNNING'}`);
         if (typeof s.poolNodes === 'string') print(s.poolNodes.trimEnd());
         else print(`SHOW pool_nodes failed: ${s.poolNodes.error}`);
+        if (s.watchdog.length) {
+          print('watchdog (as each pgpool sees it):');
+          for (const l of s.watchdogLines) print(l);
+        }
         const ok = s.phase === 'up' && s.processes.every((p) => p.running) && typeof s.poolNodes === 'string';
         return ok ? 0 : 1;
       }),
