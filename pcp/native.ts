@@ -5,6 +5,7 @@ import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent 
 import { lookupPassword } from './passfile.ts';
 import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
+import { eachEndpoint, type EachAnswer } from './views.ts';
 
 export interface NativeDriverOptions {
   onNotice?: (notice: PcpServerMessage, endpoint: string) => void;
@@ -115,5 +116,17 @@ export class NativeDriver implements PcpDriver {
 
   poolStatus(opts?: CallOptions): Promise<Answered<cmd.PoolParam[]>> {
     return this.run(true, opts, (c) => cmd.poolStatus(c));
+  }
+
+  get endpointCount(): number {
+    return this.endpoints.length;
+  }
+
+  nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects });
+  }
+
+  watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.watchdogInfo(c)));
   }
 }

@@ -46,6 +46,15 @@ function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal): Promise<EnsureOu
   }
 }
 
+/** With several pgpools: which confirmed, and which still showed the old state at the deadline (drift). */
+function pgpoolsSentence(o: EnsureOutcome): string {
+  if (!o.confirmedBy) return '';
+  const drift = o.pgpoolDrift?.length
+    ? `; drift: ${o.pgpoolDrift.map((d) => `${d.endpoint} still shows ${d.seen}`).join(', ')} after the confirmation deadline`
+    : '';
+  return ` (confirmed by ${o.pgpoolDrift?.length ? "" : "every reachable pgpool: "}${o.confirmedBy.join(', ')}${drift})`;
+}
+
 /**
  * Carries out actions with BullMQ's retries. Each attempt is audited twice (started, then its
  * result), so a worker killed mid-action leaves a started record that the retry's records
@@ -105,7 +114,7 @@ export class Executor {
     const lastAttempt = job.attemptsMade + 1 >= data.retry.attempts || !outcome.retryable;
     const sentence =
       outcome.result === 'changed'
-        ? `${verb} ${action.backend} done and confirmed in pgpool's node info.`
+        ? `${verb} ${action.backend} done and confirmed in pgpool's node info${pgpoolsSentence(outcome)}.`
         : outcome.result === 'already'
           ? `${action.backend} was already as wanted in pgpool; nothing sent.`
           : lastAttempt
