@@ -6,12 +6,15 @@ import { lookupPassword } from './passfile.ts';
 import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
 import { eachEndpoint, type EachAnswer } from './views.ts';
+import type { EndpointHealth } from './endpoint-health.ts';
 
 export interface NativeDriverOptions {
   onNotice?: (notice: PcpServerMessage, endpoint: string) => void;
   /** Overrides the passfile lookup (tests, or a secret manager). */
   password?: (ep: Endpoint) => string;
   env?: NodeJS.ProcessEnv;
+  /** Which endpoints failed lately (default: the process-wide memory). */
+  health?: EndpointHealth;
 }
 
 /**
@@ -65,6 +68,7 @@ export class NativeDriver implements PcpDriver {
     return tryEndpoints(this.endpoints, (ep, markSent) => this.session(ep, opts?.signal, (c) => fn(c, markSent)), {
       readOnly,
       signal: opts?.signal,
+      health: this.opts.health,
     });
   }
 
@@ -123,10 +127,10 @@ export class NativeDriver implements PcpDriver {
   }
 
   nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects });
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
   }
 
   watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.watchdogInfo(c)));
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
   }
 }

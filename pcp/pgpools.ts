@@ -59,7 +59,13 @@ export async function readPgpools<N extends { id: number; status: string; role: 
     };
   });
   const answered = pgpools.filter((p) => p.nodes !== null);
-  const leader = answered.find((p) => p.watchdogRole === 'LEADER');
+  // The leader most pgpools name: right after a frozen leader thaws, it still calls itself
+  // LEADER beside the one elected meanwhile, and its table is the stale one.
+  const votes = new Map<string, number>();
+  for (const p of answered) if (p.leader) votes.set(p.leader, (votes.get(p.leader) ?? 0) + 1);
+  const [top] = [...votes.entries()].sort((a, b) => b[1] - a[1]);
+  const named = top && top[1] * 2 > answered.length ? top[0] : undefined;
+  const leader = named === undefined ? undefined : answered.find((p) => p.host === named && p.watchdogRole === 'LEADER');
   const tables = new Set(answered.map((p) => (p.nodes ?? []).map(key).join(',')));
   const authoritative = leader ?? (answered.length === 1 || tables.size === 1 ? (answered[0] ?? null) : null);
   return { pgpools, authoritative };

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import { defaultLabDir, labDown, labStatus, labUp, openLab, type LabOptions } from '../../lab/index.ts';
 import { LAB_CLUSTER } from '../../lab/pcpflow-config.ts';
 import { action } from '../run.ts';
-import { runDrill, SCENARIOS, selectScenarios } from '../../lab/drills/index.ts';
+import { ALL_SCENARIOS, runDrill, selectScenarios } from '../../lab/drills/index.ts';
 
 /** `pcpflow lab up|down|status|env|drill`: a real cluster on loopback for demos, drills and tests. */
 
@@ -137,14 +137,14 @@ export function register(program: Command): void {
     );
 
   where(lab.command('drill'))
-    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${SCENARIOS.map((x) => x.name).join(', ')}, or all`)
+    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${ALL_SCENARIOS.map((x) => x.name).join(', ')}, or all (the ones for the lab's shape: pgpool-* on a --pgpools 3 lab)`)
     .argument('[scenario...]', 'scenario names, or all', ['all'])
     .option('--workers <n>', 'pcpflow worker processes to run during the drill', '2')
     .action(
       action(async (names: string[], f: LabFlags & { workers: string }) => {
-        const scenarios = selectScenarios(names);
         const workers = int('workers', f.workers) ?? 2;
         const h = openLab(dirOf(f));
+        const scenarios = selectScenarios(names, h.pgpools.length);
         const results = await runDrill(h, scenarios, { workers, say: print });
         const failed = results.filter((r) => !r.ok);
         const total = results.reduce((t, r) => t + r.ms, 0);

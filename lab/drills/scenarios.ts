@@ -14,6 +14,10 @@ export interface DrillContext {
   /** Current PostgreSQL primary and standbys by lab node name (tracked across scenarios). */
   roles: { primary: string; standbys: string[] };
   say(line: string): void;
+  /** pgpools (by lab role) a drill has killed, stopped or frozen: their views are not checked. */
+  pgpoolsOut: Set<string>;
+  /** Named moments (performance.now()) a step can measure its convergence from. */
+  marks: Map<string, number>;
 }
 
 export interface DrillStep {
@@ -22,17 +26,23 @@ export interface DrillStep {
   expect(ctx: DrillContext): Expectation;
   /** pgpool cannot open sessions in this step (a dead backend still counted up), so no SHOW pool_nodes. */
   sqlUnavailable?: boolean;
+  /** More conditions for the step to pass (e.g. the watchdog elected a new leader); problems, or none. */
+  check?(ctx: DrillContext): Promise<string[]>;
+  /** Print the time from this mark to the converged view when the step passes. */
+  measureFrom?: string;
 }
 
 export interface Scenario {
   name: string;
   summary: string;
   steps: DrillStep[];
+  /** Pgpools the scenario needs: 1 = the classic single-pgpool drills; 3 = watchdog drills. */
+  pgpools?: number;
 }
 
-const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
+export const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
 
-function allUp(ctx: DrillContext): Expectation {
+export function allUp(ctx: DrillContext): Expectation {
   const e: Expectation = { [ctx.roles.primary]: { status: 'up', role: 'primary' } };
   for (const s of ctx.roles.standbys) e[s] = { status: 'up', role: 'standby' };
   return e;
@@ -100,7 +110,7 @@ const agentCrash: Scenario = {
   ],
 };
 
-function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
+export function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
   let oldPrimary = '';
   let newPrimary = '';
   return [
@@ -214,8 +224,5 @@ const switchback: Scenario = {
   steps: promotionSteps('switchover'),
 };
 
-export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback];
-
-export function scenarioByName(name: string): Scenario | undefined {
-  return SCENARIOS.find((s) => s.name === name);
-}
+/** The seed architecture's scenarios, on a lab with one pgpool (or any number). */
+export const CLASSIC_SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback];
