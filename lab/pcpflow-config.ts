@@ -25,6 +25,8 @@ export function labConfig(plan: LabPlan): Config {
           passfile: plan.paths.pcppass,
         },
         backends: plan.nodes.map((n) => ({ address: n.address, port: n.port })),
+        // The lab's PostgreSQL trusts loopback: the stream check asks it directly, within one poll.
+        streamCheck: { postgres: { user: 'postgres' } },
       },
     ],
   };

@@ -48,6 +48,8 @@ export interface PcpOps {
   ensureDetached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
   /** Promote without switchover; attaches first if the node is down (pgpool silently ignores promote of a down node); "already primary" = already. */
   ensurePrimary(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
+  /** pgpool's configuration parameters by name (pcp_pool_status), e.g. sr_check_period. */
+  poolParams(opts?: { signal?: AbortSignal }): Promise<Map<string, string>>;
 }
 
 /** The stable view of a node: what every layout and both drivers provide, empty strings dropped. */
@@ -98,5 +100,9 @@ export function opsOver(cluster: ClusterConfig, driver: PcpDriver, deps: { logge
     ensureAttached: (address, opts) => ensurer.ensure('attached', address, opts),
     ensureDetached: (address, opts) => ensurer.ensure('detached', address, opts),
     ensurePrimary: (address, opts) => ensurer.ensure('primary', address, opts),
+    async poolParams(opts) {
+      const a = await driver.poolStatus(opts);
+      return new Map(a.value.map((p) => [p.name, p.value]));
+    },
   };
 }

@@ -16,6 +16,7 @@ import { runScript } from './lua/run-script.ts';
 import { parseIntakeEntry, type IntakeEntry } from './intake.ts';
 import { loadSnapshot, type StoredSnapshot } from './snapshot-store.ts';
 import { ActionJobSchema, type ActionJob } from './topology.ts';
+import { backendListMismatches, nodeForBackend } from './backend-list.ts';
 import type { Metrics } from './metrics.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
@@ -79,8 +80,10 @@ export class ClusterDecider {
       this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
       return null;
     }
+    const mismatches = backendListMismatches(this.cluster, observed.nodes);
+    for (const m of mismatches) this.deps.logger.warn({ cluster: this.cluster.name }, m);
     const backends = this.cluster.backends.map((b) => {
-      const node = observed.nodes.find((n) => (b.nodeId !== undefined ? n.id === b.nodeId : n.host === b.address && n.port === b.port));
+      const node = nodeForBackend(b, observed.nodes);
       return {
         address: formatAddress({ host: b.address, port: b.port }),
         role: node?.role ?? ('standby' as const),
@@ -100,7 +103,7 @@ export class ClusterDecider {
       backend: null,
       to: 'bootstrapped',
       endpoint: observed.endpoint,
-      note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.`,
+      note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.${mismatches.map((m) => ` Warning: ${m}.`).join('')}`,
     };
     try {
       return await this.commit(null, snapshot, '0-0', [body], [], null, null);
@@ -203,6 +206,16 @@ export class ClusterDecider {
 
   private jobFor(action: Action): ActionJob {
     const t = this.cluster.timeouts;
+    if (action.type === 'await-streaming') {
+      const w = this.cluster.streamCheck;
+      return ActionJobSchema.parse({
+        action,
+        retry: this.cluster.retry,
+        verifyMs: w.deadlineMs,
+        pollIntervalMs: w.pollIntervalMs,
+        deadlineMs: w.deadlineMs + t.connectMs * 2 + t.readMs,
+      });
+    }
     return ActionJobSchema.parse({
       action,
       retry: this.cluster.retry,
@@ -317,8 +330,9 @@ export function decisionBodies(cluster: string, event: NodeEvent, decision: Deci
     kind: a.kind,
     cluster,
     at: at.toISOString(),
-    eventId: event.eventId,
-    eventType: event.type,
+    // A kept request decided inside an outcome's decision is recorded under its own event.
+    eventId: a.eventId ?? event.eventId,
+    eventType: a.eventType ?? event.type,
     backend: a.backend,
     from: a.from,
     to: a.to,

@@ -6,6 +6,7 @@ import { backendViews, findDrift } from '../machines/index.ts';
 import type { PcpNode, PcpOps } from '../pcp/index.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { loadSnapshot } from './snapshot-store.ts';
+import { backendListMismatches } from './backend-list.ts';
 
 export interface BackendStatus {
   address: string;
@@ -37,6 +38,8 @@ export interface ClusterStatus {
   /** The endpoint of the watchdog leader when one answered. */
   leader: string | null;
   backends: BackendStatus[];
+  /** Config vs pgpool's backend list: each backend only one side knows. */
+  warnings: string[];
   lastAudit: AuditRecord[];
 }
 
@@ -86,6 +89,7 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
         disagreement,
       };
     }),
+    warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
 }

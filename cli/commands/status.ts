@@ -1,10 +1,5 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { formatTimeline } from '../../audit/format.ts';
-import { createPcpOps } from '../../pcp/index.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
-import { clusterStatus } from '../../workers/status.ts';
 import { action } from '../run.ts';
 
 export function register(program: Command): void {
@@ -16,6 +11,13 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(async (opts: { config?: string; cluster?: string; json?: boolean }) => {
+        const [{ formatTimeline }, { createPcpOps }, { loadConfig }, { createRedis }, { clusterStatus }] = await Promise.all([
+          import('../../audit/format.ts'),
+          import('../../pcp/index.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/redis.ts'),
+          import('../../workers/status.ts'),
+        ]);
         const { config } = loadConfig(opts.config);
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
@@ -46,6 +48,7 @@ export function register(program: Command): void {
               const drift = [b.drift, b.disagreement ? 'pgpools DISAGREE' : null].filter(Boolean).join('; ') || '-';
               process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${cells.map((c, i) => c.padEnd(widths[i] ?? 20)).join(' ')} ${pend.padEnd(22)} ${drift}\n`);
             }
+            for (const w of s.warnings) process.stdout.write(`warning: ${w}\n`);
             process.stdout.write(`-- last audit entries\n${formatTimeline(s.lastAudit)}\n`);
           }
           return 0;

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { parseHistory, renderDiagram, type DiagramFormat } from '../../machines/index.ts';
+import type { DiagramFormat } from '../../machines/index.ts';
 import { action } from '../run.ts';
 
 const FORMATS: readonly DiagramFormat[] = ['mermaid', 'dot', 'svg', 'html'];
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'write here instead of stdout')
     .action(
       action(async (opts: { format: string; history?: string; backend?: string; out?: string }) => {
+        const { parseHistory, renderDiagram } = await import('../../machines/index.ts');
         const format = FORMATS.find((f) => f === opts.format);
         if (!format) throw new InvalidInputError(`--format ${opts.format.slice(0, 20)}: expected one of ${FORMATS.join(', ')}`);
         let history: ReturnType<typeof parseHistory> = { backend: null, steps: [] };

@@ -3,13 +3,11 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import type { LabHandle } from '../lab.ts';
 import { startWorker, type WorkerProcess } from './fleet-processes.ts';
 import { runScenarios, type StepResult } from './runner.ts';
-import { CLASSIC_SCENARIOS, type Scenario } from './scenarios.ts';
+import { SCENARIOS, type Scenario } from './scenarios.ts';
 import { WATCHDOG_SCENARIOS } from './watchdog-scenarios.ts';
 
-/** The single-pgpool scenarios (what `lab drill all` runs on a one-pgpool lab). */
-export const SCENARIOS = CLASSIC_SCENARIOS;
-export { WATCHDOG_SCENARIOS, type Scenario, type StepResult };
-export const ALL_SCENARIOS: readonly Scenario[] = [...CLASSIC_SCENARIOS, ...WATCHDOG_SCENARIOS];
+export { SCENARIOS, WATCHDOG_SCENARIOS, type Scenario, type StepResult };
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...WATCHDOG_SCENARIOS];
 
 export function scenarioByName(name: string): Scenario | undefined {
   return ALL_SCENARIOS.find((s) => s.name === name);
@@ -17,7 +15,7 @@ export function scenarioByName(name: string): Scenario | undefined {
 
 /** `all` = the scenarios made for the lab's shape: the watchdog ones on a lab with 3+ pgpools, else the classic ones. */
 export function selectScenarios(names: readonly string[], pgpoolCount = 1): Scenario[] {
-  if (names.length === 0 || names.includes('all')) return pgpoolCount >= 3 ? [...WATCHDOG_SCENARIOS] : [...CLASSIC_SCENARIOS];
+  if (names.length === 0 || names.includes('all')) return pgpoolCount >= 3 ? [...WATCHDOG_SCENARIOS] : [...SCENARIOS];
   return names.map((n) => {
     const s = scenarioByName(n);
     if (!s) throw new InvalidInputError(`unknown scenario "${n.slice(0, 40)}"; choose from ${ALL_SCENARIOS.map((x) => x.name).join(', ')}, all`);

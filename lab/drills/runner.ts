@@ -6,6 +6,7 @@ import type { LabHandle } from '../lab.ts';
 import { callHook } from './hook-call.ts';
 import { thawPgpool } from '../pgpools.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
+import { stopOpenProbes } from './read-probe.ts';
 import type { DrillContext, Scenario } from './scenarios.ts';
 
 export interface StepResult {
@@ -57,7 +58,7 @@ export async function runScenarios(
           const calm = await atRest(redis, prefix, cluster.name);
           view = await readView(lab, cluster, { out: ctx.pgpoolsOut }).catch(() => view);
           problems = view.length ? mismatches(view, expected, { sqlUnavailable: step.sqlUnavailable }) : ['pgpool PCP unreadable'];
-          if (problems.length === 0 && step.check) problems = await step.check(ctx).catch((err: unknown) => [`check failed: ${err instanceof Error ? err.message : String(err)}`]);
+          if (problems.length === 0 && step.converged) problems = await step.converged(ctx).catch((err: unknown) => [`not converged: ${err instanceof Error ? err.message : String(err)}`]);
           if (calm && problems.length === 0) break;
           if (Date.now() > deadline) {
             if (!calm) problems.push('pcpflow still had undecided events or actions in flight at the deadline');
@@ -65,6 +66,7 @@ export async function runScenarios(
           }
           await new Promise((r) => setTimeout(r, 100));
         }
+        if (problems.length === 0 && step.check) problems.push(...(await step.check(ctx)));
         const ms = performance.now() - started;
         const ok = problems.length === 0;
         const from = step.measureFrom ? ctx.marks.get(step.measureFrom) : undefined;
@@ -77,6 +79,7 @@ export async function runScenarios(
     }
     return results;
   } finally {
+    await stopOpenProbes();
     redis.disconnect();
     // A drill that stopped half-way must not leave a pgpool frozen (SIGSTOP) behind it.
     for (const role of ctx.pgpoolsOut) {

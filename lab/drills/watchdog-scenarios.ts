@@ -93,7 +93,7 @@ const frozen: Scenario = {
         ctx.say(`pgpool thawed after ${((performance.now() - (ctx.marks.get('freeze') ?? 0)) / 1000).toFixed(1)} s frozen`);
       },
       expect: allUp,
-      check: watchdogSettled,
+      converged: watchdogSettled,
     },
   ],
 };
@@ -120,7 +120,7 @@ const leaderLoss: Scenario = {
         ctx.say(`killed ${lostPgpool}, the watchdog leader`);
         await promotion.run(ctx);
       },
-      async check(ctx) {
+      async converged(ctx) {
         const problems = await watchdogSettled(ctx);
         if (problems.length) return problems;
         const leader = await leaderRole(ctx);
@@ -181,7 +181,7 @@ const rejoin: Scenario = {
         if (detachedMeanwhile) e[detachedMeanwhile] = { status: 'down' };
         return e;
       },
-      check: watchdogSettled,
+      converged: watchdogSettled,
       measureFrom: 'rejoin',
     },
     {

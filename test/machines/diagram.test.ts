@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { graphvizLayout } from '../../cli/commands/viz.ts';
-import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../cli/commands/simulate.ts';
+import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../cli/offline/scenario.ts';
 import { BACKEND_STATE_NAMES, machineGraph, parseHistory, renderDiagram } from '../../machines/index.ts';
 
 /** Text nodes of an SVG, e.g. state and edge labels. */
