@@ -46,10 +46,10 @@ describe('lab', { timeout: 240_000 }, () => {
   });
 
   it('is on its own loopback addresses and writes a valid pcpflow config', () => {
-    assert.equal(lab.pgpool.host, '127.0.1.10');
+    assert.equal(lab.pgpool.host, `127.0.${LAB_ID}.10`);
     assert.deepEqual(
       lab.nodes.map((n) => `${n.address}:${n.port}`),
-      ['127.0.1.11:5432', '127.0.1.12:5432', '127.0.1.13:5432'],
+      [`127.0.${LAB_ID}.11:5432`, `127.0.${LAB_ID}.12:5432`, `127.0.${LAB_ID}.13:5432`],
     );
     assert.equal(statSync(lab.pcp.passfile).mode & 0o777, 0o600);
     const { config } = loadConfig(lab.configPath, {});
