@@ -57,7 +57,7 @@ describe('lab', { timeout: 240_000 }, () => {
     assert.equal(cluster?.name, 'lab');
     assert.equal(cluster?.pcp.user, 'pcpadmin');
     assert.equal(cluster?.pcp.passfile, lab.pcp.passfile);
-    assert.deepEqual(cluster?.pcp.endpoints.map((e) => `${e.host}:${e.port}`), ['127.0.1.10:9898']);
+    assert.deepEqual(cluster?.pcp.endpoints.map((e) => `${e.host}:${e.port}`), [`127.0.${LAB_ID}.10:9898`]);
     assert.equal(config.redis.url, lab.redisUrl);
     assert.ok(config.outbox.dir.startsWith(lab.dir));
   });
