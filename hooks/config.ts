@@ -196,8 +196,12 @@ function readConfigText(path: string): string {
   try {
     return readBoundedFile(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (err) {
-    const what = err instanceof Error ? err.message : String(err);
-    throw new HookConfigError(`${path}: the config file ${what}; set --config or PCPFLOW_CONFIG`, undefined, {
+    // Kept word for word from before: scripts grep for "cannot read the config file (ENOENT)".
+    const what =
+      err instanceof BoundedReadError && err.message.startsWith('cannot be read')
+        ? `cannot read the config file (${err.code})`
+        : `the config file ${err instanceof Error ? err.message : String(err)}`;
+    throw new HookConfigError(`${path}: ${what}; set --config or PCPFLOW_CONFIG`, undefined, {
       cause: err,
     });
   }
@@ -234,11 +238,38 @@ export function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   return out;
 }
 
+/**
+ * zod/mini carries no message locale (loading one costs start-up time): the checks written here
+ * carry their own messages, and the generic issues are worded here, as zod classic words them
+ * for the worker, so `config check` and the hook name a problem alike.
+ */
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.message !== '' && i.message !== 'Invalid input') return i.message;
+  switch (i.code) {
+    case 'unrecognized_keys':
+      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k.slice(0, 64)}"`).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${i.expected}`;
+    case 'invalid_value':
+      return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      return i.origin === 'array' || i.origin === 'string'
+        ? `needs at least ${String(i.minimum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
+        : `must be ${i.inclusive ? 'at least' : 'more than'} ${String(i.minimum)}`;
+    case 'too_big':
+      return i.origin === 'array' || i.origin === 'string'
+        ? `at most ${String(i.maximum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
+        : `must be ${i.inclusive ? 'at most' : 'less than'} ${String(i.maximum)}`;
+    default:
+      return i.message;
+  }
+}
+
 export async function loadHookConfig(path: string, env: NodeJS.ProcessEnv): Promise<LoadedHookConfig> {
   const parsed = HookConfigSchema.safeParse(applyEnv(await readRaw(path), env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
-      (i) => `${path}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${i.message}`,
+      (i) => `${path}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${describeIssue(i)}`,
     );
     throw new HookConfigError(
       `${path}: ${problems.length} problem(s) in the config: ${problems.join('; ')}`,
