@@ -58,31 +58,47 @@ export function resolveAddress(addresses: readonly string[], text: string): Reso
 /** An address that names no configured backend, or several: exit 2, with what to do about it. */
 export class BackendResolutionError extends InvalidInputError {
   override readonly code: string = 'BACKEND_UNRESOLVED';
+  constructor(
+    message: string,
+    readonly kind: Exclude<Resolution, { kind: 'match' }>['kind'],
+  ) {
+    super(message);
+  }
 }
 
 /**
  * What to tell a DBA about an address that did not resolve. `what` names the argument
- * (`--backend`, `argument 3 (%h, address of the node)`), `cluster` the cluster searched.
+ * (`--backend`, `argument 3 (%h, address of the node)`), `scope` what was searched
+ * (`cluster lab`, `the history`).
  */
-export function unresolvedMessage(res: Exclude<Resolution, { kind: 'match' }>, text: string, what: string, cluster: string): string {
+export function unresolvedMessage(res: Exclude<Resolution, { kind: 'match' }>, text: string, what: string, scope: string): string {
   const shown = printable(text);
   switch (res.kind) {
     case 'invalid':
       return `${what}: "${shown}" is not an IPv4 address, IPv6 address or host name (optionally with :port)`;
     case 'ambiguous':
       return (
-        `${what}: ${shown} is ambiguous in cluster ${cluster}: it matches ${res.candidates.join(', ')}; ` +
+        `${what}: ${shown} is ambiguous in ${scope}: it matches ${res.candidates.join(', ')}; ` +
         `name one as host:port, or give each backend its own address (EFM's %h carries no port) ` +
         `with nodeId or port pinned in clusters[].backends`
       );
     case 'unknown':
-      return `${what}: ${shown} is not a backend of cluster ${cluster}; configured backends: ${res.configured.join(', ') || '(none)'}`;
+      return `${what}: ${shown} is not a backend of ${scope}; ${scope.startsWith('cluster ') ? 'configured backends' : 'backends in it'}: ${res.configured.join(', ') || '(none)'}`;
   }
 }
 
 /** The backend an address names, or a BackendResolutionError saying why not. */
-export function requireBackend(addresses: readonly string[], text: string, what: string, cluster: string): string {
+export function requireBackend(addresses: readonly string[], text: string, what: string, scope: string): string {
   const res = resolveAddress(addresses, text);
   if (res.kind === 'match') return res.address;
-  throw new BackendResolutionError(unresolvedMessage(res, text, what, cluster));
+  throw new BackendResolutionError(unresolvedMessage(res, text, what, scope), res.kind);
+}
+
+/** The backend of `cluster` that `text` names (canonical `host:port`), by the rule above. */
+export function resolveInCluster(
+  cluster: { name: string; backends: readonly ConfiguredBackend[] },
+  text: string,
+  what: string,
+): string {
+  return requireBackend(configuredAddresses(cluster.backends), text, what, `cluster ${cluster.name}`);
 }

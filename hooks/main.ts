@@ -264,7 +264,7 @@ export function checkEventAddresses(event: NodeEvent, cluster: HookCluster): voi
   const prefix = event.argv.slice(0, 2).join(' ');
   for (const [text, what] of addressChecks(event)) {
     const res = resolveAddress(addresses, text);
-    if (res.kind !== 'match') throw new BackendResolutionError(`${prefix}: ${unresolvedMessage(res, text, what, cluster.name)}`);
+    if (res.kind !== 'match') throw new BackendResolutionError(`${prefix}: ${unresolvedMessage(res, text, what, `cluster ${cluster.name}`)}`, res.kind);
   }
 }
 
