@@ -176,3 +176,34 @@ describe('an outbox under /proc fails fast instead of hanging the hook', () => {
     assert.ok(readFileSync('/proc/self/status', 'utf8').length > 0);
   });
 });
+
+describe('nothing the hook reads can hang it', () => {
+  let box: Sandbox;
+  before(() => {
+    box = sandbox();
+  });
+  after(() => box.cleanup());
+
+  it('a FIFO as the Redis password file or TLS CA: refused at once, the event spooled', async () => {
+    const fifo = join(box.dir, 'secret.fifo');
+    spawnSync('mkfifo', [fifo]);
+    for (const redis of [
+      { url: 'redis://127.0.0.1:1', password: { file: fifo } },
+      { url: 'rediss://127.0.0.1:1', tls: { caFile: fifo } },
+      { url: 'redis://127.0.0.1:1', password: { file: '/dev/zero' } },
+    ]) {
+      const config = join(box.dir, 'fifo-secret.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          redis: { ...redis, publishTimeoutMs: 300 },
+          outbox: { dir: box.outbox },
+          clusters: [{ name: 'c1', pcp: { endpoints: [{ host: '127.0.0.1' }], user: 'u' }, backends: [{ address: '10.0.0.1' }] }],
+        }),
+      );
+      const run = await runHook(['--config', config, 'efm', 'detach', '10.0.0.1', 's']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /Redis unavailable \(.*(a FIFO|a character device), not a regular file\); event \S+ spooled to/);
+    }
+  });
+});
