@@ -103,6 +103,21 @@ const Fence = z.strictObject({
   detachHealthyPrimary: z._default(z.boolean(), false),
 });
 
+const StreamCheck = z.strictObject({
+  source: z._default(z.enum(['auto', 'pgpool', 'postgres', 'off']), 'auto'),
+  pollIntervalMs: z.optional(Millis),
+  deadlineMs: z.optional(Millis),
+  postgres: z.optional(
+    z.strictObject({
+      user: z.string().check(z.minLength(1), z.maxLength(63)),
+      password: z.optional(SecretRef),
+      database: z.optional(z.string().check(z.minLength(1), z.maxLength(63))),
+      connectTimeoutMs: z.optional(Millis),
+      ssl: z.optional(z.enum(['disable', 'require'])),
+    }),
+  ),
+});
+
 const AuditSinks = z.strictObject({
   streamMaxLen: z._default(z.number().check(z.int(), z.minimum(0)), 0),
   jsonlFile: z.optional(FilePath),
@@ -130,6 +145,7 @@ const HookClusterSchema = z
     retry: z.optional(Retry),
     reconcileIntervalMs: z.optional(Millis),
     fence: z._default(Fence, { mode: 'fail-open', timeoutMs: 10_000, detachHealthyPrimary: false }),
+    streamCheck: z.optional(StreamCheck),
     audit: z.optional(AuditSinks),
     notificationCommand: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
   })
@@ -141,6 +157,13 @@ const HookClusterSchema = z
         if (seen.has(key)) ctx.issues.push({ code: 'custom', input: b, path: ['backends', i], message: `duplicate backend ${key}` });
         seen.add(key);
       });
+      if (c.streamCheck?.source === 'postgres' && c.streamCheck.postgres === undefined)
+        ctx.issues.push({
+          code: 'custom',
+          input: c.streamCheck,
+          path: ['streamCheck', 'postgres'],
+          message: 'source postgres needs postgres.user (and a password reference unless trust or a .pgpass applies)',
+        });
     }),
   );
 

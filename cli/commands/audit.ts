@@ -3,12 +3,8 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
-import { describeProblem } from '../../audit/chain.ts';
-import { formatTimeline } from '../../audit/format.ts';
-import { AuditStore } from '../../audit/store.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
+import { registerReport } from './audit-report.ts';
 
 interface AuditOpts {
   config?: string;
@@ -34,7 +30,7 @@ export function parseSince(text: string, now: Date): Date {
 }
 
 export function register(program: Command): void {
-  program
+  const audit = program
     .command('audit')
     .description('query the audit trail (--cluster --backend --since --json), verify its hash chain, export it')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
@@ -47,6 +43,13 @@ export function register(program: Command): void {
     .option('--export <file>', 'write the selected records to a JSONL file')
     .action(
       action(async (opts: AuditOpts) => {
+        const [{ describeProblem }, { formatTimeline }, { AuditStore }, { loadConfig }, { createRedis }] = await Promise.all([
+          import('../../audit/chain.ts'),
+          import('../../audit/format.ts'),
+          import('../../audit/store.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/redis.ts'),
+        ]);
         const { config } = loadConfig(opts.config);
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
@@ -87,6 +90,7 @@ export function register(program: Command): void {
         }
       }),
     );
+  registerReport(audit);
 }
 
 /**

@@ -1,10 +1,20 @@
 import type { Command } from 'commander';
-import { loadConfig, selectCluster } from '../../runtime/config.ts';
+import { DEFAULT_CONFIG_PATH, loadHookConfig, selectHookCluster, type HookConfig } from '../../hooks/config.ts';
 import { deliverPending } from '../../hooks/deliver.ts';
 import { OutboxReadError, RedisUnavailableError } from '../../hooks/errors.ts';
-import { listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
+import { cleanStaleTmp, listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
 import { connectRedis } from '../../hooks/connect.ts';
 import { action } from '../run.ts';
+
+/**
+ * The outbox is the hooks' machinery, so these commands read the config as the hooks do
+ * (hooks/config.ts, zod/mini): the timer's flush starts in a few ms. That reader is as strict as
+ * the worker's (a config the worker rejects is rejected here too, with the same problems named),
+ * so a bad config shows up at once on every path rather than only at the worker's restart.
+ */
+function loadConfig(flag: string | undefined): Promise<{ config: HookConfig }> {
+  return loadHookConfig(flag ?? process.env.PCPFLOW_CONFIG ?? DEFAULT_CONFIG_PATH, process.env);
+}
 
 interface OutboxOptions {
   config?: string;
@@ -30,8 +40,8 @@ export function register(program: Command): void {
     .option('--timeout-ms <ms>', 'overall time budget', '60000')
     .action(
       action(async (opts: OutboxOptions) => {
-        const { config } = loadConfig(opts.config);
-        const clusters = opts.cluster ? [selectCluster(config, opts.cluster)] : config.clusters;
+        const { config } = await loadConfig(opts.config);
+        const clusters = opts.cluster ? [selectHookCluster(config, opts.cluster)] : config.clusters;
         const budget = Number(opts.timeoutMs);
         const deadlineAt = Date.now() + (Number.isFinite(budget) && budget > 0 ? budget : 60_000);
         let remaining = 0;
@@ -46,7 +56,8 @@ export function register(program: Command): void {
             );
           }
           if (waiting === 0) {
-            process.stdout.write(`${c.name}: outbox empty\n`);
+            const stale = cleanStaleTmp(config.outbox.dir, c.name);
+            process.stdout.write(`${c.name}: outbox empty${stale ? `; stale temp files removed ${stale}` : ''}\n`);
             continue;
           }
           const client = await connectRedis(
@@ -85,9 +96,9 @@ export function register(program: Command): void {
     .option('--cluster <name>', 'only this cluster (default: every configured cluster)')
     .option('--json', 'print JSON')
     .action(
-      action((opts: { config?: string; cluster?: string; json?: boolean }) => {
-        const { config } = loadConfig(opts.config);
-        const clusters = opts.cluster ? [selectCluster(config, opts.cluster)] : config.clusters;
+      action(async (opts: { config?: string; cluster?: string; json?: boolean }) => {
+        const { config } = await loadConfig(opts.config);
+        const clusters = opts.cluster ? [selectHookCluster(config, opts.cluster)] : config.clusters;
         const scans = clusters.map((c) => scanOutbox(config.outbox.dir, c.name));
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(scans, null, 2)}\n`);

@@ -109,6 +109,11 @@ describe('hook copies of contract details', () => {
       ['a sentinel with an extra key', (r) => ((r.redis as Record<string, unknown>).sentinel = { name: 'm', sentinels: [{ host: 'h', port: 1, db: 0 }] })],
       ['a reconcile interval of 0', (r) => (c0(r).reconcileIntervalMs = 0)],
       ['clusters missing', (r) => delete (r as Partial<Raw>).clusters],
+      ['a valid stream check', (r) => (c0(r).streamCheck = { source: 'postgres', postgres: { user: 'pcpflow', password: { env: 'PGPW' } } })],
+      ['stream check source postgres without postgres', (r) => (c0(r).streamCheck = { source: 'postgres' })],
+      ['an unknown stream check key', (r) => (c0(r).streamCheck = { source: 'auto', deadline: 5 })],
+      ['an unknown stream check source', (r) => (c0(r).streamCheck = { source: 'guess' })],
+      ['an unknown stream check ssl mode', (r) => (c0(r).streamCheck = { postgres: { user: 'u', ssl: 'verify-full' } })],
     ];
     for (const [what, mutate] of cases) {
       const raw = base() as Raw;
