@@ -72,7 +72,12 @@ export function toPcpNode(n: NodeInfo): PcpNode {
   };
 }
 
-export function createDriver(cluster: ClusterConfig, deps: { logger?: Logger } = {}): PcpDriver {
+/** What the driver logs with (pgpool's notices): a pino Logger, or a one-shot command's stderr line. */
+export interface NoticeLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export function createDriver(cluster: ClusterConfig, deps: { logger?: NoticeLogger } = {}): PcpDriver {
   switch (cluster.pcp.driver) {
     case 'native':
       return new NativeDriver(cluster, {

@@ -48,7 +48,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
     case 'off':
       return { result: 'already', reason: `${check.note}; attached without waiting`, retryable: false, durationMs: 0 };
     case 'unavailable':
-      return { result: 'failed', reason: check.note, retryable: false, durationMs: 0 };
+      return { result: 'failed', reason: check.note, retryable: check.transient === true, durationMs: 0 };
     case 'source':
       break;
   }
@@ -59,7 +59,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
     if (!p) return { result: 'failed', reason: 'pgpool has no primary to stream from yet', retryable: true, durationMs: performance.now() - started };
     primary = formatAddress({ host: p.host, port: p.port });
   }
-  return awaitStreaming(check.source, { standby: job.action.backend, primary, pollIntervalMs: job.pollIntervalMs ?? 50, deadlineMs: job.verifyMs, signal });
+  return awaitStreaming(check.source, { standby: job.action.backend, primary, pollIntervalMs: job.pollIntervalMs ?? 25, deadlineMs: job.verifyMs, signal });
 }
 
 function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal, check: () => Promise<StreamCheckChoice>): Promise<EnsureOutcome> {

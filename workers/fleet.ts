@@ -61,6 +61,10 @@ export async function startFleetMember(opts: {
         (err: unknown): StreamCheckChoice => ({ kind: 'unavailable', note: `cluster ${c.name}: ${err instanceof Error ? err.message : String(err)}` }),
       );
       streamChecks.set(c.name, p);
+      // pgpool unreachable at the time of asking says nothing about its sr_check: ask again next time.
+      void p.then((choice) => {
+        if (choice.kind === 'unavailable' && choice.transient) streamChecks.delete(c.name);
+      });
     }
     return p;
   };

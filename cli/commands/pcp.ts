@@ -3,7 +3,7 @@ import { formatAddress, parseAddress, printable } from '../../contracts/address.
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
+import { redactText } from '../../runtime/redact.ts';
 import {
   createDriver,
   opsOver,
@@ -14,6 +14,7 @@ import {
   resolveNodeId,
   type EachAnswer,
   type EnsureOutcome,
+  type NoticeLogger,
   type WatchdogInfo,
   type NodeInfo,
   type PcpDriver,
@@ -37,7 +38,13 @@ interface CommonOpts {
 function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver } {
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  // pgpool's notices, the only thing the driver logs, go to stderr as one line each: a one-shot
+  // command does not need pino (~30 ms of start-up).
+  const logger: NoticeLogger = {
+    warn: (_fields, message) => {
+      if (config.log.level !== 'silent') process.stderr.write(`pcpflow: ${redactText(message)}\n`);
+    },
+  };
   return { cluster, driver: createDriver(cluster, { logger }) };
 }
 
