@@ -198,11 +198,12 @@ export function register(program: Command): void {
         return answered ? 0 : 1;
       }
       const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
-      process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
+      if (answered) process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
       for (const a of answers) {
         const w = a.value;
         if (!w) {
-          process.stdout.write(`${a.endpoint}: unreachable: ${a.error ?? 'no answer'}\n`);
+          // Unreachable, or pgpool's own refusal (e.g. "watchdog is not enabled"): said on stderr.
+          process.stderr.write(`pcpflow: ${a.endpoint}: ${a.error ?? 'no answer'}\n`);
           continue;
         }
         process.stdout.write(
