@@ -62,11 +62,14 @@ function fuzzedAudit(seed: number, steps: number): string {
       ...rest,
     } as NodeEvent;
   };
+  let decided = 0;
   const decideOne = (e: NodeEvent): void => {
     const before = withPolicy(s, policy);
     const at = new Date(clock);
     const d = decide(before, e, at);
-    bodies.push(...decisionBodies(CLUSTER, e, before, d, at));
+    // Checkpoints as the decider writes them: the first, every 20th, and on a policy change.
+    const checkpoint = decided++ % 20 === 0 || before !== s;
+    bodies.push(...decisionBodies(CLUSTER, e, checkpoint ? before : null, d, at));
     for (const a of d.actions) inFlight.push({ actionId: a.actionId, type: a.type, backend: a.backend, attempt: 0 });
     s = d.snapshot;
     recent.push(e);
