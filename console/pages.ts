@@ -46,7 +46,11 @@ ${live ? html`<script>${trusted(CLIENT_SCRIPT)}</script>` : ''}
 }
 
 function pgpoolCell(b: BackendStatus): SafeHtml {
-  return b.pgpool ? html`#${b.pgpool.nodeId} ${b.pgpool.status} / ${b.pgpool.role}` : html`<span class="muted">not in pgpool's view</span>`;
+  const main = b.pgpool ? html`#${b.pgpool.nodeId} ${b.pgpool.status} / ${b.pgpool.role}` : html`<span class="muted">not in pgpool's view</span>`;
+  // A watchdog cluster whose pgpools show this backend differently: each one's view, flagged.
+  if (!b.disagreement) return main;
+  const each = Object.entries(b.views).map(([endpoint, seen]) => `${endpoint} ${seen ?? 'unreachable'}`);
+  return html`${main}<br><span class="bad disagreement">pgpools disagree: ${each.join(', ')}</span>`;
 }
 
 function statusCells(b: BackendStatus): SafeHtml {
@@ -59,9 +63,15 @@ function statusCells(b: BackendStatus): SafeHtml {
 const STATUS_HEAD = html`<th>machine</th><th>pgpool (live)</th><th>in flight</th><th>drift</th>`;
 
 function pgpoolLine(s: ClusterStatus): SafeHtml {
-  return s.pgpoolEndpoint
+  const line = s.pgpoolEndpoint
     ? html`pgpool answered at <code>${s.pgpoolEndpoint}</code>`
     : html`<span class="bad">pgpool unreachable: ${s.pgpoolError ?? 'unknown error'}</span>`;
+  if (s.pgpools.length < 2) return html`<p>${line}</p>`;
+  // A watchdog cluster: every pgpool with its own role, and the leader whose table pcpflow follows.
+  const each = s.pgpools.map(
+    (p) => html`<li class="pgpool-member" data-endpoint="${p.endpoint}"><code>${p.endpoint}</code> ${p.reachable ? (p.watchdogRole ?? 'no watchdog') : html`<span class="bad">unreachable</span>`}</li>`,
+  );
+  return html`<p>${line}; watchdog leader: <strong class="leader">${s.leader ?? 'none answering'}</strong></p><ul class="pgpools">${each}</ul>`;
 }
 
 function auditLine(r: AuditRecord): SafeHtml {
@@ -73,7 +83,7 @@ export function overviewMain(statuses: readonly ClusterStatus[]): SafeHtml {
   return html`${statuses.map(
     (s) => html`<section class="cluster" data-cluster="${s.cluster}">
 <h2>cluster <a href="${clusterHref(s.cluster)}">${s.cluster}</a> <span class="muted">snapshot v${s.version ?? '-'}</span></h2>
-<p>${pgpoolLine(s)}</p>
+${pgpoolLine(s)}
 <table><thead><tr><th>backend</th>${STATUS_HEAD}</tr></thead><tbody>
 ${s.backends.map((b) => html`<tr data-backend="${b.address}"><td><a href="${backendHref(s.cluster, b.address)}">${b.address}</a></td>${statusCells(b)}</tr>\n`)}
 </tbody></table>
@@ -138,7 +148,7 @@ ${d.steps.map((s) => html`<tr><td class="n">${s.n}</td><td>${s.at ?? ''}</td><td
     : html`<div class="bad chain"><p>Hash chain of cluster ${d.cluster} is BROKEN (${d.chain.checked} records checked):</p><ul>${d.chain.problems.map((p) => html`<li>${p}</li>`)}</ul></div>`;
   return html`<section class="backend" data-backend="${d.address}">
 <h2>backend ${d.address} in cluster ${d.cluster}</h2>
-<p>${pgpoolLine(d.status)}</p>
+${pgpoolLine(d.status)}
 <table id="backend-status"><thead><tr>${STATUS_HEAD}</tr></thead><tbody><tr>${b ? statusCells(b) : html`<td colspan="4" class="muted">not a backend of the current snapshot</td>`}</tr></tbody></table>
 <h2>state diagram — path in ${rangeText(d.range)}</h2>
 <div class="diagram">${trusted(d.svg)}</div>

@@ -16,7 +16,7 @@ test('the SVG, rendered in-process from the machine definition, shows every stat
   assert.match(svg, /^<\?xml|^<svg/);
   const texts = svgTexts(svg);
   for (const name of BACKEND_STATE_NAMES) assert.ok(texts.includes(name), `state ${name} missing from the SVG`);
-  for (const leaf of ['serving', 'awaitingReattach', 'reattached', 'awaiting', 'inProgress', 'done']) assert.ok(texts.includes(leaf), leaf);
+  for (const leaf of ['serving', 'awaitingReattach', 'awaitingStream', 'reattached', 'awaiting', 'inProgress', 'done']) assert.ok(texts.includes(leaf), leaf);
   // Every transition of the machine is an edge label in the picture.
   const labels = texts.join('\n');
   for (const e of machineGraph().edges) if (e.event) assert.ok(labels.includes(e.event), e.event);
