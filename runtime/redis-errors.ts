@@ -10,7 +10,7 @@ export class RedisUnreachableError extends PcpflowError {
 }
 
 /** Where Redis is, for messages: never the URL itself, which may carry a password. */
-export function redisWhere(cfg: RedisConfig): string {
+export function redisWhere(cfg: Pick<RedisConfig, 'url' | 'sentinel' | 'cluster'>): string {
   if (cfg.sentinel) return `Redis (Sentinel master ${cfg.sentinel.name} via ${cfg.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(', ')})`;
   if (cfg.cluster) return `Redis Cluster (${cfg.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(', ')})`;
   const url = new URL(cfg.url);

@@ -1,12 +1,13 @@
-import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address.ts';
+import { resolveAddress } from '../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { AuditStore } from '../audit/store.ts';
 import { backendViews, findDrift } from '../machines/index.ts';
 import type { PcpNode, PcpOps } from '../pcp/index.ts';
-import { probeEndpoints } from '../pcp/probe.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { loadSnapshot } from './snapshot-store.ts';
+import { backendListMismatches } from './backend-list.ts';
 
 export interface BackendStatus {
   address: string;
@@ -19,11 +20,17 @@ export interface BackendStatus {
   maintenance: { since: string; by: string; reason: string } | null;
   /** Why the backend is in attention: the action that gave up and its reason. */
   attention: string | null;
+  /** What each pgpool shows for this backend ("up/primary"; null = that pgpool did not answer), by endpoint. */
+  views: Record<string, string | null>;
+  /** The pgpools that answered do not all show the same status/role for it. */
+  disagreement: boolean;
 }
 
-export interface EndpointStatus {
+export interface PgpoolStatus {
   endpoint: string;
   reachable: boolean;
+  watchdogRole: string | null;
+  leader: string | null;
   error: string | null;
 }
 
@@ -32,9 +39,13 @@ export interface ClusterStatus {
   version: string | null;
   pgpoolEndpoint: string | null;
   pgpoolError: string | null;
-  /** Each configured PCP endpoint on its own: one down behind a VIP that answers still shows. */
-  endpoints: EndpointStatus[];
+  /** Every configured PCP endpoint (pgpool), reachable or not, with its watchdog role. */
+  pgpools: PgpoolStatus[];
+  /** The endpoint of the watchdog leader when one answered. */
+  leader: string | null;
   backends: BackendStatus[];
+  /** Config vs pgpool's backend list: each backend only one side knows. */
+  warnings: string[];
   lastAudit: AuditRecord[];
 }
 
@@ -42,33 +53,39 @@ export interface ClusterStatus {
 export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, prefix: string, pcp: PcpOps, auditCount = 5): Promise<ClusterStatus> {
   const [state, live, audit] = await Promise.all([
     loadSnapshot(redis, prefix, cluster.name),
-    pcp.nodes().then(
+    pcp.pgpools().then(
       (r) => ({ ok: true as const, ...r }),
       (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
     ),
     new AuditStore(redis, prefix).query(cluster.name, { limit: auditCount }),
   ]);
-  const endpoints: EndpointStatus[] =
-    cluster.pcp.endpoints.length > 1
-      ? (await probeEndpoints(cluster)).map(({ endpoint, reachable, error }) => ({ endpoint, reachable, error }))
-      : [{ endpoint: live.ok ? live.endpoint : (cluster.pcp.endpoints[0] ? formatAddress({ host: cluster.pcp.endpoints[0].host, port: cluster.pcp.endpoints[0].port }) : '-'), reachable: live.ok, error: live.ok ? null : live.error }];
   const views = state ? backendViews(state.snapshot) : [];
-  const nodes: PcpNode[] = live.ok ? live.nodes : [];
-  const drift = state && live.ok ? findDrift(state.snapshot, nodes) : [];
+  const ref = live.ok ? (live.authoritative ?? live.pgpools.find((p) => p.reachable) ?? null) : null;
+  const nodes: PcpNode[] = ref?.nodes ?? [];
+  const drift = state && ref ? findDrift(state.snapshot, nodes) : [];
+  const pgpools = live.ok ? live.pgpools : [];
+  const attachedness = (st: string): string => (st === 'up' || st === 'waiting' ? 'up' : st);
   const maintenance = (state?.snapshot.maintenance ?? []).map(({ backend, since, by, reason }) => ({ backend, since, by, reason }));
   const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port }));
   return {
     cluster: cluster.name,
     version: state?.version ?? null,
-    pgpoolEndpoint: live.ok ? live.endpoint : null,
-    pgpoolError: live.ok ? null : live.error,
-    endpoints,
+    pgpoolEndpoint: ref?.endpoint ?? null,
+    pgpoolError: live.ok ? (ref ? null : pgpools.map((p) => `${p.endpoint}: ${p.error ?? '?'}`).join('; ')) : live.error,
+    pgpools: pgpools.map((p) => ({ endpoint: p.endpoint, reachable: p.reachable, watchdogRole: p.watchdogRole, leader: p.leader, error: p.error })),
+    leader: pgpools.find((p) => p.watchdogRole === 'LEADER')?.endpoint ?? null,
     backends: addresses.map((address) => {
       const view = views.find((v) => v.address === address);
-      const parsed = parseAddress(address);
-      const node = nodes.find((n) => n.host === parsed?.host && n.port === parsed.port);
+      const node = pgpoolNodeOf(cluster, addresses, nodes, address);
       const d = drift.find((x) => x.backend === address);
       const gaveUp = view?.state === 'attention' ? state?.snapshot.backends.find((b) => b.context.address === address)?.context.gaveUp : null;
+      const perPgpool: Record<string, string | null> = {};
+      for (const p of pgpools) {
+        const n = p.nodes ? pgpoolNodeOf(cluster, addresses, p.nodes, address) : undefined;
+        perPgpool[p.endpoint] = p.nodes ? (n ? `${n.status}/${n.role}` : 'absent') : null;
+      }
+      const seen = Object.values(perPgpool).filter((v): v is string => v !== null);
+      const disagreement = new Set(seen.map((v) => { const [st, role] = v.split('/'); return `${attachedness(st ?? '')}/${role ?? ''}`; })).size > 1;
       return {
         address,
         machine: view?.state ?? null,
@@ -78,8 +95,11 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
         lag: node ? lagOf(node) : null,
         maintenance: maintenance.find((m) => m.backend === address) ?? null,
         attention: gaveUp ? `${gaveUp.type} ${gaveUp.actionId} gave up: ${gaveUp.reason}` : null,
+        views: perPgpool,
+        disagreement,
       };
     }),
+    warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
 }
@@ -98,7 +118,7 @@ export function checkLine(statuses: readonly ClusterStatus[]): { ok: boolean; li
   let backends = 0;
   for (const s of statuses) {
     if (s.pgpoolError !== null) problems.push(`${s.cluster}: pgpool unreachable (${s.pgpoolError.slice(0, 120)})`);
-    for (const e of s.endpoints) if (!e.reachable && s.pgpoolError === null) problems.push(`${s.cluster}: PCP endpoint ${e.endpoint} unreachable`);
+    for (const p of s.pgpools) if (!p.reachable && s.pgpoolError === null) problems.push(`${s.cluster}: pgpool ${p.endpoint} unreachable`);
     if (s.version === null) problems.push(`${s.cluster}: no decision state yet (is a decider running?)`);
     for (const b of s.backends) {
       backends++;
@@ -111,4 +131,17 @@ export function checkLine(statuses: readonly ClusterStatus[]): { ok: boolean; li
     return { ok: true, line: `OK: ${statuses.length} cluster(s), ${backends} backend(s) in step with pgpool${held ? `, ${held} in maintenance` : ''}` };
   }
   return { ok: false, line: `CRITICAL: ${problems.join('; ')}` };
+}
+
+/**
+ * pgpool's node for a backend: by its pinned nodeId when the config has one (pgpool may know the
+ * host by another name), else the node whose host:port the one resolution rule maps to it.
+ */
+function pgpoolNodeOf(cluster: ClusterConfig, addresses: readonly string[], nodes: readonly PcpNode[], address: string): PcpNode | undefined {
+  const pinned = cluster.backends.find((b) => formatAddress({ host: b.address, port: b.port }) === address)?.nodeId;
+  if (pinned !== undefined) return nodes.find((n) => n.id === pinned);
+  return nodes.find((n) => {
+    const r = resolveAddress(addresses, formatAddress({ host: n.host, port: n.port }));
+    return r.kind === 'match' && r.address === address;
+  });
 }

@@ -1,11 +1,5 @@
 import type { Command } from 'commander';
-import { Registry } from 'prom-client';
-import { createConsole } from '../../console/routes.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { createRedis } from '../../runtime/redis.ts';
-import { startHttp } from '../../workers/http.ts';
 import { action } from '../run.ts';
 
 /**
@@ -20,6 +14,14 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default: config http.port, $PCPFLOW_HTTP_PORT)')
     .action(
       action(async (opts: { config?: string; port?: string }) => {
+        const [{ Registry }, { createConsole }, { loadConfig }, { createLogger }, { createRedis }, { startHttp }] = await Promise.all([
+          import('prom-client'),
+          import('../../console/routes.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/logger.ts'),
+          import('../../runtime/redis.ts'),
+          import('../../workers/http.ts'),
+        ]);
         const { config } = loadConfig(opts.config);
         if (opts.port !== undefined) {
           const port = Number(opts.port);

@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
 import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { openRedis } from '../../runtime/redis.ts';
-import { configuredBackend, operatorEvent, operatorName, publishAndAwait, type OperatorEventInput } from '../../workers/operator.ts';
-import { reportOutcome } from '../operator-report.ts';
+import type { OperatorEventInput } from '../../workers/operator.ts';
 import { action } from '../run.ts';
 
-interface Opts {
+export interface Opts {
   config?: string;
   cluster?: string;
   reason: string;
@@ -16,13 +13,19 @@ interface Opts {
   waitMs: string;
 }
 
-function addressArg(text: string): string {
+export function addressArg(text: string): string {
   const parsed = parseAddress(text);
   if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
   return formatAddress(parsed);
 }
 
-async function submit(opts: Opts, what: string, address: string | null, input: (user: string, backend: string | null) => OperatorEventInput, argv: string[]): Promise<number> {
+export async function submit(opts: Opts, what: string, address: string | null, input: (user: string, backend: string | null) => OperatorEventInput, argv: string[]): Promise<number> {
+  const [{ loadConfig, selectCluster }, { openRedis }, { configuredBackend, operatorEvent, operatorName, publishAndAwait }, { reportOutcome }] = await Promise.all([
+    import('../../runtime/config.ts'),
+    import('../../runtime/redis.ts'),
+    import('../../workers/operator.ts'),
+    import('../operator-report.ts'),
+  ]);
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
   const backend = address === null ? null : configuredBackend(cluster, address);
@@ -39,7 +42,7 @@ async function submit(opts: Opts, what: string, address: string | null, input: (
   }
 }
 
-function options(cmd: Command): Command {
+export function options(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
     .option('--cluster <name>', 'cluster (default: $PCPFLOW_CLUSTER, or the only one)')
@@ -49,7 +52,7 @@ function options(cmd: Command): Command {
 }
 
 /**
- * `pcpflow maintenance on|off ADDR|--all` and `pcpflow attention clear ADDR`: operator events,
+ * `pcpflow maintenance on|off ADDR|--all`: operator events,
  * decided and audited like every other event (who ran it, --reason). Exit 0 done, 1 refused or
  * not decided in time, 4 Redis unreachable.
  */
@@ -73,13 +76,4 @@ export function register(program: Command): void {
         }),
       );
   }
-  const a = program.command('attention').description('backends whose action gave up');
-  options(a.command('clear <address>'))
-    .description("the cause is fixed: take the intent of the action that gave up back as the target (no action now); the reconciler repairs any difference")
-    .action(
-      action(async (addressText: string, opts: Opts) => {
-        const address = addressArg(addressText);
-        return submit(opts, 'attention clear', address, (user, backend) => ({ type: 'operator.attention-clear', backend: backend ?? address, user, reason: opts.reason }), ['attention', 'clear', address]);
-      }),
-    );
 }

@@ -1,25 +1,28 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { formatTimeline } from '../../audit/format.ts';
-import { createPcpOps } from '../../pcp/index.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { openRedis } from '../../runtime/redis.ts';
-import { checkLine, clusterStatus, type ClusterStatus } from '../../workers/status.ts';
+import type { ClusterStatus } from '../../workers/status.ts';
 import { action } from '../run.ts';
 
-function print(s: ClusterStatus): void {
+function print(s: ClusterStatus, formatTimeline: (r: ClusterStatus['lastAudit']) => string): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`== cluster ${s.cluster} (snapshot v${s.version ?? '-'}; pgpool ${s.pgpoolEndpoint ?? `unreachable: ${s.pgpoolError}`})`);
-  out(`PCP endpoints: ${s.endpoints.map((e) => `${e.endpoint} ${e.reachable ? 'reachable' : `UNREACHABLE (${e.error ?? '?'})`}`).join(', ')}`);
-  out(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${'pgpool'.padEnd(20)} ${'lag'.padEnd(12)} ${'in flight'.padEnd(22)} drift`);
+  // Every PCP endpoint, asked on its own: one down behind a VIP that answers still shows.
+  out(`pgpools: ${s.pgpools.map((p) => `${p.endpoint} ${p.reachable ? (p.watchdogRole ?? 'reachable') : `UNREACHABLE (${p.error ?? '?'})`}`).join(', ')}${s.pgpools.length > 1 ? `; leader ${s.leader ?? 'none answering'}` : ''}`);
+  // One column per pgpool when there are several (a watchdog cluster): its view and role.
+  const several = s.pgpools.length > 1;
+  const cols = several ? s.pgpools.map((p) => `${p.endpoint} (${p.reachable ? (p.watchdogRole ?? '-') : 'down'})`) : ['pgpool'];
+  const widths = cols.map((c) => Math.max(20, c.length));
+  out(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${cols.map((c, i) => c.padEnd(widths[i] ?? 20)).join(' ')} ${'lag'.padEnd(12)} ${'in flight'.padEnd(22)} drift`);
   for (const b of s.backends) {
-    const pg = b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-';
+    const cells = several ? s.pgpools.map((p) => b.views[p.endpoint] ?? '?') : [b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-'];
     const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
+    const drift = [b.drift, b.disagreement ? 'pgpools DISAGREE' : null].filter(Boolean).join('; ') || '-';
     const machine = `${b.machine ?? '-'}${b.maintenance ? '*' : ''}`;
-    out(`${b.address.padEnd(22)} ${machine.padEnd(11)} ${pg.padEnd(20)} ${(b.lag ?? '-').padEnd(12)} ${pend.padEnd(22)} ${b.drift ?? '-'}`);
+    out(`${b.address.padEnd(22)} ${machine.padEnd(11)} ${cells.map((c, i) => c.padEnd(widths[i] ?? 20)).join(' ')} ${(b.lag ?? '-').padEnd(12)} ${pend.padEnd(22)} ${drift}`);
     if (b.maintenance) out(`  * in maintenance since ${b.maintenance.since} by ${b.maintenance.by}${b.maintenance.reason ? `: ${b.maintenance.reason}` : ''} (held; drift is reported, not repaired)`);
     if (b.attention) out(`  ! attention: ${b.attention}`);
   }
+  for (const w of s.warnings) out(`warning: ${w}`);
   out(`-- last audit entries\n${formatTimeline(s.lastAudit)}`);
 }
 
@@ -33,6 +36,13 @@ export function register(program: Command): void {
     .option('--check', 'for monitoring: one line; exit 0 all in step, 1 drift, attention or pgpool unreachable, 4 Redis unreachable')
     .action(
       action(async (opts: { config?: string; cluster?: string; json?: boolean; check?: boolean }) => {
+        const [{ formatTimeline }, { createPcpOps }, { loadConfig }, { openRedis }, { checkLine, clusterStatus }] = await Promise.all([
+          import('../../audit/format.ts'),
+          import('../../pcp/index.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/redis.ts'),
+          import('../../workers/status.ts'),
+        ]);
         const { config } = loadConfig(opts.config);
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
@@ -46,7 +56,7 @@ export function register(program: Command): void {
             return verdict.ok ? 0 : 1;
           }
           if (opts.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
-          else for (const s of all) print(s);
+          else for (const s of all) print(s, formatTimeline);
           return 0;
         } finally {
           redis.disconnect();
