@@ -8,7 +8,7 @@ import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
 import { decide, encodeSnapshot, initialSnapshot, type ClusterSnapshot, type Decision } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { COMMIT_DECISION_LUA } from './lua/scripts.ts';
@@ -74,7 +74,7 @@ export class ClusterDecider {
   private async bootstrap(): Promise<StoredSnapshot | null> {
     let observed;
     try {
-      observed = await this.deps.pcpFor(this.cluster).nodes();
+      observed = await this.deps.pcpFor(this.cluster).nodes({ deadlineMs: callBudgetMs(this.cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
       return null;

@@ -2,7 +2,7 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { hasUndecided } from './at-rest.ts';
@@ -56,7 +56,7 @@ export class Reconciler {
     if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
     let observed;
     try {
-      observed = await this.deps.pcpFor(cluster).nodes();
+      observed = await this.deps.pcpFor(cluster).nodes({ deadlineMs: callBudgetMs(cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
       return [];

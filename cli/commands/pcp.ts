@@ -5,6 +5,7 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import {
+  callBudgetMs,
   createDriver,
   opsOver,
   PcpAmbiguousAddressError,
@@ -99,7 +100,7 @@ function printOutcome(verb: string, address: string, o: EnsureOutcome, json: boo
 }
 
 async function resolveFirst(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
-  const a = await driver.nodes();
+  const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
   const nodeId = resolveNodeId(cluster, address, a.value.nodes);
   const node = a.value.nodes.find((n) => n.id === nodeId);
   if (!node) throw new PcpUnknownAddressError(address, []);
@@ -113,8 +114,8 @@ export function register(program: Command): void {
 
   common(pcp.command('nodes').description("pgpool's backends: id, address, status, role and what this pgpool version reports")).action(
     action(async (opts: CommonOpts) => {
-      const { driver } = context(opts);
-      const a = await driver.nodes();
+      const { cluster, driver } = context(opts);
+      const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
       if (opts.json) process.stdout.write(JSON.stringify(a.value.nodes.map(nodeJson), null, 2) + '\n');
       else process.stdout.write(table(a.value.nodes));
       return 0;
@@ -166,8 +167,8 @@ export function register(program: Command): void {
 
   common(pcp.command('watchdog').description("pgpool's watchdog cluster: leader, quorum, members")).action(
     action(async (opts: CommonOpts) => {
-      const { driver } = context(opts);
-      const w = (await driver.watchdog()).value;
+      const { cluster, driver } = context(opts);
+      const w = (await driver.watchdog({ deadlineMs: callBudgetMs(cluster) })).value;
       if (opts.json) {
         process.stdout.write(JSON.stringify(w, null, 2) + '\n');
         return 0;

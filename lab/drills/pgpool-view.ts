@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../../contracts/config.ts';
-import { createPcpOps } from '../../pcp/index.ts';
+import { callBudgetMs, createPcpOps } from '../../pcp/index.ts';
 import { run } from '../exec.ts';
 import type { LabHandle } from '../lab.ts';
 
@@ -24,7 +24,7 @@ export interface Expectation {
  */
 export async function readView(lab: LabHandle, cluster: ClusterConfig): Promise<ViewRow[]> {
   const [{ nodes }, sql] = await Promise.all([
-    createPcpOps(cluster).nodes(),
+    createPcpOps(cluster).nodes({ deadlineMs: callBudgetMs(cluster) }),
     // pgpool refuses new sessions while a backend it believes up is dead (health checks off):
     // then SHOW pool_nodes is unavailable, which is itself an observation.
     run(['psql', '-h', lab.pgpool.host, '-p', String(lab.pgpool.port), '-U', 'postgres', '-d', 'postgres', '-X', '-At', '-F', '|', '-c', 'SHOW pool_nodes'], {
