@@ -6,6 +6,7 @@ import type { PgpoolNodeStatus } from '../contracts/events.ts';
 import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
 import { lookupPassword } from './passfile.ts';
 import { deadlineIn, remainingMs, type CallDeadline } from './deadline.ts';
+import { escapeControls } from '../contracts/text.ts';
 import { validateNodeId, validateUser, type HealthCheckStats, type PoolParam, type WatchdogInfo } from './commands.ts';
 import { NodeInfoSchema, type NodeInfo } from './node-info.ts';
 import { PcpServerMessageSchema, type PcpServerMessage } from './messages.ts';
@@ -88,6 +89,9 @@ const VerboseRecordSchema = z.object({
   replSyncState: z.string().optional(),
   lastStatusChange: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/).optional(),
 });
+
+/** pcp_* print what pgpool sent them: control characters escaped, lines kept for parsing. */
+const clean = (text: string): string => escapeControls(text, { keepNewlines: true });
 
 interface Ctx {
   signal?: AbortSignal;
@@ -178,9 +182,9 @@ export class BinariesDriver implements PcpDriver {
             if (e.code === 'ENOENT') return reject(new PcpBinaryError(binary, `not found (${file})`, { endpoint: ep.name, cause: err }));
             if (e.killed) return reject(timedOut(err));
             if (typeof e.code !== 'number') return reject(new PcpBinaryError(binary, `could not run (${String(e.code)})`, { endpoint: ep.name, cause: err }));
-            return resolve({ stdout, stderr, code: e.code });
+            return resolve({ stdout: clean(stdout), stderr: clean(stderr), code: e.code });
           }
-          resolve({ stdout, stderr, code: 0 });
+          resolve({ stdout: clean(stdout), stderr: clean(stderr), code: 0 });
         },
       );
     });
