@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../runtime/config.ts';
+import { checkServing, loadConfig } from '../../runtime/config.ts';
 import { action } from '../run.ts';
 
 export function register(program: Command): void {
@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .action(
       action((opts: { config?: string }) => {
         const { path, config: cfg } = loadConfig(opts.config);
+        checkServing(cfg, path);
         const backends = cfg.clusters.reduce((n, c) => n + c.backends.length, 0);
         process.stdout.write(`${path}: ok (${cfg.clusters.length} cluster(s), ${backends} backend(s))\n`);
         return 0;

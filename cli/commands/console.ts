@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
+import { createMetricsGate } from '../../console/auth.ts';
 import { createConsole } from '../../console/routes.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { loadConfig } from '../../runtime/config.ts';
+import { checkServing, loadConfig } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createRedis } from '../../runtime/redis.ts';
 import { startHttp } from '../../workers/http.ts';
@@ -20,7 +21,8 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default: config http.port, $PCPFLOW_HTTP_PORT)')
     .action(
       action(async (opts: { config?: string; port?: string }) => {
-        const { config } = loadConfig(opts.config);
+        const { path, config } = loadConfig(opts.config);
+        checkServing(config, path);
         if (opts.port !== undefined) {
           const port = Number(opts.port);
           if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`--port: "${opts.port.slice(0, 20)}" is not a port`);
@@ -34,6 +36,7 @@ export function register(program: Command): void {
           host: config.http.host,
           port: config.http.port,
           registry: new Registry(),
+          metricsGate: createMetricsGate(config.http),
           ready: async () => (await probe.ping()) === 'PONG',
           routes: web.routes,
         });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { loadConfig } from '../../runtime/config.ts';
+import { checkServing, loadConfig } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { ALL_ROLES, startFleetMember, type Role } from '../../workers/fleet.ts';
 import { action } from '../run.ts';
@@ -25,7 +25,8 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { config?: string; roles: string; httpPort?: string; http: boolean; shutdownDeadline: string }) => {
         const roles = parseRoles(opts.roles);
-        const { config } = loadConfig(opts.config);
+        const { path, config } = loadConfig(opts.config);
+        if (opts.http) checkServing(config, path);
         if (opts.httpPort !== undefined) {
           const port = Number(opts.httpPort);
           if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`--http-port: "${opts.httpPort}" is not a port`);
