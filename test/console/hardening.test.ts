@@ -168,4 +168,10 @@ test('out-of-range time ranges are 400 with a reason, not 500', async (t) => {
     assert.equal(r.status, 400, q);
     assert.match(await r.text(), /out of range/);
   }
+  // The same bound on the command line: exit 2 with the reason, not a Redis error.
+  const file = join(work, 'audit.json');
+  writeFileSync(file, JSON.stringify({ redis: { url: redis.url }, clusters: [{ name: 'c1', pcp: { endpoints: [{ host: '127.0.0.1' }], user: 'pcp' }, backends: [{ address: '127.0.0.11' }] }] }));
+  const cli = await run(['audit', '--since', '999999d', '--config', file]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /--since: "999999d" is out of range/);
 });
