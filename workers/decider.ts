@@ -235,8 +235,9 @@ export class ClusterDecider {
         keys.audit(this.prefix, cluster),
         keys.auditHead(this.prefix, cluster),
         keys.pendingActions(this.prefix, cluster),
-        seenKey ?? '',
-        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : '',
+        // "none" is the snapshot key again, never '': see commit-decision.lua.
+        seenKey ?? keys.snapshot(this.prefix, cluster),
+        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : keys.snapshot(this.prefix, cluster),
       ],
       [
         state?.version ?? '',
