@@ -136,3 +136,31 @@ test('a worker whose Redis commands are refused pauses, doubling the pause, inst
   const errors = lines.filter((l) => l.level === 50);
   assert.ok(errors.length <= 8, `${errors.length} error lines while refused: ${JSON.stringify(errors.slice(0, 3))}`);
 });
+
+test('a decider whose commits are refused pauses the cluster, doubling the pause, instead of retrying every wake-up', { timeout: 60_000 }, async () => {
+  // No scripting: every decider commit (one Lua script) is refused.
+  const noScripts = documentedAcl().filter((w) => w !== '+@scripting');
+  assert.equal(await admin.call('ACL', 'SETUSER', 'noscripts', 'reset', ...noScripts.slice(1)), 'OK');
+  // Something to decide, whether or not the cluster was bootstrapped by an earlier test.
+  await publish(admin, prefix, hookEvent(['efm', 'attach', '127.0.0.1:15433', 's'], 'acl'));
+  const { lines, logger } = capture();
+  const m = await member('noscripts', ['decider'], logger);
+  try {
+    const pauses = await pollUntil(
+      'three pauses of the decider',
+      async () => {
+        const p = lines.filter((l) => typeof l.pauseMs === 'number');
+        return p.length >= 3 ? p : undefined;
+      },
+      { timeoutMs: 30_000 },
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${JSON.stringify(lines.slice(0, 5)).slice(0, 2000)}`);
+    });
+    assert.deepEqual(pauses.slice(0, 3).map((p) => p.pauseMs), [500, 1000, 2000]);
+    assert.match(String(pauses[0]?.msg), /Redis refused a command of the decider; cluster acl waits 500 ms/);
+  } finally {
+    await m.stop();
+  }
+  const errors = lines.filter((l) => l.level === 50);
+  assert.ok(errors.length <= 6, `${errors.length} error lines while refused`);
+});
