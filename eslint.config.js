@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.lab*/', 'artifacts/', 'bin/'] },
+  { ignores: ['node_modules/', '.lab*/', 'artifacts/', 'bin/', 'build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

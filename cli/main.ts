@@ -1,22 +1,13 @@
 import { Command } from 'commander';
-import { register as audit } from './commands/audit.ts';
-import { register as config } from './commands/config.ts';
-import { register as consoleCmd } from './commands/console.ts';
-import { register as demo } from './commands/demo.ts';
-import { register as lab } from './commands/lab.ts';
-import { register as outbox } from './commands/outbox.ts';
-import { register as pcp } from './commands/pcp.ts';
-import { register as replay } from './commands/replay.ts';
-import { register as simulate } from './commands/simulate.ts';
-import { register as status } from './commands/status.ts';
-import { register as viz } from './commands/viz.ts';
-import { register as worker } from './commands/worker.ts';
+import { COMMANDS, commandNamed } from './commands/index.ts';
 import { reportAndExit } from './run.ts';
 
-export function buildProgram(): Command {
-  const program = new Command('pcpflow')
+export const VERSION = '0.1.0';
+
+function baseProgram(): Command {
+  return new Command('pcpflow')
     .description('Keeps Pgpool-II in step with EDB Failover Manager: hooks → Redis → state machines → audited PCP actions')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     // Unknown subcommands and bad flags are invalid input: exit 2 like every other bad input.
     .exitOverride((err) => {
@@ -24,13 +15,25 @@ export function buildProgram(): Command {
         process.exit(0);
       process.exit(2);
     });
-  for (const reg of [worker, status, audit, viz, simulate, replay, lab, demo, outbox, config, pcp, consoleCmd]) reg(program);
+}
+
+/**
+ * The program for this command line: the named subcommand's module fully registered, the others
+ * as name and summary only (enough for the top-level help and the unknown-command error).
+ */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
+  const program = baseProgram();
+  const named = commandNamed(args);
+  for (const d of COMMANDS) {
+    if (d === named) (await d.load()).register(program);
+    else program.command(d.name).description(d.summary);
+  }
   return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv.slice(2))).parseAsync(argv);
   } catch (err) {
     reportAndExit(err);
   }

@@ -2,8 +2,12 @@ import { z } from 'zod';
 import { AddressTextSchema } from './address.ts';
 import { ClusterNameSchema } from './config.ts';
 
-/** The PCP actions pcpflow can ask of pgpool. Each is carried out idempotently (ensure*). */
-export const ActionTypeSchema = z.enum(['attach', 'detach', 'promote', 'promote-switchover']);
+/**
+ * The actions pcpflow carries out. The PCP ones are idempotent (ensure*); `await-streaming` asks
+ * nothing of pgpool: it waits until a standby streams from the primary, so that the attach that
+ * follows never sends reads to a standby still following the old primary or nobody.
+ */
+export const ActionTypeSchema = z.enum(['attach', 'detach', 'promote', 'promote-switchover', 'await-streaming']);
 export type ActionType = z.infer<typeof ActionTypeSchema>;
 
 export const ActionSchema = z.strictObject({
@@ -16,5 +20,7 @@ export const ActionSchema = z.strictObject({
   eventId: z.string().min(1).max(128),
   /** One sentence for the audit trail: why this action. */
   reason: z.string().max(500),
+  /** await-streaming: the primary the standby must stream from (absent: pgpool's primary when checked). */
+  primary: AddressTextSchema.optional(),
 });
 export type Action = z.infer<typeof ActionSchema>;

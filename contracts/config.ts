@@ -106,6 +106,31 @@ export const FencePolicySchema = z.strictObject({
 });
 export type FencePolicy = z.infer<typeof FencePolicySchema>;
 
+export const StreamCheckSchema = z.strictObject({
+  /**
+   * Where pcpflow learns that a standby streams from the new primary before it attaches it again
+   * after a promotion. auto: pgpool's replication state where its sr_check is configured, else
+   * PostgreSQL (needs `postgres`). off: attach at once (stale reads possible until EFM re-points
+   * the standby); only when the risk is understood.
+   */
+  source: z.enum(['auto', 'pgpool', 'postgres', 'off']).default('auto'),
+  /** How often the standby is asked while pcpflow waits; an attach follows within about one interval. */
+  pollIntervalMs: Millis.default(25),
+  /** Past this the standby stays out of pgpool, the backend goes to attention and a notification is sent. */
+  deadlineMs: Millis.default(120_000),
+  /** A role that may read pg_stat_wal_receiver (pg_monitor), on every backend's own address and port. */
+  postgres: z
+    .strictObject({
+      user: z.string().min(1).max(63),
+      password: SecretRefSchema.optional(),
+      database: z.string().min(1).max(63).default('postgres'),
+      connectTimeoutMs: Millis.default(2_000),
+      ssl: z.enum(['disable', 'require']).default('disable'),
+    })
+    .optional(),
+});
+export type StreamCheck = z.infer<typeof StreamCheckSchema>;
+
 export const AuditSinksSchema = z.strictObject({
   /** Redis stream entries kept per cluster; 0 keeps everything. */
   streamMaxLen: z.number().int().min(0).default(0),
@@ -134,6 +159,7 @@ export const ClusterConfigSchema = z
     retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
     reconcileIntervalMs: Millis.default(5_000),
     fence: FencePolicySchema.default(FencePolicySchema.parse({})),
+    streamCheck: StreamCheckSchema.default(StreamCheckSchema.parse({})),
     audit: AuditSinksSchema.default(AuditSinksSchema.parse({})),
     /** argv of a program run (never through a shell) with subject and body appended. */
     notificationCommand: z.array(z.string().min(1)).min(1).optional(),
@@ -145,6 +171,12 @@ export const ClusterConfigSchema = z
       if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['backends', i], message: `duplicate backend ${key}` });
       seen.add(key);
     });
+    if (c.streamCheck.source === 'postgres' && c.streamCheck.postgres === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['streamCheck', 'postgres'],
+        message: 'source postgres needs postgres.user (and a password reference unless trust or a .pgpass applies)',
+      });
   });
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>;
 

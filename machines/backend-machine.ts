@@ -8,8 +8,10 @@ import { PcpflowError } from '../contracts/errors.ts';
  *
  * - `up`: an attached standby that takes load-balanced reads. Its substates exist because pgpool's
  *   promote marks every other node down: `awaitingReattach` is a standby whose re-attach is owed
- *   once a promote elsewhere completes, `reattached` one that was re-attached for that promote (so
- *   pgpool's follow_primary_command for the same promote is not answered with a second attach).
+ *   once a promote elsewhere completes, `awaitingStream` one whose re-attach waits until it streams
+ *   from the new primary (until EFM re-points it, it serves the old primary's frozen data), and
+ *   `reattached` one that was re-attached for that promote (so pgpool's follow_primary_command for
+ *   the same promote is not answered with a second attach).
  * - `detached`: kept out of pgpool (EFM reported it failed, or it was fenced).
  * - `promoted`: pgpool's primary. The router keeps at most one backend here.
  * - `rebuilding`: a former primary being rebuilt as a standby; kept out until EFM attaches it.
@@ -29,6 +31,8 @@ export interface ActionRef {
   cluster: string;
   /** One sentence for the action's reason, written by the router that knows the hook's context. */
   why: string;
+  /** For a wait on streaming: the primary the standby must follow (the router knows who it is). */
+  primary?: string;
 }
 
 export interface GaveUp {
@@ -63,6 +67,10 @@ export type BackendEvent =
   | { type: 'PROMOTE'; ref: ActionRef }
   | { type: 'REATTACH'; ref: ActionRef }
   | { type: 'FOLLOW_PRIMARY'; ref: ActionRef }
+  /** EFM attaches a standby while a promotion is in flight: attach once it follows the new primary. */
+  | { type: 'ATTACH_FOLLOWING'; ref: ActionRef }
+  /** The wait on streaming succeeded: the standby follows the new primary, attach it. */
+  | { type: 'STREAMING'; ref: ActionRef }
   | { type: 'REBUILD_STARTED'; ref: ActionRef }
   | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
   | { type: 'PEER_PROMOTING' }
@@ -136,6 +144,7 @@ export const backendMachine = setup({
         backend: context.address,
         eventId: ref.eventId,
         reason: ref.why.slice(0, 500),
+        ...(params.type === 'await-streaming' && ref.primary !== undefined ? { primary: ref.primary } : {}),
       };
       return { pending: action, gaveUp: null };
     }),
@@ -196,14 +205,26 @@ export const backendMachine = setup({
         serving: {
           on: {
             PEER_PROMOTING: 'awaitingReattach',
-            FOLLOW_PRIMARY: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+            FOLLOW_PRIMARY: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
           },
         },
         awaitingReattach: {
           on: {
-            REATTACH: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
-            FOLLOW_PRIMARY: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
-            ATTACH: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+            REATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            FOLLOW_PRIMARY: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            ATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            ATTACH_FOLLOWING: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+          },
+        },
+        // Out of pgpool (its promote marked it down) until it streams from the new primary: an
+        // earlier attach would balance reads to a standby still replaying the old primary's WAL.
+        awaitingStream: {
+          on: {
+            STREAMING: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
+            PEER_PROMOTING: 'awaitingReattach',
+            FOLLOW_PRIMARY: {
+              actions: { type: 'note', params: { text: 'already waiting until it streams from the new primary; attached then, not before' } },
+            },
           },
         },
         reattached: {
@@ -220,6 +241,7 @@ export const backendMachine = setup({
     detached: {
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
+        ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
         PROMOTE: { guard: 'idle', target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
         FAILED_PRIMARY: {
           target: 'rebuilding',
@@ -248,6 +270,7 @@ export const backendMachine = setup({
       initial: 'awaiting',
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
+        ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
         PROMOTE: { guard: 'idle', target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
         REBUILD_STARTED: '.inProgress',
         REBUILD_DONE: '.done',
@@ -289,6 +312,7 @@ export type BackendSnapshot = SnapshotFrom<BackendMachine>;
 export const LEAF_PATHS = [
   'up.serving',
   'up.awaitingReattach',
+  'up.awaitingStream',
   'up.reattached',
   'detached',
   'promoted',

@@ -13,7 +13,7 @@ import {
   type LeafPath,
 } from './backend-machine.ts';
 import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
-import { resolveBackend } from './views.ts';
+import { expectedFor, resolveBackend } from './views.ts';
 
 /**
  * The decision core: (snapshot, event, now) → (next snapshot, PCP actions, audit entries).
@@ -30,6 +30,9 @@ import { resolveBackend } from './views.ts';
 
 export interface DecisionAudit {
   kind: 'decision' | 'event-ignored' | 'event-rejected' | 'event-duplicate';
+  /** Set when the entry decides a kept request rather than the event being decided: the request's own id and type. */
+  eventId?: string;
+  eventType?: NodeEvent['type'];
   backend: string | null;
   from?: string;
   to?: string;
@@ -47,9 +50,11 @@ export interface Decision {
 const MAX_SEEN = 10_000;
 
 interface Work {
+  /** The event being decided, or a kept request while it is decided again inside an outcome's decision. */
   event: NodeEvent;
-  /** The id of the event being decided: every action id is `${idPrefix}.${index}`, even for a kept request. */
-  readonly idPrefix: string;
+  readonly now: Date;
+  /** The event whose decision this is: entries about a kept request name the request's own id. */
+  readonly decided: NodeEvent;
   readonly cluster: string;
   readonly order: string[];
   readonly machines: Map<string, BackendSnapshot>;
@@ -66,6 +71,10 @@ interface Sent {
 }
 
 type MakeEvent = (ref: ActionRef) => BackendEvent;
+
+function pushAudit(w: Work, a: DecisionAudit): void {
+  w.audit.push(w.event === w.decided ? a : { eventId: w.event.eventId, eventType: w.event.type, ...a });
+}
 
 function machineOf(w: Work, address: string): BackendSnapshot {
   const m = w.machines.get(address);
@@ -104,10 +113,25 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
       return "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it";
     case 'REBUILD_DONE':
       return 'it is not being rebuilt';
-    case 'DRIFT':
-      return 'pgpool already shows what the machine expects';
+    case 'DRIFT': {
+      // Say what was seen and what was expected, not only that nothing was done here.
+      const exp = expectedFor(state);
+      const seen = `pgpool shows it ${ev.observed.status}/${ev.observed.role}`;
+      if (!exp) return `${seen}; the machine has no expectation in ${path}`;
+      const up = ev.observed.status === 'up' || ev.observed.status === 'waiting';
+      const same = up === (exp.status === 'up') && (exp.status === 'down' || ev.observed.role === exp.role);
+      return same
+        ? `${seen}, as the machine expects (${exp.status}/${exp.role} in ${path}); nothing to repair`
+        : `${seen}, the machine expects ${exp.status}/${exp.role} (${path}); no action on this backend itself: the cluster's repair is in the other entries of this decision`;
+    }
     case 'FAILED_PRIMARY':
       return 'already out of pgpool and waiting for its rebuild';
+    case 'ATTACH_FOLLOWING':
+      return state === 'promoted'
+        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
+        : 'already attached, or already waiting until it streams from the new primary';
+    case 'STREAMING':
+      return 'it is not waiting to stream from a new primary';
     case 'REATTACH':
     case 'PEER_PROMOTING':
     case 'DEMOTE':
@@ -119,9 +143,17 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
  * Sends one event to one backend machine through XState's pure `transition()`, records the audit
  * entry, and applies the cluster rule for entering `promoted`.
  */
-function send(w: Work, address: string, make: MakeEvent, why: string, reportIgnored = true): Sent {
+function send(w: Work, address: string, make: MakeEvent, why: string, reportIgnored = true, primary?: string): Sent {
   const before = machineOf(w, address);
-  const ref: ActionRef = { actionId: `${w.idPrefix}.${w.actions.length}`, eventId: w.event.eventId, cluster: w.cluster, why };
+  // Action ids carry the id of the event that caused them, a kept request's own included, so every
+  // PCP action traces back to one hook call. Unique: a kept request had no action of its own.
+  const ref: ActionRef = {
+    actionId: `${w.event.eventId}.${w.actions.length}`,
+    eventId: w.event.eventId,
+    cluster: w.cluster,
+    why,
+    ...(primary !== undefined ? { primary } : {}),
+  };
   const ev = make(ref);
   const [after, returned] = transition(backendMachine, before, ev);
   const from = leafPathOf(before);
@@ -138,14 +170,14 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
     // The router's sentence explains an action or an outcome; otherwise the machine's note says it better.
     const lead = action || notes.length === 0 || ev.type === 'OUTCOME' ? why : null;
     const note = [lead, ...notes].filter((n): n is string => n !== null).join('; ');
-    w.audit.push({ kind: 'decision', backend: address, from, to, actionIds: action ? [action.actionId] : [], note });
+    pushAudit(w, { kind: 'decision', backend: address, from, to, actionIds: action ? [action.actionId] : [], note });
   } else if (before.context.pending && isLoadBalancerRequest(w.event) && 'ref' in ev) {
     // Not dropped: decided again once the action in flight has its outcome.
     w.deferredEvents = [...w.deferredEvents.filter((d) => d.backend !== address), { backend: address, event: w.event }];
     const note = `${before.context.pending.type} ${before.context.pending.actionId} is still in flight for it; this request is kept and decided again when that action's outcome arrives`;
-    w.audit.push({ kind: 'decision', backend: address, from, to, actionIds: [], note });
+    pushAudit(w, { kind: 'decision', backend: address, from, to, actionIds: [], note });
   } else if (notes.length > 0 || reportIgnored) {
-    w.audit.push({ kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
+    pushAudit(w, { kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
   }
   if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
   return { from, to, action };
@@ -167,7 +199,7 @@ function onPromoted(w: Work, address: string, promoteRequested: boolean): void {
     else if (promoteRequested) send(w, other, () => ({ type: 'PEER_PROMOTING' }), `pgpool's promote of ${address} will mark it down`, false);
   }
   if (w.deferred && w.deferred.backend !== address) {
-    w.audit.push({ kind: 'decision', backend: w.deferred.backend, actionIds: [], note: `the deferred promote of ${w.deferred.backend} (event ${w.deferred.eventId}) is superseded by ${address}` });
+    pushAudit(w, { kind: 'decision', backend: w.deferred.backend, actionIds: [], note: `the deferred promote of ${w.deferred.backend} (event ${w.deferred.eventId}) is superseded by ${address}` });
   }
   w.deferred = null;
 }
@@ -179,7 +211,7 @@ function promoteTo(w: Work, address: string, why: string): void {
   const path = leafPathOf(m);
   if (pending && path !== 'promoted') {
     w.deferred = { backend: address, eventId: w.event.eventId, why: why.slice(0, 500) };
-    w.audit.push({
+    pushAudit(w, {
       kind: 'decision',
       backend: address,
       from: path,
@@ -194,7 +226,7 @@ function promoteTo(w: Work, address: string, why: string): void {
 
 function reject(w: Work, text: string | null, what: string): void {
   const known = w.order.join(', ');
-  w.audit.push({
+  pushAudit(w, {
     kind: 'event-rejected',
     backend: w.event.backend,
     actionIds: [],
@@ -203,7 +235,7 @@ function reject(w: Work, text: string | null, what: string): void {
 }
 
 function ignore(w: Work, note: string): void {
-  w.audit.push({ kind: 'event-ignored', backend: w.event.backend, actionIds: [], note });
+  pushAudit(w, { kind: 'event-ignored', backend: w.event.backend, actionIds: [], note });
 }
 
 function resolve(w: Work, s: ClusterSnapshot, text: string | null, what: string): string | null {
@@ -212,12 +244,44 @@ function resolve(w: Work, s: ClusterSnapshot, text: string | null, what: string)
   return b;
 }
 
+/** The primary a standby must follow now: the promoted backend, or the one whose promote is deferred. */
+function currentPrimary(w: Work): string | undefined {
+  return w.order.find((a) => pathOf(w, a) === 'promoted') ?? w.deferred?.backend;
+}
+
+/**
+ * A promotion is in flight from pgpool's promote request until every standby it marked down is
+ * back: until then a standby may still follow the old primary, so it is attached only once it
+ * streams from the new one.
+ */
+function promotionInFlight(w: Work): boolean {
+  if (w.deferred) return true;
+  return w.order.some((a) => {
+    const m = machineOf(w, a);
+    const t = m.context.pending?.type;
+    const path = leafPathOf(m);
+    return t === 'promote' || t === 'promote-switchover' || path === 'up.awaitingReattach' || path === 'up.awaitingStream';
+  });
+}
+
 function onEfmAttach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.attach'>): void {
   const b = resolve(w, s, e.backend, 'address');
   if (b === null) return;
-  if (e.nodeType === 'standby')
-    send(w, b, (ref) => ({ type: 'ATTACH', ref }), `EFM attaches ${b} as a healthy standby (efm.attach s, e.g. after efm resume)`);
-  else promoteTo(w, b, `EFM attaches ${b} as the primary and pgpool does not have it as primary`);
+  if (e.nodeType !== 'standby') {
+    promoteTo(w, b, `EFM attaches ${b} as the primary and pgpool does not have it as primary`);
+    return;
+  }
+  const primary = currentPrimary(w);
+  if (promotionInFlight(w) && primary !== b)
+    send(
+      w,
+      b,
+      (ref) => ({ type: 'ATTACH_FOLLOWING', ref }),
+      `EFM attaches ${b} as a standby while a promotion is in flight; it is attached once it streams from ${primary ?? "pgpool's new primary"}`,
+      true,
+      primary,
+    );
+  else send(w, b, (ref) => ({ type: 'ATTACH', ref }), `EFM attaches ${b} as a healthy standby (efm.attach s, e.g. after efm resume)`, true, primary);
 }
 
 function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>): void {
@@ -226,7 +290,7 @@ function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>):
   if (pathOf(w, b) === 'promoted') {
     // EFM detaches the primary both when its database failed and when only its agent died.
     if (!s.policy.detachHealthyPrimary) {
-      w.audit.push({
+      pushAudit(w, {
         kind: 'event-ignored',
         backend: b,
         from: 'promoted',
@@ -242,7 +306,26 @@ function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>):
   send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM reports ${b} failed or about to stop (efm.detach ${e.nodeType === 'standby' ? 's' : 'p'})`);
 }
 
-function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>): void {
+/**
+ * Under fail-closed, a fence hook that could not confirm in time exited 3 and EFM did not
+ * promote: the "failed" primary is still EFM's primary. Detaching it when the event is finally
+ * decided (Redis or the workers were down) would stop every write with no new primary, so a
+ * fence older than its timeout is audited and left alone. Under fail-open EFM went ahead, and a
+ * late detach of the failed primary is still right.
+ */
+export function staleFence(policy: ClusterSnapshot['policy'], e: NodeEventOf<'efm.fence'>, now: Date): string | null {
+  if (policy.fenceMode !== 'fail-closed') return null;
+  const age = now.getTime() - Date.parse(e.observedAt);
+  if (age <= policy.fenceTimeoutMs) return null;
+  return `fence for ${e.failedPrimary ?? 'no failed primary'} decided ${Math.round(age / 1000)} s after EFM called it, past the ${policy.fenceTimeoutMs} ms fail-closed timeout: the hook had vetoed the promotion, so the primary is left attached`;
+}
+
+function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>, now: Date): void {
+  const stale = staleFence(s.policy, e, now);
+  if (stale !== null) {
+    ignore(w, stale);
+    return;
+  }
   if (e.failedPrimary === null) {
     ignore(w, `EFM promotes ${e.newPrimary} with no failed primary: nothing to fence`);
     return;
@@ -271,7 +354,17 @@ function onFollowPrimary(w: Work, s: ClusterSnapshot, e: NodeEventOf<'pgpool.fol
     reject(w, text, 'follow-primary node');
     return;
   }
-  send(w, b, (ref) => ({ type: 'FOLLOW_PRIMARY', ref }), `pgpool marked node ${e.nodeId} (${b}) down after its primary changed; attach it again as a standby`);
+  const newHost = e.newPrimaryHost === null ? undefined : parseAddress(e.newPrimaryHost)?.host;
+  const named = newHost === undefined ? null : resolveBackend(s, formatAddress({ host: newHost, port: e.newPrimaryPort ?? undefined }));
+  const primary = named ?? currentPrimary(w);
+  send(
+    w,
+    b,
+    (ref) => ({ type: 'FOLLOW_PRIMARY', ref }),
+    `pgpool marked node ${e.nodeId} (${b}) down after its primary changed to ${primary ?? `node ${e.newPrimaryId ?? '?'}`}; attach it again once it streams from that primary`,
+    true,
+    primary,
+  );
 }
 
 function onOutcome(w: Work, s: ClusterSnapshot, e: NodeEventOf<'action.outcome'>): void {
@@ -290,7 +383,18 @@ function onOutcome(w: Work, s: ClusterSnapshot, e: NodeEventOf<'action.outcome'>
   if (pending.type === 'promote' || pending.type === 'promote-switchover') {
     for (const other of w.order)
       if (other !== b)
-        send(w, other, (ref) => ({ type: 'REATTACH', ref }), `pgpool's promote of ${b} marked every other node down; attach standby ${other} again`, false);
+        send(
+          w,
+          other,
+          (ref) => ({ type: 'REATTACH', ref }),
+          `pgpool's promote of ${b} marked every other node down; attach standby ${other} again once it streams from ${b}`,
+          false,
+          b,
+        );
+  }
+  if (pending.type === 'await-streaming' && e.result !== 'gave-up') {
+    const from = pending.primary ?? "pgpool's primary";
+    send(w, b, (ref) => ({ type: 'STREAMING', ref }), `${b} streams from ${from}${e.reason ? ` (${e.reason})` : ''}; attach it to pgpool again`);
   }
   if (w.deferred?.backend === b) {
     const d = w.deferred;
@@ -355,7 +459,7 @@ function route(w: Work, s: ClusterSnapshot): void {
     case 'efm.detach':
       return onEfmDetach(w, s, e);
     case 'efm.fence':
-      return onFence(w, s, e);
+      return onFence(w, s, e, w.now);
     case 'efm.post-promotion':
       return onPostPromotion(w, s, e);
     case 'pgpool.follow-primary':
@@ -420,7 +524,8 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
   const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at, backend: subject }].slice(-MAX_SEEN);
   const w: Work = {
     event,
-    idPrefix: event.eventId,
+    now,
+    decided: event,
     cluster: snapshot.cluster,
     order: snapshot.backends.map((b) => b.context.address),
     machines: new Map(snapshot.backends.map((b) => [b.context.address, restoreBackend(b)])),
@@ -430,7 +535,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     deferredEvents: snapshot.deferredEvents,
   };
   if (event.cluster !== snapshot.cluster) {
-    w.audit.push({ kind: 'event-rejected', backend: event.backend, actionIds: [], note: `the event is for cluster ${event.cluster}, not ${snapshot.cluster}` });
+    pushAudit(w, { kind: 'event-rejected', backend: event.backend, actionIds: [], note: `the event is for cluster ${event.cluster}, not ${snapshot.cluster}` });
   } else {
     route(w, snapshot);
   }

@@ -80,6 +80,7 @@ function intentOf(s: ClusterSnapshot, address: string): Expected | null {
     case undefined:
       return null;
     case 'attach':
+    case 'await-streaming':
       return { status: 'up', role: 'standby' };
     case 'detach':
       return { status: 'down', role: 'standby' };

@@ -6,12 +6,16 @@ import { lookupPassword } from './passfile.ts';
 import { deadlineIn, type CallDeadline } from './deadline.ts';
 import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
+import { eachEndpoint, type EachAnswer } from './views.ts';
+import type { EndpointHealth } from './endpoint-health.ts';
 
 export interface NativeDriverOptions {
   onNotice?: (notice: PcpServerMessage, endpoint: string) => void;
   /** Overrides the passfile lookup (tests, or a secret manager). */
   password?: (ep: Endpoint) => string;
   env?: NodeJS.ProcessEnv;
+  /** Which endpoints failed lately (default: the process-wide memory). */
+  health?: EndpointHealth;
 }
 
 /**
@@ -73,6 +77,7 @@ export class NativeDriver implements PcpDriver {
       readOnly,
       signal: opts?.signal,
       ...(deadline ? { deadline } : {}),
+      health: this.opts.health,
     });
   }
 
@@ -124,5 +129,19 @@ export class NativeDriver implements PcpDriver {
 
   poolStatus(opts?: CallOptions): Promise<Answered<cmd.PoolParam[]>> {
     return this.run(true, opts, (c) => cmd.poolStatus(c));
+  }
+
+  get endpointCount(): number {
+    return this.endpoints.length;
+  }
+
+  nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
+  }
+
+  watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
   }
 }

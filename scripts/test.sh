@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --check-only >/dev/null 2>&1 || bash scripts/setup.sh
+echo "== build (npm run build)"
+npx tsx scripts/build.ts
 echo "== type check (tsc $(npx tsc --version | awk '{print $2}'))"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint (eslint)"

@@ -5,6 +5,9 @@ import type { NodeEvent } from '../contracts/events.ts';
 import { INTAKE_EVENT_FIELD, keys, type ActionFinalResult } from '../contracts/keys.ts';
 import type { AuditStore } from '../audit/store.ts';
 import type { EnsureOutcome, PcpOps } from '../pcp/index.ts';
+import { awaitStreaming } from '../replication/await-streaming.ts';
+import type { StreamCheckChoice } from '../replication/choose.ts';
+import { formatAddress } from '../contracts/address.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { RESULT_TTL_S } from './decider.ts';
@@ -20,6 +23,8 @@ export interface ExecutorDeps {
   audit: AuditStore;
   clusters: Map<string, ClusterConfig>;
   pcpFor: (cluster: ClusterConfig) => PcpOps;
+  /** How this worker checks that a standby streams from the new primary (chosen once at start). */
+  streamCheckFor: (cluster: ClusterConfig) => Promise<StreamCheckChoice>;
   logger: Logger;
   metrics?: Metrics;
   tuning: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
@@ -30,9 +35,35 @@ const VERB: Record<ActionJob['action']['type'], string> = {
   detach: 'detach',
   promote: 'make pgpool primary',
   'promote-switchover': 'switch pgpool primary to',
+  'await-streaming': 'wait for the new primary to stream to',
 };
 
-function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal): Promise<EnsureOutcome> {
+/**
+ * The wait before a standby's re-attach: asks the chosen source until the standby streams from
+ * the primary. Nothing is sent to pgpool; the attach is a separate action the decider issues on
+ * this outcome.
+ */
+async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, signal: AbortSignal): Promise<EnsureOutcome> {
+  const started = performance.now();
+  switch (check.kind) {
+    case 'off':
+      return { result: 'already', reason: `${check.note}; attached without waiting`, retryable: false, durationMs: 0 };
+    case 'unavailable':
+      return { result: 'failed', reason: check.note, retryable: check.transient === true, durationMs: 0 };
+    case 'source':
+      break;
+  }
+  let primary = job.action.primary;
+  if (primary === undefined) {
+    // The router knew no primary: follow the one pgpool routes writes to now.
+    const p = (await pcp.nodes({ signal })).nodes.find((n) => (n.status === 'up' || n.status === 'waiting') && n.role === 'primary');
+    if (!p) return { result: 'failed', reason: 'pgpool has no primary to stream from yet', retryable: true, durationMs: performance.now() - started };
+    primary = formatAddress({ host: p.host, port: p.port });
+  }
+  return awaitStreaming(check.source, { standby: job.action.backend, primary, pollIntervalMs: job.pollIntervalMs ?? 25, deadlineMs: job.verifyMs, signal });
+}
+
+function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal, check: () => Promise<StreamCheckChoice>): Promise<EnsureOutcome> {
   const opts = { signal, verifyMs: job.verifyMs };
   switch (job.action.type) {
     case 'attach':
@@ -44,7 +75,18 @@ function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal): Promise<EnsureOu
       // pcpflow never asks pgpool to promote PostgreSQL itself (EFM does): switchover requests
       // change pgpool's primary the same way, without pcp_promote_node -s.
       return pcp.ensurePrimary(job.action.backend, opts);
+    case 'await-streaming':
+      return check().then((c) => runAwait(pcp, c, job, signal));
   }
+}
+
+/** With several pgpools: which confirmed, and which still showed the old state at the deadline (drift). */
+function pgpoolsSentence(o: EnsureOutcome): string {
+  if (!o.confirmedBy) return '';
+  const drift = o.pgpoolDrift?.length
+    ? `; drift: ${o.pgpoolDrift.map((d) => `${d.endpoint} still shows ${d.seen}`).join(', ')} after the confirmation deadline`
+    : '';
+  return ` (confirmed by ${o.pgpoolDrift?.length ? "" : "every reachable pgpool: "}${o.confirmedBy.join(', ')}${drift})`;
 }
 
 /**
@@ -93,10 +135,13 @@ export class Executor {
       actionId: action.actionId,
       attempt,
       outcome: 'started',
-      note: `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason}).`,
+      note:
+        action.type === 'await-streaming'
+          ? `Attempt ${attempt}: waiting up to ${data.verifyMs} ms for ${action.backend} to stream from ${action.primary ?? "pgpool's primary"} before it is attached (${action.reason}).`
+          : `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason}).`,
     });
     const started = performance.now();
-    const outcome = await run(this.deps.pcpFor(cluster), data, AbortSignal.timeout(data.deadlineMs)).catch(
+    const outcome = await run(this.deps.pcpFor(cluster), data, AbortSignal.timeout(data.deadlineMs), () => this.deps.streamCheckFor(cluster)).catch(
       (err: unknown): EnsureOutcome => ({
         result: 'failed',
         retryable: true,
@@ -109,8 +154,12 @@ export class Executor {
     this.deps.metrics?.actionSeconds.observe({ type: action.type }, durationMs / 1000);
     const lastAttempt = job.attemptsMade + 1 >= data.retry.attempts || !outcome.retryable;
     const sentence =
-      outcome.result === 'changed'
-        ? `${verb} ${action.backend} done and confirmed in pgpool's node info.`
+      action.type === 'await-streaming'
+        ? outcome.result === 'failed'
+          ? `${outcome.reason ?? 'the wait failed'}; ${lastAttempt ? 'giving up' : 'will look again'}.`
+          : `${outcome.reason ?? 'streaming'}.`
+        : outcome.result === 'changed'
+        ? `${verb} ${action.backend} done and confirmed in pgpool's node info${pgpoolsSentence(outcome)}.`
         : outcome.result === 'already'
           ? `${action.backend} was already as wanted in pgpool; nothing sent.`
           : lastAttempt
@@ -138,7 +187,11 @@ export class Executor {
     await notify(
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
-      `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
+      action.type === 'await-streaming'
+        ? `${outcome.reason ?? `${action.backend} did not stream from the new primary`}. ${action.backend} is kept out of pgpool's load balancing in cluster ${cluster.name} ` +
+            `and is in attention. Re-point it to ${action.primary ?? 'the new primary'} (primary_conninfo), check that it streams, then run pcpflow pcp attach ${action.backend}; ` +
+            'the reconciler then sees it attached and clears the attention.'
+        : `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
         `The backend is in attention: nothing automatic acts on it. Fix the cause, then carry the action out (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend}); the reconciler then sees pgpool in the intended state and clears the attention.`,
       this.deps.logger,
     );

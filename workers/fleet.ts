@@ -6,15 +6,16 @@ import { createMetricsGate } from '../console/auth.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createRedis } from '../runtime/redis.ts';
+import { chooseStreamSource, type StreamCheckChoice } from '../replication/choose.ts';
 import { DeciderLoop } from './decider-loop.ts';
 import { Executor } from './executor.ts';
 import { startHttp, type RouteHandler } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { createActionQueue } from './topology.ts';
+import type { Role } from './roles.ts';
 
-export type Role = 'decider' | 'executor' | 'reconciler';
-export const ALL_ROLES: readonly Role[] = ['decider', 'executor', 'reconciler'];
+export { ALL_ROLES, type Role } from './roles.ts';
 
 export interface FleetMember {
   httpPort: number | null;
@@ -51,6 +52,23 @@ export async function startFleetMember(opts: {
     if (!ops) pcpCache.set(c.name, (ops = createPcpOps(c, { logger })));
     return ops;
   };
+  // Chosen once per cluster and said at start, so a DBA reads in the log how standbys come back
+  // after a promotion, or that they cannot.
+  const streamChecks = new Map<string, Promise<StreamCheckChoice>>();
+  const streamCheckFor = (c: ClusterConfig): Promise<StreamCheckChoice> => {
+    let p = streamChecks.get(c.name);
+    if (!p) {
+      p = chooseStreamSource(c, pcpFor(c), AbortSignal.timeout(c.timeouts.connectMs + c.timeouts.readMs)).catch(
+        (err: unknown): StreamCheckChoice => ({ kind: 'unavailable', note: `cluster ${c.name}: ${err instanceof Error ? err.message : String(err)}` }),
+      );
+      streamChecks.set(c.name, p);
+      // pgpool unreachable at the time of asking says nothing about its sr_check: ask again next time.
+      void p.then((choice) => {
+        if (choice.kind === 'unavailable' && choice.transient) streamChecks.delete(c.name);
+      });
+    }
+    return p;
+  };
   const workerId = `${hostname()}:${process.pid}`;
   const queue = createActionQueue(redis, prefix);
 
@@ -61,10 +79,10 @@ export async function startFleetMember(opts: {
     deciders = new DeciderLoop(config.clusters, { redis, blocking, prefix, audit, queue, pcpFor, logger, metrics });
     deciders.start();
   }
-  const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, logger, metrics, tuning: config.workers }) : null;
+  const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, streamCheckFor, logger, metrics, tuning: config.workers }) : null;
   let reconciler: Reconciler | null = null;
   if (opts.roles.includes('reconciler')) {
-    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId });
+    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId, audit });
     reconciler.start();
   }
 
@@ -85,6 +103,14 @@ export async function startFleetMember(opts: {
       ready: async () => (await redis.ping()) === 'PONG' && (executor ? executor.worker.isRunning() : true),
       routes: opts.routes?.({ audit }),
     });
+  }
+  if (executor && config.clusters.length <= 50) {
+    // Few clusters: ask now and say it at start. Many: each is asked at its first wait.
+    for (const c of config.clusters) {
+      const choice = await streamCheckFor(c);
+      if (choice.kind === 'source') logger.info({ cluster: c.name, source: choice.source.name }, choice.note);
+      else logger.warn({ cluster: c.name }, choice.note);
+    }
   }
   const address = server?.address();
   logger.info({ roles: opts.roles, clusters: config.clusters.length, workerId, http: address }, 'fleet member started');

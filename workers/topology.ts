@@ -17,7 +17,10 @@ export const ActionJobSchema = z.strictObject({
   retry: RetryPolicySchema,
   /** Per-attempt deadline for the whole ensure* operation. */
   deadlineMs: z.number().int().positive(),
+  /** For await-streaming: how long to wait for streaming (the action's deadline). */
   verifyMs: z.number().int().positive(),
+  /** For await-streaming: how often the standby is asked. */
+  pollIntervalMs: z.number().int().positive().optional(),
 });
 export type ActionJob = z.infer<typeof ActionJobSchema>;
 

@@ -2,12 +2,8 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { parseAddress, formatAddress } from '../../contracts/address.ts';
-import { describeProblem } from '../../audit/chain.ts';
-import { formatTimeline } from '../../audit/format.ts';
-import { AuditStore } from '../../audit/store.ts';
-import { loadConfig } from '../../runtime/config.ts';
-import { createRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
+import { registerReport } from './audit-report.ts';
 
 interface AuditOpts {
   config?: string;
@@ -37,7 +33,7 @@ export function parseSince(text: string, now: Date): Date {
 }
 
 export function register(program: Command): void {
-  program
+  const audit = program
     .command('audit')
     .description('query the audit trail (--cluster --backend --since --json), verify its hash chain, export it')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
@@ -50,6 +46,13 @@ export function register(program: Command): void {
     .option('--export <file>', 'write the selected records to a JSONL file')
     .action(
       action(async (opts: AuditOpts) => {
+        const [{ describeProblem }, { formatTimeline }, { AuditStore }, { loadConfig }, { createRedis }] = await Promise.all([
+          import('../../audit/chain.ts'),
+          import('../../audit/format.ts'),
+          import('../../audit/store.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/redis.ts'),
+        ]);
         const { config } = loadConfig(opts.config);
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
@@ -96,4 +99,5 @@ export function register(program: Command): void {
         }
       }),
     );
+  registerReport(audit);
 }

@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import { Registry } from 'prom-client';
-import { createMetricsGate } from '../../console/auth.ts';
-import { createConsole } from '../../console/routes.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { checkServing, loadConfig } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { createRedis } from '../../runtime/redis.ts';
-import { startHttp } from '../../workers/http.ts';
 import { action } from '../run.ts';
 
 /**
@@ -21,6 +14,15 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default: config http.port, $PCPFLOW_HTTP_PORT)')
     .action(
       action(async (opts: { config?: string; port?: string }) => {
+        const [{ Registry }, { createMetricsGate }, { createConsole }, { checkServing, loadConfig }, { createLogger }, { createRedis }, { startHttp }] = await Promise.all([
+          import('prom-client'),
+          import('../../console/auth.ts'),
+          import('../../console/routes.ts'),
+          import('../../runtime/config.ts'),
+          import('../../runtime/logger.ts'),
+          import('../../runtime/redis.ts'),
+          import('../../workers/http.ts'),
+        ]);
         const { path, config } = loadConfig(opts.config);
         checkServing(config, path);
         if (opts.port !== undefined) {

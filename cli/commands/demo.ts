@@ -1,14 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatTimeline } from '../../audit/format.ts';
-import { AuditStore } from '../../audit/store.ts';
-import { labDown, labUp } from '../../lab/index.ts';
-import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
-import { parseHistory, renderDiagram } from '../../machines/index.ts';
-import { createRedis } from '../../runtime/redis.ts';
 import { action } from '../run.ts';
-import { graphvizLayout } from './viz.ts';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -27,6 +20,16 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { keep?: boolean; id: string; report: string }) => {
         const started = performance.now();
+        const [{ formatTimeline }, { AuditStore }, { labDown, labUp }, { runDrill, SCENARIOS }, { parseHistory, renderDiagram }, { createRedis }, { graphvizLayout }] =
+          await Promise.all([
+            import('../../audit/format.ts'),
+            import('../../audit/store.ts'),
+            import('../../lab/index.ts'),
+            import('../../lab/drills/index.ts'),
+            import('../../machines/index.ts'),
+            import('../../runtime/redis.ts'),
+            import('./viz.ts'),
+          ]);
         print('== 1/4 lab: PostgreSQL 15 primary + 2 streaming standbys, pgpool-II, Redis, on loopback');
         const lab = await labUp({ id: Number(opts.id) }, print);
         let ok = false;

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { defaultLabDir, labDown, labStatus, labUp, openLab, type LabOptions } from '../../lab/index.ts';
-import { LAB_CLUSTER } from '../../lab/pcpflow-config.ts';
+import type { LabOptions } from '../../lab/index.ts';
+import { SCENARIOS } from '../../lab/drills/scenarios.ts';
 import { action } from '../run.ts';
-import { runDrill, SCENARIOS, selectScenarios } from '../../lab/drills/index.ts';
+
+// The lab code (and what it pulls in: Redis, the workers) loads when a lab command runs.
+const labCode = () => import('../../lab/index.ts');
+/** Named here so --help does not load the watchdog drills (and the PCP client) they come from. */
+const WATCHDOG_SCENARIO_NAMES = ['pgpool-frozen', 'pgpool-leader-loss', 'pgpool-rejoin'];
 
 /** `pcpflow lab up|down|status|env|drill`: a real cluster on loopback for demos, drills and tests. */
 
@@ -20,6 +24,7 @@ interface LabFlags {
   redisPort?: string;
   followPrimaryCommand?: string;
   pgBin?: string;
+  pgpools?: string;
 }
 
 function int(flag: string, value: string | undefined): number | undefined {
@@ -44,6 +49,7 @@ function optionsFrom(f: LabFlags): LabOptions {
     ['pcpPort', 'pcp-port'],
     ['pgPort', 'pg-port'],
     ['redisPort', 'redis-port'],
+    ['pgpools', 'pgpools'],
   ] as const) {
     const v = int(flag, f[key]);
     if (v !== undefined) o[key] = v;
@@ -51,8 +57,8 @@ function optionsFrom(f: LabFlags): LabOptions {
   return o;
 }
 
-function dirOf(f: LabFlags): string {
-  return f.dir ?? defaultLabDir(int('id', f.id) ?? 0);
+async function dirOf(f: LabFlags): Promise<string> {
+  return f.dir ?? (await labCode()).defaultLabDir(int('id', f.id) ?? 0);
 }
 
 /** Single-quoted for sh, so a lab dir with spaces still evals correctly. */
@@ -77,6 +83,7 @@ export function register(program: Command): void {
     .option('--pgpool-host <addr>', 'pgpool address (default 127.0.<id>.10)')
     .option('--pgpool-port <port>', 'pgpool SQL port', '9999')
     .option('--pcp-port <port>', 'pgpool PCP port', '9898')
+    .option('--pgpools <n>', 'pgpool instances: 1, or 2-5 joined by the watchdog (each on its own address, no virtual IP)', '1')
     .option('--pg-hosts <a,b,c>', 'PostgreSQL node addresses, primary first (default 127.0.<id>.11,.12,.13)')
     .option('--pg-port <port>', 'PostgreSQL port on every node', '5432')
     .option('--redis-host <addr>', 'Redis address (default: the pgpool address)')
@@ -85,8 +92,8 @@ export function register(program: Command): void {
     .option('--pg-bin <dir>', 'PostgreSQL binaries (default: newest /usr/lib/postgresql/*/bin)')
     .action(
       action(async (f: LabFlags) => {
-        const h = await labUp(optionsFrom(f), print);
-        print(`pgpool  ${h.pgpool.host}:${h.pgpool.port}   PCP ${h.pcp.host}:${h.pcp.port} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
+        const h = await (await labCode()).labUp(optionsFrom(f), print);
+        for (const p of h.pgpools) print(`${p.role.padEnd(7)} ${p.host}:${p.port}   PCP ${p.host}:${p.pcpPort} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
         print(`redis   ${h.redisUrl}`);
         for (const n of h.nodes) print(`${n.name.padEnd(7)} ${n.address}:${n.port}  ${n.dataDir}`);
         print(`config  ${h.configPath}`);
@@ -99,7 +106,7 @@ export function register(program: Command): void {
     .description('stop every process the lab started (by pid) and remove its directory')
     .action(
       action(async (f: LabFlags) => {
-        await labDown(dirOf(f), print);
+        await (await labCode()).labDown(await dirOf(f), print);
         return 0;
       }),
     );
@@ -108,11 +115,15 @@ export function register(program: Command): void {
     .description("the lab's processes and pgpool's node table (SHOW pool_nodes); exit 1 when something is not running")
     .action(
       action(async (f: LabFlags) => {
-        const s = await labStatus(dirOf(f));
+        const s = await (await labCode()).labStatus(await dirOf(f));
         print(`lab ${s.plan.name} in ${s.plan.dir}: ${s.phase}`);
         for (const p of s.processes) print(`  ${p.role.padEnd(7)} ${p.kind.padEnd(8)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'NOT RUNNING'}`);
         if (typeof s.poolNodes === 'string') print(s.poolNodes.trimEnd());
         else print(`SHOW pool_nodes failed: ${s.poolNodes.error}`);
+        if (s.watchdog.length) {
+          print('watchdog (as each pgpool sees it):');
+          for (const l of s.watchdogLines) print(l);
+        }
         const ok = s.phase === 'up' && s.processes.every((p) => p.running) && typeof s.poolNodes === 'string';
         return ok ? 0 : 1;
       }),
@@ -121,8 +132,9 @@ export function register(program: Command): void {
   where(lab.command('env'))
     .description('print shell exports pointing pcpflow at the lab: eval "$(pcpflow lab env)"')
     .action(
-      action((f: LabFlags) => {
-        const h = openLab(dirOf(f));
+      action(async (f: LabFlags) => {
+        const [{ openLab }, { LAB_CLUSTER }] = await Promise.all([labCode(), import('../../lab/pcpflow-config.ts')]);
+        const h = openLab(await dirOf(f));
         print(`export PCPFLOW_CONFIG=${sh(h.configPath)}`);
         print(`export PCPFLOW_CLUSTER=${LAB_CLUSTER}`);
         return 0;
@@ -130,14 +142,15 @@ export function register(program: Command): void {
     );
 
   where(lab.command('drill'))
-    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${SCENARIOS.map((x) => x.name).join(', ')}, or all`)
+    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${[...SCENARIOS.map((x) => x.name), ...WATCHDOG_SCENARIO_NAMES].join(', ')}, or all (the ones for the lab's shape: pgpool-* on a --pgpools 3 lab)`)
     .argument('[scenario...]', 'scenario names, or all', ['all'])
     .option('--workers <n>', 'pcpflow worker processes to run during the drill', '2')
     .action(
       action(async (names: string[], f: LabFlags & { workers: string }) => {
-        const scenarios = selectScenarios(names);
+        const [{ openLab }, { runDrill, selectScenarios }] = await Promise.all([labCode(), import('../../lab/drills/index.ts')]);
         const workers = int('workers', f.workers) ?? 2;
-        const h = openLab(dirOf(f));
+        const h = openLab(await dirOf(f));
+        const scenarios = selectScenarios(names, h.pgpools.length);
         const results = await runDrill(h, scenarios, { workers, say: print });
         const failed = results.filter((r) => !r.ok);
         const total = results.reduce((t, r) => t + r.ms, 0);

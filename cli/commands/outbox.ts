@@ -1,10 +1,20 @@
 import type { Command } from 'commander';
-import { loadConfig, selectCluster } from '../../runtime/config.ts';
+import { DEFAULT_CONFIG_PATH, loadHookConfig, selectHookCluster, type HookConfig } from '../../hooks/config.ts';
 import { deliverPending } from '../../hooks/deliver.ts';
 import { RedisUnavailableError } from '../../hooks/errors.ts';
 import { listPending } from '../../hooks/outbox.ts';
 import { connectRedis } from '../../hooks/connect.ts';
 import { action } from '../run.ts';
+
+/**
+ * The outbox is the hooks' machinery, so these commands read the config as the hooks do
+ * (hooks/config.ts: Redis, outbox and cluster names, zod/mini): the timer's flush starts in a few
+ * ms, and a typo in a PCP timeout never keeps spooled events from being delivered. The rest of
+ * the file is `pcpflow config check`'s business.
+ */
+function loadConfig(flag: string | undefined): Promise<{ config: HookConfig }> {
+  return loadHookConfig(flag ?? process.env.PCPFLOW_CONFIG ?? DEFAULT_CONFIG_PATH, process.env);
+}
 
 interface OutboxOptions {
   config?: string;
@@ -30,8 +40,8 @@ export function register(program: Command): void {
     .option('--timeout-ms <ms>', 'overall time budget', '60000')
     .action(
       action(async (opts: OutboxOptions) => {
-        const { config } = loadConfig(opts.config);
-        const clusters = opts.cluster ? [selectCluster(config, opts.cluster)] : config.clusters;
+        const { config } = await loadConfig(opts.config);
+        const clusters = opts.cluster ? [selectHookCluster(config, opts.cluster)] : config.clusters;
         const budget = Number(opts.timeoutMs);
         const deadlineAt = Date.now() + (Number.isFinite(budget) && budget > 0 ? budget : 60_000);
         let remaining = 0;
@@ -73,8 +83,8 @@ export function register(program: Command): void {
     .description("how many events wait in each cluster's outbox")
     .option('--config <file>', 'config file')
     .action(
-      action((opts: { config?: string }) => {
-        const { config } = loadConfig(opts.config);
+      action(async (opts: { config?: string }) => {
+        const { config } = await loadConfig(opts.config);
         for (const c of config.clusters)
           process.stdout.write(
             `${c.name}: ${listPending(config.outbox.dir, c.name).length} pending in ${config.outbox.dir}/${c.name}\n`,

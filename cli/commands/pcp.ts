@@ -3,7 +3,7 @@ import { formatAddress, parseAddress, printable } from '../../contracts/address.
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
+import { redactText } from '../../runtime/redact.ts';
 import {
   callBudgetMs,
   createDriver,
@@ -13,7 +13,10 @@ import {
   PcpInvalidRequestError,
   PcpUnknownAddressError,
   resolveNodeId,
+  type EachAnswer,
   type EnsureOutcome,
+  type NoticeLogger,
+  type WatchdogInfo,
   type NodeInfo,
   type PcpDriver,
 } from '../../pcp/index.ts';
@@ -36,7 +39,13 @@ interface CommonOpts {
 function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver } {
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  // pgpool's notices, the only thing the driver logs, go to stderr as one line each: a one-shot
+  // command does not need pino (~30 ms of start-up).
+  const logger: NoticeLogger = {
+    warn: (_fields, message) => {
+      if (config.log.level !== 'silent') process.stderr.write(`pcpflow: ${redactText(message)}\n`);
+    },
+  };
   return { cluster, driver: createDriver(cluster, { logger }) };
 }
 
@@ -165,20 +174,43 @@ export function register(program: Command): void {
     }),
   );
 
-  common(pcp.command('watchdog').description("pgpool's watchdog cluster: leader, quorum, members")).action(
+  common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
       const { cluster, driver } = context(opts);
-      const w = (await driver.watchdog({ deadlineMs: callBudgetMs(cluster) })).value;
+      const deadlineMs = callBudgetMs(cluster);
+      const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
+        ? await driver.watchdogEach({ deadlineMs })
+        : [await driver.watchdog({ deadlineMs }).then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
+      const leaders = new Set(answers.flatMap((a) => (a.value?.leaderHostName && a.value.leaderHostName !== 'Not Set' ? [a.value.leaderHostName] : [])));
+      const summary = {
+        leader: leaders.size === 1 ? [...leaders][0] : null,
+        agree: leaders.size <= 1,
+        pgpools: answers.map((a) => ({
+          endpoint: a.endpoint,
+          reachable: a.value !== undefined,
+          role: a.value?.WatchdogNodes[0]?.StateName ?? null,
+          ...(a.value ? { watchdog: a.value } : { error: a.error ?? 'no answer' }),
+        })),
+      };
+      const answered = answers.some((a) => a.value !== undefined);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(w, null, 2) + '\n');
-        return 0;
+        process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        return answered ? 0 : 1;
       }
       const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
-      process.stdout.write(
-        `leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
-      );
-      for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
-      return 0;
+      process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
+      for (const a of answers) {
+        const w = a.value;
+        if (!w) {
+          process.stdout.write(`${a.endpoint}: unreachable: ${a.error ?? 'no answer'}\n`);
+          continue;
+        }
+        process.stdout.write(
+          `${a.endpoint}: ${w.WatchdogNodes[0]?.StateName ?? '?'}; sees leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
+        );
+        for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
+      }
+      return answered ? 0 : 1;
     }),
   );
 }

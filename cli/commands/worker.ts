@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { checkServing, loadConfig } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { ALL_ROLES, startFleetMember, type Role } from '../../workers/fleet.ts';
+import { ALL_ROLES, type Role } from '../../workers/roles.ts';
 import { action } from '../run.ts';
 
 function parseRoles(text: string): Role[] {
@@ -24,6 +22,11 @@ export function register(program: Command): void {
     .option('--shutdown-deadline <ms>', 'on SIGTERM, how long to wait for in-flight work', '10000')
     .action(
       action(async (opts: { config?: string; roles: string; httpPort?: string; http: boolean; shutdownDeadline: string }) => {
+        const [{ checkServing, loadConfig }, { createLogger }, { startFleetMember }] = await Promise.all([
+          import('../../runtime/config.ts'),
+          import('../../runtime/logger.ts'),
+          import('../../workers/fleet.ts'),
+        ]);
         const roles = parseRoles(opts.roles);
         const { path, config } = loadConfig(opts.config);
         if (opts.http) checkServing(config, path);

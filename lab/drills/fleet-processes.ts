@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../runtime/package-root.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/pcpflow.js', import.meta.url));
+const CLI = join(packageRoot(), 'bin', 'pcpflow.js');
 
 export interface WorkerProcess {
   pid: number;

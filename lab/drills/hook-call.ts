@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../runtime/package-root.ts';
 
-const HOOK = fileURLToPath(new URL('../../bin/pcpflow-hook.cjs', import.meta.url));
+const HOOK = join(packageRoot(), 'bin', 'pcpflow-hook.cjs');
 
 export interface HookResult {
   argv: string[];

@@ -1,6 +1,9 @@
 import type { LabHandle } from '../lab.ts';
 import * as nodes from '../nodes.ts';
+import { createPcpOps } from '../../pcp/index.ts';
+import { pollUntil } from '../wait.ts';
 import type { Expectation } from './pgpool-view.ts';
+import { formatReadReport, startReadProbe, type ReadProbe } from './read-probe.ts';
 
 /**
  * The seed architecture's failover scenarios, played for real on the lab: PostgreSQL is really
@@ -14,6 +17,10 @@ export interface DrillContext {
   /** Current PostgreSQL primary and standbys by lab node name (tracked across scenarios). */
   roles: { primary: string; standbys: string[] };
   say(line: string): void;
+  /** pgpools (by lab role) a drill has killed, stopped or frozen: their views are not checked. */
+  pgpoolsOut: Set<string>;
+  /** Named moments (performance.now()) a step can measure its convergence from. */
+  marks: Map<string, number>;
 }
 
 export interface DrillStep {
@@ -22,17 +29,25 @@ export interface DrillStep {
   expect(ctx: DrillContext): Expectation;
   /** pgpool cannot open sessions in this step (a dead backend still counted up), so no SHOW pool_nodes. */
   sqlUnavailable?: boolean;
+  /** More than pgpool's table: problems found once the table matches (e.g. stale reads). */
+  check?(ctx: DrillContext): Promise<string[]>;
+  /** More conditions polled with the table until they hold (e.g. the watchdog elected a new leader); problems, or none. */
+  converged?(ctx: DrillContext): Promise<string[]>;
+  /** Print the time from this mark to the converged view when the step passes. */
+  measureFrom?: string;
 }
 
 export interface Scenario {
   name: string;
   summary: string;
   steps: DrillStep[];
+  /** Pgpools the scenario needs: 1 = the classic single-pgpool drills; 3 = watchdog drills. */
+  pgpools?: number;
 }
 
-const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
+export const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
 
-function allUp(ctx: DrillContext): Expectation {
+export function allUp(ctx: DrillContext): Expectation {
   const e: Expectation = { [ctx.roles.primary]: { status: 'up', role: 'primary' } };
   for (const s of ctx.roles.standbys) e[s] = { status: 'up', role: 'standby' };
   return e;
@@ -100,7 +115,7 @@ const agentCrash: Scenario = {
   ],
 };
 
-function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
+export function promotionSteps(kind: 'failover' | 'switchover', opts: { repointDelayMs?: number } = {}): DrillStep[] {
   let oldPrimary = '';
   let newPrimary = '';
   return [
@@ -138,14 +153,37 @@ function promotionSteps(kind: 'failover' | 'switchover'): DrillStep[] {
       title: 'EFM promotes the standby (pg_ctl promote), calls `efm post-promotion <new> <old>`, re-points the other standbys, remote-post-promotion',
       async run(ctx) {
         await nodes.promoteNode(ctx.lab, newPrimary);
+        const promotedAt = performance.now();
         await ctx.hook(['efm', 'post-promotion', addr(ctx, newPrimary), addr(ctx, oldPrimary)], { node: addr(ctx, newPrimary) });
         const others = ctx.roles.standbys.filter((x) => x !== newPrimary);
+        if (opts.repointDelayMs) {
+          // EFM re-points the other standbys late (standby.restart.delay, a slow agent): until
+          // then they replay nothing new, and pgpool must not balance reads to them.
+          ctx.say(`    the other standbys (${others.join(', ')}) are re-pointed ${opts.repointDelayMs / 1000} s late`);
+          await new Promise((r) => setTimeout(r, opts.repointDelayMs));
+        }
         for (const s of others) {
           await nodes.repointStandby(ctx.lab, s, newPrimary);
           await ctx.hook(['efm', 'remote-post-promotion', addr(ctx, newPrimary)], { node: addr(ctx, s) });
         }
         ctx.roles = { primary: newPrimary, standbys: others };
         ctx.say(`PostgreSQL primary is now ${newPrimary}; ${oldPrimary} is out until rebuilt`);
+        if (opts.repointDelayMs) {
+          const cluster = ctx.lab.config.clusters[0];
+          if (!cluster) throw new Error('lab config has no cluster');
+          const pcp = createPcpOps(cluster);
+          const want = others.map((o) => ctx.lab.nodes.find((n) => n.name === o)).filter((n) => n !== undefined);
+          await pollUntil(
+            'every standby back in pgpool',
+            async () => {
+              const { nodes: seen } = await pcp.nodes();
+              const back = want.every((w) => seen.some((n) => n.host === w.address && n.port === w.port && (n.status === 'up' || n.status === 'waiting')));
+              return back ? true : undefined;
+            },
+            { timeoutMs: 60_000, intervalMs: 20 },
+          );
+          ctx.say(`    promotion → every standby back in pgpool: ${((performance.now() - promotedAt) / 1000).toFixed(2)} s (re-point ${opts.repointDelayMs / 1000} s late)`);
+        }
       },
       expect(ctx) {
         const e = allUp(ctx);
@@ -208,14 +246,56 @@ const switchover: Scenario = {
   steps: promotionSteps('switchover'),
 };
 
+let probe: ReadProbe | null = null;
+let readsFrom = '';
+const failoverReads: Scenario = {
+  name: 'failover-reads',
+  summary:
+    'a writer and a read-after-write reader through pgpool during a failover whose re-point of the other standby comes 8 s late: no read may miss a committed row',
+  steps: [
+    {
+      title: 'start a writer and a read-after-write reader through pgpool',
+      async run(ctx) {
+        probe = await startReadProbe(ctx.lab.pgpool);
+      },
+      expect: allUp,
+    },
+    ...promotionSteps('failover', { repointDelayMs: 8_000 }).map((s, i) =>
+      i === 0
+        ? {
+            ...s,
+            async run(ctx: DrillContext) {
+              readsFrom = ctx.roles.primary;
+              await s.run(ctx);
+            },
+          }
+        : s,
+    ),
+    rejoinStep(() => readsFrom, 'rebuild the failed primary'),
+    {
+      title: 'stop the writer and the reader; count stale reads',
+      async run() {},
+      expect: allUp,
+      async check(ctx) {
+        const p = probe;
+        probe = null;
+        if (!p) return ['the reader was not running'];
+        const report = await p.stop();
+        ctx.say(`    ${formatReadReport(report)}`);
+        const problems: string[] = [];
+        if (report.stale > 0) problems.push(`${report.stale} stale read(s) through pgpool: ${report.firstStale ?? ''}`);
+        if (report.reads === 0 || report.writes === 0) problems.push('the probe made no reads or no writes');
+        return problems;
+      },
+    },
+  ],
+};
+
 const switchback: Scenario = {
   name: 'switchback',
   summary: 'a second planned switchover back the other way',
   steps: promotionSteps('switchover'),
 };
 
-export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback];
-
-export function scenarioByName(name: string): Scenario | undefined {
-  return SCENARIOS.find((s) => s.name === name);
-}
+/** The seed architecture's scenarios, on a lab with one pgpool (what `lab drill all` runs there). */
+export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback, failoverReads];

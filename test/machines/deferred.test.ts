@@ -20,7 +20,12 @@ test('an attach that arrives while the detach is still in flight is kept and iss
   const outcome = ev('action.outcome', { backend: C, actionId: detach.actions[0]?.actionId ?? '', action: 'detach', result: 'changed', attempt: 1 });
   const done = decide(s, outcome, at(3));
   assert.deepEqual(done.actions.map((a) => [a.type, a.backend]), [['attach', C]], 'the kept attach is issued');
-  assert.ok(done.actions[0]?.actionId.startsWith(`${outcome.eventId}.`));
+  // The kept request's own id, so the attach traces back to the hook call that asked for it.
+  const keptId = s.deferredEvents[0]?.event.eventId ?? '';
+  assert.ok(done.actions[0]?.actionId.startsWith(`${keptId}.`), done.actions[0]?.actionId);
+  assert.equal(done.actions[0]?.eventId, keptId);
+  const keptRecord = done.audit.find((a) => a.actionIds.includes(done.actions[0]?.actionId ?? ''));
+  assert.equal(keptRecord?.eventId, keptId, 'the decision record names the kept request');
   assert.deepEqual(done.snapshot.deferredEvents, []);
   assert.equal(backendViews(done.snapshot).find((v) => v.address === C)?.pending?.type, 'attach');
 });

@@ -27,6 +27,8 @@ function eventsFor(s: BackendSnapshot): BackendEvent[] {
     { type: 'PROMOTE', ref: REF },
     { type: 'REATTACH', ref: REF },
     { type: 'FOLLOW_PRIMARY', ref: REF },
+    { type: 'ATTACH_FOLLOWING', ref: REF },
+    { type: 'STREAMING', ref: REF },
     { type: 'REBUILD_STARTED', ref: REF },
     { type: 'DRIFT', ref: REF, observed: { status: 'down', role: 'standby' } },
     { type: 'DRIFT', ref: REF, observed: { status: 'up', role: 'standby' } },
@@ -83,6 +85,9 @@ test('model-based: every state and every transition is reached by generated path
         if (started && next.context.pending?.type === 'promote') assert.equal(path, 'promoted');
         if (started && next.context.pending?.type === 'detach') assert.match(path, /^(detached|rebuilding)/);
         if (started && next.context.pending?.type === 'attach') assert.match(path, /^up\./);
+        // A standby re-attached after a promotion is attached only from the wait on its streaming.
+        if (started && next.context.pending?.type === 'attach' && path === 'up.reattached') assert.equal(leafPathOf(last), 'up.awaitingStream');
+        if (started && next.context.pending?.type === 'await-streaming') assert.equal(path, 'up.awaitingStream');
       }
       visited.add(leafPathOf(last));
     }

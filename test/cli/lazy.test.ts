@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { COMMANDS, commandNamed } from '../../cli/commands/index.ts';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'pcpflow.js');
+const TRACE = join(ROOT, 'test', 'support', 'module-trace.mjs');
+/** What a `--help` must never load: the issue names these three, the heavy ones. */
+const HEAVY = ['ioredis', 'bullmq', 'xstate'];
+
+/** The packages (under node_modules) a run of the built CLI loads. */
+async function packagesLoaded(args: string[]): Promise<Set<string>> {
+  const dir = mkdtempSync(join(tmpdir(), 'pcpflow-trace-'));
+  try {
+    const trace = join(dir, 'trace');
+    await run(process.execPath, ['--import', TRACE, CLI, ...args], { env: { ...process.env, PCPFLOW_MODULE_TRACE: trace } });
+    const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    assert.ok(urls.some((u) => u.includes('/build/main.js')), 'the trace saw the built CLI load');
+    const pkgs = new Set<string>();
+    for (const u of urls) {
+      const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u);
+      if (m?.[1]) pkgs.add(m[1]);
+    }
+    return pkgs;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('pcpflow loads a subcommand only when it runs', () => {
+  it('`pcpflow --help` loads no Redis, BullMQ or XState code (nor any other npm package)', async () => {
+    const pkgs = await packagesLoaded(['--help']);
+    assert.deepEqual([...pkgs], [], `--help loaded ${[...pkgs].join(', ')}`);
+  });
+
+  for (const d of COMMANDS) {
+    it(`\`pcpflow ${d.name} --help\` loads no Redis, BullMQ or XState code`, async () => {
+      const pkgs = await packagesLoaded([d.name, '--help']);
+      const heavy = HEAVY.filter((p) => pkgs.has(p));
+      assert.deepEqual(heavy, [], `${d.name} --help loaded ${heavy.join(', ')}: import them inside the action (see cli/commands/index.ts)`);
+    });
+  }
+
+  it("each descriptor's summary is the description its module registers", async () => {
+    for (const d of COMMANDS) {
+      const program = new Command('pcpflow');
+      (await d.load()).register(program);
+      const cmd = program.commands.find((c) => c.name() === d.name);
+      assert.ok(cmd, `${d.name}: its module registers no command of that name`);
+      assert.equal(cmd.description(), d.summary, `${d.name}: cli/commands/index.ts summary differs from the module's .description()`);
+    }
+  });
+
+  it('finds the command a command line names', () => {
+    assert.equal(commandNamed(['pcp', 'check-primary', 'x'])?.name, 'pcp');
+    assert.equal(commandNamed(['--help'])?.name, undefined);
+    assert.equal(commandNamed(['help', 'status'])?.name, 'status');
+    assert.equal(commandNamed(['nope'])?.name, undefined);
+  });
+
+  it('an unknown subcommand is invalid input (exit 2) and the help lists every command', async () => {
+    await assert.rejects(run(process.execPath, [CLI, 'nope']), (err: { code?: number; stderr?: string }) => err.code === 2 && /unknown command/.test(err.stderr ?? ''));
+    const { stdout } = await run(process.execPath, [CLI, '--help']);
+    for (const d of COMMANDS) assert.match(stdout, new RegExp(`\\n  ${d.name}\\b`));
+  });
+});
