@@ -23,7 +23,7 @@ import { attached, hookEvent, publish, records, testConfig, waitRecord, waitSett
  */
 const LAB_ID = labId(11);
 const ip = (n: number) => `127.0.${LAB_ID}.${n}`;
-const [P0, P1, P2] = [`${ip(11)}:5432`, `${ip(12)}:5432`, `${ip(13)}:5432`];
+const [, P1, P2] = [`${ip(11)}:5432`, `${ip(12)}:5432`, `${ip(13)}:5432`];
 const logger = createLogger({ level: 'warn', pretty: false });
 let lab: TestLab;
 let redis: Redis;
