@@ -107,7 +107,7 @@ export const StreamCheckSchema = z.strictObject({
    */
   source: z.enum(['auto', 'pgpool', 'postgres', 'off']).default('auto'),
   /** How often the standby is asked while pcpflow waits; an attach follows within about one interval. */
-  pollIntervalMs: Millis.default(50),
+  pollIntervalMs: Millis.default(25),
   /** Past this the standby stays out of pgpool, the backend goes to attention and a notification is sent. */
   deadlineMs: Millis.default(120_000),
   /** A role that may read pg_stat_wal_receiver (pg_monitor), on every backend's own address and port. */

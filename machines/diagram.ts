@@ -2,6 +2,7 @@ import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { parseAddress } from '../contracts/address.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { backendMachine, isLeafPath } from './backend-machine.ts';
+import { toFoldedDot, toFoldedMermaid, type Visit } from './diagram-folded.ts';
 
 /**
  * Diagrams of the backend machine, derived from the machine definition (xstate/graph's
@@ -296,9 +297,15 @@ ${timeline}
 `;
 }
 
+export type DiagramDetail = 'people' | 'full';
+
 export interface RenderOptions {
   format: DiagramFormat;
+  /** people (default): folded, visited transitions counted; full: every state, guard and edge. */
+  detail?: DiagramDetail;
   history?: HistoryStep[];
+  /** Transitions taken over a range (every backend): counted on the folded diagram. */
+  visits?: Visit[];
   backend?: string | null;
   /** DOT → SVG; required for svg and html. */
   layout?: (dot: string) => string | Promise<string>;
@@ -306,16 +313,19 @@ export interface RenderOptions {
 
 export async function renderDiagram(opts: RenderOptions): Promise<string> {
   const history = opts.history ?? [];
-  const title = opts.backend ? `pcpflow backend machine — path of ${opts.backend}` : 'pcpflow backend machine';
+  const full = opts.detail === 'full';
+  const visits = opts.visits ?? history;
+  const title = opts.backend ? `pcpflow backend machine — path of ${opts.backend}` : visits.length && !full ? 'pcpflow backend machine — transitions taken' : 'pcpflow backend machine';
+  const dot = (): string => (full ? toDot(history, title) : toFoldedDot(visits, title));
   switch (opts.format) {
     case 'mermaid':
-      return toMermaid(history);
+      return full ? toMermaid(history) : toFoldedMermaid(visits);
     case 'dot':
-      return toDot(history, title);
+      return dot();
     case 'svg':
     case 'html': {
       if (!opts.layout) throw new InvalidInputError(`format ${opts.format} needs a Graphviz layout function`);
-      const svg = await opts.layout(toDot(history, title));
+      const svg = await opts.layout(dot());
       return opts.format === 'svg' ? svg : toHtml(svg, history, opts.backend ?? null);
     }
   }

@@ -34,32 +34,40 @@ export async function awaitStreaming(source: StreamSource, o: AwaitStreamingOpti
   let last = 'nothing seen yet';
   let looks = 0;
   const watch = source.watch(o.standby, o.primary);
-  for (;;) {
-    looks += 1;
-    try {
-      const p = await watch.look(o.signal);
-      last = p.seen;
-      if (p.streaming) {
-        const waited = Math.round(now() - started);
+  try {
+    return await poll();
+  } finally {
+    await watch.close?.();
+  }
+
+  async function poll(): Promise<EnsureOutcome> {
+    for (;;) {
+      looks += 1;
+      try {
+        const p = await watch.look(o.signal);
+        last = p.seen;
+        if (p.streaming) {
+          const waited = Math.round(now() - started);
+          return {
+            result: looks === 1 ? 'already' : 'changed',
+            reason: `waited ${waited} ms for ${o.standby} to stream from ${o.primary} (${source.name}, ${looks} look${looks === 1 ? '' : 's'}): ${last}`,
+            retryable: false,
+            durationMs: waited,
+          };
+        }
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      const elapsed = now() - started;
+      if (elapsed >= o.deadlineMs || o.signal.aborted) {
         return {
-          result: looks === 1 ? 'already' : 'changed',
-          reason: `waited ${waited} ms for ${o.standby} to stream from ${o.primary} (${source.name}, ${looks} look${looks === 1 ? '' : 's'}): ${last}`,
+          result: 'failed',
+          reason: `${o.standby} did not stream from ${o.primary} within ${o.deadlineMs} ms (${source.name}, ${looks} looks); it stays out of pgpool. Last seen: ${last}`,
           retryable: false,
-          durationMs: waited,
+          durationMs: Math.round(elapsed),
         };
       }
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
+      await sleep(Math.min(o.pollIntervalMs, Math.max(1, o.deadlineMs - elapsed)), o.signal);
     }
-    const elapsed = now() - started;
-    if (elapsed >= o.deadlineMs || o.signal.aborted) {
-      return {
-        result: 'failed',
-        reason: `${o.standby} did not stream from ${o.primary} within ${o.deadlineMs} ms (${source.name}, ${looks} looks); it stays out of pgpool. Last seen: ${last}`,
-        retryable: false,
-        durationMs: Math.round(elapsed),
-      };
-    }
-    await sleep(Math.min(o.pollIntervalMs, Math.max(1, o.deadlineMs - elapsed)), o.signal);
   }
 }

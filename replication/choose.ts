@@ -9,7 +9,8 @@ import type { StreamSource } from './source.ts';
 export type StreamCheckChoice =
   | { kind: 'source'; source: StreamSource; note: string }
   | { kind: 'off'; note: string }
-  | { kind: 'unavailable'; note: string };
+  /** transient: pgpool could not be asked; asking again later may find a source. */
+  | { kind: 'unavailable'; note: string; transient?: boolean };
 
 function postgresSource(cluster: ClusterConfig): StreamSource | null {
   const pg = cluster.streamCheck.postgres;
@@ -45,6 +46,7 @@ export async function chooseStreamSource(cluster: ClusterConfig, pcp: PcpOps, si
       if (exact)
         return { kind: 'source', source: exact, note: `cluster ${name}: standbys are attached after a promotion once PostgreSQL shows them streaming from the new primary` };
       let gap: string | null;
+      let transient = false;
       let periodMs = 1_000;
       try {
         const params = await pcp.poolParams({ signal });
@@ -52,6 +54,7 @@ export async function chooseStreamSource(cluster: ClusterConfig, pcp: PcpOps, si
         periodMs = Math.max(1, Number(params.get('sr_check_period') ?? '1')) * 1_000;
       } catch (err) {
         gap = `pgpool could not be asked for its sr_check settings (${err instanceof Error ? err.message : String(err)})`;
+        transient = true;
       }
       if (gap === null || mode === 'pgpool')
         return {
@@ -61,6 +64,7 @@ export async function chooseStreamSource(cluster: ClusterConfig, pcp: PcpOps, si
         };
       return {
         kind: 'unavailable',
+        transient,
         note:
           `cluster ${name}: no way to check that a standby follows the new primary: ${gap}, and streamCheck.postgres is not configured. ` +
           'After a promotion the other standbys stay out of pgpool (attention) until this is fixed: configure sr_check in pgpool, or streamCheck.postgres, or set streamCheck.source: off to attach without the check',

@@ -24,6 +24,8 @@ interface ReceiverRow {
   replayed: string | null;
   caught_up: boolean | null;
 }
+type Query = <T>(address: string, text: string, values?: string[]) => Promise<T[]>;
+
 interface PrimaryRow {
   recovery: boolean;
   tli: number | null;
@@ -34,7 +36,7 @@ interface PrimaryRow {
  * Asks PostgreSQL through a real client (node-postgres): the standby's pg_stat_wal_receiver must
  * show it streaming from the primary's address and port, on the timeline the primary writes, and
  * it must have replayed up to where the primary was when asked. A standby still pointed at the
- * old primary, one on a forked timeline, or one still catching up fails one of them. One short connection per look: a wait lasts seconds, a pool would outlive it.
+ * old primary, one on a forked timeline, or one still catching up fails one of them.
  */
 export class PostgresStreamSource implements StreamSource {
   readonly name = 'postgres' as const;
@@ -44,7 +46,43 @@ export class PostgresStreamSource implements StreamSource {
     private readonly password: string | undefined,
   ) {}
 
-  private async query<T>(address: string, text: string, signal: AbortSignal, values: string[] = []): Promise<T[]> {
+  watch(standby: string, primary: string): StreamWatch {
+    // One connection to each side for the whole wait: a look is then two short queries, so
+    // polling every few tens of ms costs nothing, and the attach follows streaming closely.
+    const sessions = new Map<string, Promise<pg.Client>>();
+    const session = (address: string): Promise<pg.Client> => {
+      let c = sessions.get(address);
+      if (!c) {
+        c = this.connect(address);
+        sessions.set(address, c);
+        c.catch(() => sessions.delete(address));
+      }
+      return c;
+    };
+    const query = async <T>(address: string, text: string, values: string[] = []): Promise<T[]> => {
+      try {
+        const client = await session(address);
+        return (await client.query(text, values)).rows as T[];
+      } catch (err) {
+        // Drop the session: the next look reconnects (the node may be restarting for its re-point).
+        const c = sessions.get(address);
+        sessions.delete(address);
+        void c?.then((x) => x.end()).catch(() => undefined);
+        const why = redactText(err instanceof Error ? err.message : String(err));
+        throw new StreamProbeError(`PostgreSQL at ${address} could not be asked as ${this.settings.user}: ${why}`, { cause: err });
+      }
+    };
+    return {
+      look: (signal) => this.probe(standby, primary, signal, query),
+      close: async () => {
+        const all = [...sessions.values()];
+        sessions.clear();
+        await Promise.all(all.map((c) => c.then((x) => x.end()).catch(() => undefined)));
+      },
+    };
+  }
+
+  private async connect(address: string): Promise<pg.Client> {
     const a = parseAddress(address);
     if (!a) throw new StreamProbeError(`"${address.slice(0, 80)}" is not host or host:port`);
     const client = new pg.Client({
@@ -58,34 +96,22 @@ export class PostgresStreamSource implements StreamSource {
       application_name: 'pcpflow-stream-check',
       ssl: this.settings.ssl === 'require' ? { rejectUnauthorized: true } : false,
     });
-    const abort = () => void client.end().catch(() => undefined);
-    signal.addEventListener('abort', abort, { once: true });
-    try {
-      await client.connect();
-      const r = await client.query(text, values);
-      return r.rows as T[];
-    } catch (err) {
-      const why = redactText(err instanceof Error ? err.message : String(err));
-      throw new StreamProbeError(`PostgreSQL at ${address} could not be asked as ${this.settings.user}: ${why}`, { cause: err });
-    } finally {
-      signal.removeEventListener('abort', abort);
-      await client.end().catch(() => undefined);
-    }
+    // A server that goes away between looks must not crash the worker; the next query fails instead.
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
   }
 
-  watch(standby: string, primary: string): StreamWatch {
-    return { look: (signal) => this.probe(standby, primary, signal) };
-  }
-
-  private async probe(standby: string, primary: string, signal: AbortSignal): Promise<StreamProbe> {
+  private async probe(standby: string, primary: string, signal: AbortSignal, query: Query): Promise<StreamProbe> {
+    if (signal.aborted) throw new StreamProbeError('the wait was aborted');
     const p = parseAddress(primary);
     if (!p) throw new StreamProbeError(`"${primary.slice(0, 80)}" is not host or host:port`);
     // The primary first: a standby that has replayed up to the position the primary had a moment
     // before holds every row committed before the look started. Streaming alone is not enough:
     // right after a re-point it streams, but still replays what it missed.
-    const q = (await this.query<PrimaryRow>(primary, PRIMARY_SQL, signal))[0];
+    const q = (await query<PrimaryRow>(primary, PRIMARY_SQL))[0];
     if (!q || q.recovery || q.tli === null || q.lsn === null) return { streaming: false, seen: `${primary} is still in recovery` };
-    const r = (await this.query<ReceiverRow>(standby, RECEIVER_SQL, signal, [q.lsn]))[0];
+    const r = (await query<ReceiverRow>(standby, RECEIVER_SQL, [q.lsn]))[0];
     if (!r || r.status === null) return { streaming: false, seen: `${standby} has no WAL receiver (it follows nobody)` };
     const from = `${r.sender_host ?? '?'}:${r.sender_port ?? '?'}`;
     const samePrimary = r.sender_host === p.host && r.sender_port === (p.port ?? 5432);

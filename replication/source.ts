@@ -19,6 +19,8 @@ export interface StreamSource {
 
 export interface StreamWatch {
   look(signal: AbortSignal): Promise<StreamProbe>;
+  /** Ends the wait: closes whatever the watch kept open. */
+  close?(): Promise<void>;
 }
 
 /** A source could not be asked (connection refused, permission denied, bad credentials). */

@@ -48,7 +48,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
     case 'off':
       return { result: 'already', reason: `${check.note}; attached without waiting`, retryable: false, durationMs: 0 };
     case 'unavailable':
-      return { result: 'failed', reason: check.note, retryable: false, durationMs: 0 };
+      return { result: 'failed', reason: check.note, retryable: check.transient === true, durationMs: 0 };
     case 'source':
       break;
   }
@@ -59,7 +59,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
     if (!p) return { result: 'failed', reason: 'pgpool has no primary to stream from yet', retryable: true, durationMs: performance.now() - started };
     primary = formatAddress({ host: p.host, port: p.port });
   }
-  return awaitStreaming(check.source, { standby: job.action.backend, primary, pollIntervalMs: job.pollIntervalMs ?? 50, deadlineMs: job.verifyMs, signal });
+  return awaitStreaming(check.source, { standby: job.action.backend, primary, pollIntervalMs: job.pollIntervalMs ?? 25, deadlineMs: job.verifyMs, signal });
 }
 
 function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal, check: () => Promise<StreamCheckChoice>): Promise<EnsureOutcome> {
@@ -77,6 +77,15 @@ function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal, check: () => Prom
     case 'await-streaming':
       return check().then((c) => runAwait(pcp, c, job, signal));
   }
+}
+
+/** With several pgpools: which confirmed, and which still showed the old state at the deadline (drift). */
+function pgpoolsSentence(o: EnsureOutcome): string {
+  if (!o.confirmedBy) return '';
+  const drift = o.pgpoolDrift?.length
+    ? `; drift: ${o.pgpoolDrift.map((d) => `${d.endpoint} still shows ${d.seen}`).join(', ')} after the confirmation deadline`
+    : '';
+  return ` (confirmed by ${o.pgpoolDrift?.length ? "" : "every reachable pgpool: "}${o.confirmedBy.join(', ')}${drift})`;
 }
 
 /**
@@ -145,7 +154,7 @@ export class Executor {
           ? `${outcome.reason ?? 'the wait failed'}; ${lastAttempt ? 'giving up' : 'will look again'}.`
           : `${outcome.reason ?? 'streaming'}.`
         : outcome.result === 'changed'
-        ? `${verb} ${action.backend} done and confirmed in pgpool's node info.`
+        ? `${verb} ${action.backend} done and confirmed in pgpool's node info${pgpoolsSentence(outcome)}.`
         : outcome.result === 'already'
           ? `${action.backend} was already as wanted in pgpool; nothing sent.`
           : lastAttempt

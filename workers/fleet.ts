@@ -61,6 +61,10 @@ export async function startFleetMember(opts: {
         (err: unknown): StreamCheckChoice => ({ kind: 'unavailable', note: `cluster ${c.name}: ${err instanceof Error ? err.message : String(err)}` }),
       );
       streamChecks.set(c.name, p);
+      // pgpool unreachable at the time of asking says nothing about its sr_check: ask again next time.
+      void p.then((choice) => {
+        if (choice.kind === 'unavailable' && choice.transient) streamChecks.delete(c.name);
+      });
     }
     return p;
   };
@@ -77,7 +81,7 @@ export async function startFleetMember(opts: {
   const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, streamCheckFor, logger, metrics, tuning: config.workers }) : null;
   let reconciler: Reconciler | null = null;
   if (opts.roles.includes('reconciler')) {
-    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId });
+    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId, audit });
     reconciler.start();
   }
 

@@ -2,7 +2,9 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import type { PcpNode, PcpOps, PgpoolsView } from '../pcp/index.ts';
+import type { AuditStore } from '../audit/store.ts';
+import { pgpoolDifferences, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { hasUndecided } from './at-rest.ts';
@@ -17,6 +19,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   metrics?: Metrics;
   workerId: string;
+  /** Where disagreements between pgpools are recorded (once per change); none = logged only. */
+  audit?: AuditStore;
 }
 
 /**
@@ -54,11 +58,21 @@ export class Reconciler {
     const state = await loadSnapshot(redis, prefix, cluster.name);
     if (!state) return [];
     if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
-    let observed;
+    let view: PgpoolsView<PcpNode>;
     try {
-      observed = await this.deps.pcpFor(cluster).nodes();
+      view = await this.deps.pcpFor(cluster).pgpools();
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
+      return [];
+    }
+    if (this.deps.metrics) recordPgpoolMetrics(this.deps.metrics, cluster.name, view);
+    await this.compareViews(cluster, view);
+    const observed = view.authoritative;
+    if (!observed?.nodes) {
+      this.deps.logger.warn(
+        { cluster: cluster.name, pgpools: view.pgpools.map((p) => ({ endpoint: p.endpoint, reachable: p.reachable, role: p.watchdogRole })) },
+        'no pgpool view to trust this pass (none answered, or they disagree and the watchdog leader did not answer); nothing repaired',
+      );
       return [];
     }
     const drift = findDrift(state.snapshot, observed.nodes);
@@ -84,5 +98,32 @@ export class Reconciler {
       events.push(event);
     }
     return events;
+  }
+
+  /**
+   * Each pgpool's table against the authoritative one (the watchdog leader's): a change in what
+   * differs is audited once, naming each pgpool, and so is the return to agreement. pcpflow does
+   * not act on a standby pgpool's copy: the watchdog syncs it from the leader.
+   */
+  private async compareViews(cluster: ClusterConfig, view: PgpoolsView<PcpNode>): Promise<void> {
+    if (view.pgpools.length < 2) return;
+    const diff = pgpoolDifferences(view);
+    const now = Date.now() / 1000;
+    for (const endpoint of new Set(diff.map((d) => d.endpoint))) this.deps.metrics?.pgpoolLastDisagreement.set({ cluster: cluster.name, endpoint }, now);
+    const signature = diff.map((d) => `${d.endpoint}|${d.backend}|${d.seen}|${d.reference}`).sort().join(';');
+    const key = keys.pgpoolViews(this.deps.prefix, cluster.name);
+    const previous = (await this.deps.redis.get(key)) ?? '';
+    if (previous === signature) return;
+    await this.deps.redis.set(key, signature);
+    if (diff.length) this.deps.logger.warn({ cluster: cluster.name, diff }, 'pgpools disagree about the backends');
+    if (!this.deps.audit) return;
+    const leader = view.authoritative?.endpoint ?? 'none';
+    const note = diff.length
+      ? `The pgpools disagree: ${diff.map((d) => `${d.endpoint} shows ${d.backend} ${d.seen} where ${d.referenceEndpoint} shows ${d.reference}`).join('; ')}. ` +
+        `pcpflow follows the watchdog leader (${leader}); a standby pgpool takes the leader's backend status when it joins the watchdog, so a difference that stays means that pgpool is cut off from the leader: restart it.`
+      : `Every reachable pgpool shows the same backends again (${view.pgpools.filter((p) => p.reachable).map((p) => p.endpoint).join(', ')}; leader ${leader}).`;
+    await this.deps.audit.append(cluster.name, [
+      { kind: 'drift', cluster: cluster.name, at: new Date().toISOString(), backend: diff[0]?.backend ?? null, endpoint: diff[0]?.endpoint ?? leader, note: note.slice(0, 2000) },
+    ]);
   }
 }

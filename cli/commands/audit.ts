@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { parseAddress, formatAddress } from '../../contracts/address.ts';
 import { action } from '../run.ts';
+import { registerReport } from './audit-report.ts';
 
 interface AuditOpts {
   config?: string;
@@ -28,7 +29,7 @@ export function parseSince(text: string, now: Date): Date {
 }
 
 export function register(program: Command): void {
-  program
+  const audit = program
     .command('audit')
     .description('query the audit trail (--cluster --backend --since --json), verify its hash chain, export it')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
@@ -94,4 +95,5 @@ export function register(program: Command): void {
         }
       }),
     );
+  registerReport(audit);
 }

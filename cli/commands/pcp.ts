@@ -12,8 +12,10 @@ import {
   PcpInvalidRequestError,
   PcpUnknownAddressError,
   resolveNodeId,
+  type EachAnswer,
   type EnsureOutcome,
   type NoticeLogger,
+  type WatchdogInfo,
   type NodeInfo,
   type PcpDriver,
 } from '../../pcp/index.ts';
@@ -171,20 +173,42 @@ export function register(program: Command): void {
     }),
   );
 
-  common(pcp.command('watchdog').description("pgpool's watchdog cluster: leader, quorum, members")).action(
+  common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
       const { driver } = context(opts);
-      const w = (await driver.watchdog()).value;
+      const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
+        ? await driver.watchdogEach()
+        : [await driver.watchdog().then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
+      const leaders = new Set(answers.flatMap((a) => (a.value?.leaderHostName && a.value.leaderHostName !== 'Not Set' ? [a.value.leaderHostName] : [])));
+      const summary = {
+        leader: leaders.size === 1 ? [...leaders][0] : null,
+        agree: leaders.size <= 1,
+        pgpools: answers.map((a) => ({
+          endpoint: a.endpoint,
+          reachable: a.value !== undefined,
+          role: a.value?.WatchdogNodes[0]?.StateName ?? null,
+          ...(a.value ? { watchdog: a.value } : { error: a.error ?? 'no answer' }),
+        })),
+      };
+      const answered = answers.some((a) => a.value !== undefined);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(w, null, 2) + '\n');
-        return 0;
+        process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        return answered ? 0 : 1;
       }
       const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
-      process.stdout.write(
-        `leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
-      );
-      for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
-      return 0;
+      process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
+      for (const a of answers) {
+        const w = a.value;
+        if (!w) {
+          process.stdout.write(`${a.endpoint}: unreachable: ${a.error ?? 'no answer'}\n`);
+          continue;
+        }
+        process.stdout.write(
+          `${a.endpoint}: ${w.WatchdogNodes[0]?.StateName ?? '?'}; sees leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
+        );
+        for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
+      }
+      return answered ? 0 : 1;
     }),
   );
 }
