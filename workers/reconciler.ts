@@ -4,7 +4,7 @@ import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
 import type { PcpNode, PcpOps, PgpoolsView } from '../pcp/index.ts';
 import type { AuditStore } from '../audit/store.ts';
-import { pgpoolDifferences, recordPgpoolMetrics } from './pgpool-views.ts';
+import { auditPgpoolViews, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { hasUndecided } from './at-rest.ts';
@@ -66,7 +66,7 @@ export class Reconciler {
       return [];
     }
     if (this.deps.metrics) recordPgpoolMetrics(this.deps.metrics, cluster.name, view);
-    await this.compareViews(cluster, view);
+    await auditPgpoolViews({ ...this.deps, cluster: cluster.name }, view);
     const observed = view.authoritative;
     if (!observed?.nodes) {
       this.deps.logger.warn(
@@ -100,30 +100,4 @@ export class Reconciler {
     return events;
   }
 
-  /**
-   * Each pgpool's table against the authoritative one (the watchdog leader's): a change in what
-   * differs is audited once, naming each pgpool, and so is the return to agreement. pcpflow does
-   * not act on a standby pgpool's copy: the watchdog syncs it from the leader.
-   */
-  private async compareViews(cluster: ClusterConfig, view: PgpoolsView<PcpNode>): Promise<void> {
-    if (view.pgpools.length < 2) return;
-    const diff = pgpoolDifferences(view);
-    const now = Date.now() / 1000;
-    for (const endpoint of new Set(diff.map((d) => d.endpoint))) this.deps.metrics?.pgpoolLastDisagreement.set({ cluster: cluster.name, endpoint }, now);
-    const signature = diff.map((d) => `${d.endpoint}|${d.backend}|${d.seen}|${d.reference}`).sort().join(';');
-    const key = keys.pgpoolViews(this.deps.prefix, cluster.name);
-    const previous = (await this.deps.redis.get(key)) ?? '';
-    if (previous === signature) return;
-    await this.deps.redis.set(key, signature);
-    if (diff.length) this.deps.logger.warn({ cluster: cluster.name, diff }, 'pgpools disagree about the backends');
-    if (!this.deps.audit) return;
-    const leader = view.authoritative?.endpoint ?? 'none';
-    const note = diff.length
-      ? `The pgpools disagree: ${diff.map((d) => `${d.endpoint} shows ${d.backend} ${d.seen} where ${d.referenceEndpoint} shows ${d.reference}`).join('; ')}. ` +
-        `pcpflow follows the watchdog leader (${leader}); a standby pgpool takes the leader's backend status when it joins the watchdog, so a difference that stays means that pgpool is cut off from the leader: restart it.`
-      : `Every reachable pgpool shows the same backends again (${view.pgpools.filter((p) => p.reachable).map((p) => p.endpoint).join(', ')}; leader ${leader}).`;
-    await this.deps.audit.append(cluster.name, [
-      { kind: 'drift', cluster: cluster.name, at: new Date().toISOString(), backend: diff[0]?.backend ?? null, endpoint: diff[0]?.endpoint ?? leader, note: note.slice(0, 2000) },
-    ]);
-  }
 }
