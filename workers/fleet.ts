@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Config, ClusterConfig } from '../contracts/config.ts';
 import { AuditStore } from '../audit/store.ts';
+import { createMetricsGate } from '../console/auth.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createRedis, type RedisClient } from '../runtime/redis.ts';
@@ -106,6 +107,7 @@ export async function startFleetMember(opts: {
       host: config.http.host,
       port: config.http.port,
       registry: metrics.registry,
+      metricsGate: createMetricsGate(config.http),
       // Bounded: a Redis that is down or frozen answers nothing, and the worker's client would
       // otherwise queue the PING until it reconnects.
       ready: async () => (await pingWithin(redis, 700)) && (executor ? executor.worker.isRunning() : true),

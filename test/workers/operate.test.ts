@@ -205,13 +205,14 @@ test('maintenance: held where the operator put it, drift reported not repaired, 
       const metrics = await (await fetch(`http://127.0.0.1:${member.httpPort}/metrics`)).text();
       assert.match(metrics, /pcpflow_backends_in_maintenance\{cluster="lab"\} 1/);
 
+      const seqAtOff = (await records(redis, prefix)).at(-1)?.seq ?? 0;
       const off = await cli(['maintenance', 'off', STANDBY], path);
       assert.equal(off.code, 0, off.stderr);
       assert.match(off.stdout, /deciding the request kept meanwhile \(efm\.detach/);
       await waitRecord(
         redis,
         prefix,
-        (r) => r.eventType === 'operator.maintenance' && r.kind === 'decision' && r.backend === STANDBY_ADDR && r.to === 'detached' && /EFM reports .* failed/.test(r.note),
+        (r) => r.seq > seqAtOff && r.kind === 'decision' && r.backend === STANDBY_ADDR && r.to === 'detached' && /EFM reports .* failed/.test(r.note),
         'the kept detach decided when maintenance ended',
       );
       await waitSettled(redis, prefix);
