@@ -77,7 +77,7 @@ const HookRedisSchema = z.strictObject({
   cluster: z.optional(z.strictObject({ nodes: z.array(HostPort).check(z.minLength(1)) })),
   publishTimeoutMs: z._default(Millis, 800),
   /** For pcpflow commands, not hooks; accepted so one config file serves both. */
-  connectTimeoutMs: z.optional(Millis),
+  connectTimeoutMs: z._default(Millis, 2_000),
 });
 export type HookRedisConfig = z.infer<typeof HookRedisSchema>;
 
@@ -183,6 +183,7 @@ export const HookConfigSchema = z
     redis: z._default(HookRedisSchema, {
       url: 'redis://127.0.0.1:6379',
       keyPrefix: '{pcpflow}',
+      connectTimeoutMs: 2_000,
       publishTimeoutMs: 800,
     }),
     http: z.optional(

@@ -64,7 +64,7 @@ export function register(program: Command): void {
           const client = await connectRedis(
             config.redis,
             process.env,
-            Math.min(deadlineAt, Date.now() + (config.redis.connectTimeoutMs ?? 2_000)),
+            Math.min(deadlineAt, Date.now() + config.redis.connectTimeoutMs),
           ).catch((err: unknown) => {
             throw new RedisUnreachableError(
               `${redisWhere(config.redis)} is unreachable: ${err instanceof Error ? err.message : String(err)}; ${listPending(config.outbox.dir, c.name).length} event(s) stay in the outbox`,
