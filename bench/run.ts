@@ -1,21 +1,25 @@
 /**
  * `npm run bench`: every benchmark of the project, each printing its figures and its ratio to a
  * baseline measured in the same run on the same machine (never a number remembered from
- * elsewhere). Select some with `npm run bench -- hooks pcp fleet e2e`.
+ * elsewhere). Select some with `npm run bench -- cli hooks pcp fleet e2e`.
  */
 import { labDown, labUp } from '../lab/index.ts';
+import { benchCli } from './cli.ts';
 import { benchFailover } from './failover.ts';
 import { benchHooks } from './hooks.ts';
 import { benchPcp } from './pcp.ts';
 import { benchWorkers } from './workers.ts';
 
-const all = ['hooks', 'pcp', 'fleet', 'e2e'] as const;
+const all = ['cli', 'hooks', 'pcp', 'fleet', 'e2e'] as const;
 const chosen = process.argv.slice(2).filter((a): a is (typeof all)[number] => (all as readonly string[]).includes(a));
 const run = chosen.length ? chosen : [...all];
 
 for (const name of run) {
   const t0 = performance.now();
   switch (name) {
+    case 'cli':
+      await benchCli();
+      break;
     case 'hooks':
       await benchHooks();
       break;

@@ -17,6 +17,47 @@ export const CLIENT_SCRIPT = `(() => {
     const t = e.target;
     if (t instanceof HTMLSelectElement && t.dataset.autosubmit !== undefined && t.form) t.form.submit();
   });
+  // Zoom: drag across a timeline to show that range (the server draws it; links work without this).
+  let drag = null;
+  const timeAt = (svg, clientX) => {
+    const r = svg.getBoundingClientRect();
+    const vb = svg.viewBox.baseVal;
+    const x = ((clientX - r.left) / r.width) * vb.width;
+    const x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1), t0 = Number(svg.dataset.t0), t1 = Number(svg.dataset.t1);
+    return t0 + ((Math.min(Math.max(x, x0), x1) - x0) / (x1 - x0)) * (t1 - t0);
+  };
+  document.addEventListener('mousedown', (e) => {
+    const svg = e.target instanceof Element ? e.target.closest('svg.timeline') : null;
+    if (!svg || e.button !== 0) return;
+    const brush = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+    brush.setAttribute('class', 'brush');
+    brush.setAttribute('y', '0');
+    brush.setAttribute('height', String(svg.viewBox.baseVal.height));
+    svg.appendChild(brush);
+    drag = { svg, brush, x: e.clientX };
+    e.preventDefault();
+  });
+  document.addEventListener('mousemove', (e) => {
+    if (!drag) return;
+    const r = drag.svg.getBoundingClientRect();
+    const k = drag.svg.viewBox.baseVal.width / r.width;
+    const a = (Math.min(drag.x, e.clientX) - r.left) * k, b = (Math.max(drag.x, e.clientX) - r.left) * k;
+    drag.brush.setAttribute('x', String(a));
+    drag.brush.setAttribute('width', String(b - a));
+  });
+  document.addEventListener('mouseup', (e) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    d.brush.remove();
+    if (Math.abs(e.clientX - d.x) < 8) return;
+    const a = timeAt(d.svg, Math.min(d.x, e.clientX)), b = timeAt(d.svg, Math.max(d.x, e.clientX));
+    const u = new URL(location.href);
+    u.searchParams.delete('range');
+    u.searchParams.set('since', new Date(a).toISOString());
+    u.searchParams.set('until', new Date(b).toISOString());
+    location.assign(u.toString());
+  });
   const main = document.querySelector('main');
   const source = body.dataset.events;
   if (!main || !source || typeof EventSource === 'undefined') return;
@@ -73,6 +114,17 @@ body[data-live="on"] .live{background:#1a7f37}
 .episode h3{font-size:.9rem;margin:0 0 .3rem}
 .episode ol{margin:0;padding-left:1.2rem;font-size:.86rem}
 .role{display:inline-block;min-width:4.5rem;font-weight:bold;color:#1f5fa8}
+svg.timeline{max-width:100%;height:auto;background:#fff;border:1px solid #ddd}
+svg.timeline a:hover rect,svg.timeline a:hover path,svg.timeline a:hover circle{stroke:#000;stroke-width:1.5}
+svg.timeline .brush{fill:#1f5fa8;fill-opacity:.15}
+.timeline-box{overflow-x:auto}
+.zoom{font-size:.85rem;margin:.3rem 0}
+.zoom a{margin-right:.8rem}
+.incidents li{margin:.2rem 0}
+table.records td{font-size:.82rem}
+table.records tr:target{background:#fff3c4;outline:2px solid #d62728}
+table.records pre{white-space:pre-wrap;max-width:60rem;font-size:.75rem}
+section.zoomed{margin:1rem 0}
 `;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('base64');

@@ -8,6 +8,11 @@ import type { RedisClient } from '../runtime/redis.ts';
 import { clusterStatus, type BackendStatus, type ClusterStatus } from '../workers/status.ts';
 import type { TimeRange } from './range.ts';
 import { buildTimeline, type Episode } from './timeline.ts';
+import { inlineSvg } from './svg.ts';
+import { incidentView, type IncidentView } from './incident.ts';
+import { formatAddress } from '../contracts/address.ts';
+
+export { inlineSvg };
 
 /** Everything a backend page (and its export) shows, gathered in one place, read-only. */
 export interface BackendData {
@@ -33,19 +38,6 @@ export interface DataDeps {
 
 export function overview(deps: DataDeps, clusters: readonly ClusterConfig[]): Promise<ClusterStatus[]> {
   return Promise.all(clusters.map((c) => clusterStatus(c, deps.redis, deps.prefix, deps.pcpFor(c))));
-}
-
-/**
- * Graphviz output is ours, but its prolog, doctype and comments are dropped before it is
- * inlined: they are useless in HTML and the doctype names an external DTD URL.
- */
-export function inlineSvg(svg: string): string {
-  return svg
-    .replace(/<\?xml[^>]*>\s*/g, '')
-    .replace(/<!DOCTYPE[^>]*>\s*/gi, '')
-    .replace(/<!--[\s\S]*?-->\s*/g, '')
-    .replace(/<script[\s\S]*?<\/script>/gi, '')
-    .trim();
 }
 
 /** null when the backend is neither configured, nor in the snapshot, nor in the audit trail. */
@@ -74,4 +66,25 @@ export async function backendData(deps: DataDeps, cluster: ClusterConfig, addres
     svg: inlineSvg(svg),
     chain: { ok: verify.ok, checked: verify.checked, problems: verify.problems.map(describeProblem) },
   };
+}
+
+/**
+ * A cluster's incident view over a range. Every record is read (the state before the range and
+ * pgpool's view then come from earlier records) and the picture is clipped to the range. A preset
+ * range starts at the first record inside it, so a fresh cluster's timeline is not one pixel wide.
+ */
+export async function clusterView(deps: DataDeps, cluster: ClusterConfig, range: TimeRange, now: Date = new Date()): Promise<IncidentView> {
+  const records = (await deps.audit.query(cluster.name)).map((s) => s.record);
+  const times = records.map((r) => Date.parse(r.at));
+  const to = range.until?.getTime() ?? now.getTime();
+  const inside = times.filter((t) => (range.since === null || t >= range.since.getTime()) && t <= to);
+  const from = range.preset === 'custom' && range.since ? range.since.getTime() : Math.max(range.since?.getTime() ?? 0, Math.min(...inside, to - 60_000) - 2_000);
+  return incidentView({
+    cluster: cluster.name,
+    records,
+    from,
+    to: Math.max(to, from + 1000),
+    backends: cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port })),
+    layout: await deps.layout(),
+  });
 }

@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../contracts/audit.ts';
 import type { BackendStatus, ClusterStatus } from '../workers/status.ts';
-import { CLIENT_SCRIPT, STYLE } from './assets.ts';
+import { CLIENT_SCRIPT, REPORT_CSP, STYLE } from './assets.ts';
+import { incidentSections, type IncidentView } from './incident.ts';
 import type { BackendData } from './data.ts';
 import { html, trusted, type SafeHtml } from './html.ts';
 import { RANGE_PRESETS, type TimeRange } from './range.ts';
@@ -28,13 +29,15 @@ interface LayoutOptions {
   tools?: SafeHtml;
   /** A link home makes no sense in an exported file. */
   home?: boolean;
+  /** A policy in the page itself, for a file opened from disk (no server sends headers then). */
+  csp?: string;
 }
 
 export function page(o: LayoutOptions): string {
   const live = o.liveCluster !== null;
   const events = live ? `/events${o.liveCluster ? `?cluster=${encodeURIComponent(o.liveCluster)}` : ''}` : null;
   return `<!DOCTYPE html>\n${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${o.title}</title><style>${trusted(STYLE)}</style></head>
+${o.csp ? html`<meta http-equiv="Content-Security-Policy" content="${o.csp}">` : ''}<title>${o.title}</title><style>${trusted(STYLE)}</style></head>
 <body data-cluster="${o.liveCluster ?? ''}" data-events="${events ?? ''}" data-live="off">
 <header><h1>${o.home === false ? 'pcpflow' : html`<a href="/">pcpflow console</a>`}</h1>${o.crumbs ?? ''}${live ? html`<span id="live" class="live">connecting…</span>` : ''}${o.tools ?? ''}</header>
 <main>${o.main}</main>
@@ -43,7 +46,11 @@ ${live ? html`<script>${trusted(CLIENT_SCRIPT)}</script>` : ''}
 }
 
 function pgpoolCell(b: BackendStatus): SafeHtml {
-  return b.pgpool ? html`#${b.pgpool.nodeId} ${b.pgpool.status} / ${b.pgpool.role}` : html`<span class="muted">not in pgpool's view</span>`;
+  const main = b.pgpool ? html`#${b.pgpool.nodeId} ${b.pgpool.status} / ${b.pgpool.role}` : html`<span class="muted">not in pgpool's view</span>`;
+  // A watchdog cluster whose pgpools show this backend differently: each one's view, flagged.
+  if (!b.disagreement) return main;
+  const each = Object.entries(b.views).map(([endpoint, seen]) => `${endpoint} ${seen ?? 'unreachable'}`);
+  return html`${main}<br><span class="bad disagreement">pgpools disagree: ${each.join(', ')}</span>`;
 }
 
 function statusCells(b: BackendStatus): SafeHtml {
@@ -56,9 +63,15 @@ function statusCells(b: BackendStatus): SafeHtml {
 const STATUS_HEAD = html`<th>machine</th><th>pgpool (live)</th><th>in flight</th><th>drift</th>`;
 
 function pgpoolLine(s: ClusterStatus): SafeHtml {
-  return s.pgpoolEndpoint
+  const line = s.pgpoolEndpoint
     ? html`pgpool answered at <code>${s.pgpoolEndpoint}</code>`
     : html`<span class="bad">pgpool unreachable: ${s.pgpoolError ?? 'unknown error'}</span>`;
+  if (s.pgpools.length < 2) return html`<p>${line}</p>`;
+  // A watchdog cluster: every pgpool with its own role, and the leader whose table pcpflow follows.
+  const each = s.pgpools.map(
+    (p) => html`<li class="pgpool-member" data-endpoint="${p.endpoint}"><code>${p.endpoint}</code> ${p.reachable ? (p.watchdogRole ?? 'no watchdog') : html`<span class="bad">unreachable</span>`}</li>`,
+  );
+  return html`<p>${line}; watchdog leader: <strong class="leader">${s.leader ?? 'none answering'}</strong></p><ul class="pgpools">${each}</ul>`;
 }
 
 function auditLine(r: AuditRecord): SafeHtml {
@@ -69,14 +82,37 @@ function auditLine(r: AuditRecord): SafeHtml {
 export function overviewMain(statuses: readonly ClusterStatus[]): SafeHtml {
   return html`${statuses.map(
     (s) => html`<section class="cluster" data-cluster="${s.cluster}">
-<h2>cluster ${s.cluster} <span class="muted">snapshot v${s.version ?? '-'}</span></h2>
-<p>${pgpoolLine(s)}</p>
+<h2>cluster <a href="${clusterHref(s.cluster)}">${s.cluster}</a> <span class="muted">snapshot v${s.version ?? '-'}</span></h2>
+${pgpoolLine(s)}
 <table><thead><tr><th>backend</th>${STATUS_HEAD}</tr></thead><tbody>
 ${s.backends.map((b) => html`<tr data-backend="${b.address}"><td><a href="${backendHref(s.cluster, b.address)}">${b.address}</a></td>${statusCells(b)}</tr>\n`)}
 </tbody></table>
 <h2>last audit entries</h2><ol class="audit">${s.lastAudit.map(auditLine)}</ol>
 </section>`,
   )}`;
+}
+
+export function clusterHref(cluster: string, suffix = '', q: Record<string, string> = {}): string {
+  const search = new URLSearchParams(q).toString();
+  return `/cluster/${encodeURIComponent(cluster)}${suffix}${search ? `?${search}` : ''}`;
+}
+
+/** A cluster: its backends, then the timeline with incidents, summary, diagram and records. */
+export function clusterMain(status: ClusterStatus, v: IncidentView, range: TimeRange): SafeHtml {
+  const rangeHref = (from: number, to: number): string => clusterHref(v.cluster, '', { since: new Date(from).toISOString(), until: new Date(to).toISOString() });
+  return html`${overviewMain([status])}
+${incidentSections(v, { rangeHref, laneHref: (b) => backendHref(v.cluster, b) })}
+<p><a class="export" href="${clusterHref(v.cluster, '/report.html', Object.fromEntries(Object.entries(range.query).filter((e): e is [string, string] => typeof e[1] === 'string')))}" download>export this view as one HTML file</a></p>`;
+}
+
+export function clusterPage(status: ClusterStatus, v: IncidentView, range: TimeRange): string {
+  return page({
+    title: `pcpflow — cluster ${v.cluster}`,
+    crumbs: html`<span>cluster ${v.cluster}</span>`,
+    tools: rangeForm(range),
+    main: clusterMain(status, v, range),
+    liveCluster: v.cluster,
+  });
 }
 
 export function overviewPage(statuses: readonly ClusterStatus[]): string {
@@ -112,7 +148,7 @@ ${d.steps.map((s) => html`<tr><td class="n">${s.n}</td><td>${s.at ?? ''}</td><td
     : html`<div class="bad chain"><p>Hash chain of cluster ${d.cluster} is BROKEN (${d.chain.checked} records checked):</p><ul>${d.chain.problems.map((p) => html`<li>${p}</li>`)}</ul></div>`;
   return html`<section class="backend" data-backend="${d.address}">
 <h2>backend ${d.address} in cluster ${d.cluster}</h2>
-<p>${pgpoolLine(d.status)}</p>
+${pgpoolLine(d.status)}
 <table id="backend-status"><thead><tr>${STATUS_HEAD}</tr></thead><tbody><tr>${b ? statusCells(b) : html`<td colspan="4" class="muted">not a backend of the current snapshot</td>`}</tr></tbody></table>
 <h2>state diagram — path in ${rangeText(d.range)}</h2>
 <div class="diagram">${trusted(d.svg)}</div>
@@ -158,4 +194,17 @@ export function reportPage(d: BackendData, now: Date = new Date()): string {
 
 export function messagePage(status: number, title: string, message: string): string {
   return page({ title: `pcpflow — ${title}`, main: html`<h2>${status} ${title}</h2><p>${message}</p>`, liveCluster: null });
+}
+
+/** `pcpflow audit report`: the cluster's incident view as one file, no script, nothing from outside. */
+export function incidentReportPage(v: IncidentView, now: Date = new Date()): string {
+  const t = v.timeline;
+  return page({
+    title: `pcpflow incident report — cluster ${v.cluster}`,
+    crumbs: html`<span>cluster ${v.cluster}, ${new Date(t.from).toISOString()} → ${new Date(t.to).toISOString()}, made ${now.toISOString()}</span>`,
+    main: incidentSections(v, { rangeHref: null }),
+    liveCluster: null,
+    home: false,
+    csp: REPORT_CSP,
+  });
 }

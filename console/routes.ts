@@ -11,9 +11,9 @@ import { createRedis } from '../runtime/redis.ts';
 import type { RouteHandler } from '../workers/http.ts';
 import { LIVE_CSP, REPORT_CSP } from './assets.ts';
 import { createAuthGate, type AuthGate } from './auth.ts';
-import { backendData, overview, type DataDeps } from './data.ts';
+import { backendData, clusterView, overview, type DataDeps } from './data.ts';
 import { createEventHub, type EventHub } from './events.ts';
-import { backendMain, backendPage, messagePage, overviewMain, overviewPage, reportPage } from './pages.ts';
+import { backendMain, backendPage, clusterMain, clusterPage, incidentReportPage, messagePage, overviewMain, overviewPage, reportPage } from './pages.ts';
 import { parseRange } from './range.ts';
 
 /**
@@ -29,7 +29,7 @@ export interface ConsoleHandle {
 }
 
 const BACKEND_PATH = /^\/cluster\/([^/]+)\/backend\/([^/]+?)(\/report\.html)?\/?$/;
-const CLUSTER_PATH = /^\/cluster\/([^/]+)\/?$/;
+const CLUSTER_PATH = /^\/cluster\/([^/]+)(\/report\.html)?\/?$/;
 
 const PageQuerySchema = z.object({ fragment: z.enum(['1']).optional(), cluster: ClusterNameSchema.optional() });
 
@@ -115,11 +115,22 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
       h.attach(res, cluster);
       return;
     }
-    if (url.pathname === '/' || CLUSTER_PATH.test(url.pathname)) {
-      const m = CLUSTER_PATH.exec(url.pathname);
-      const clusters = m?.[1] ? [clusterNamed(m[1])] : config.clusters;
-      const statuses = await overview(deps, clusters);
+    if (url.pathname === '/') {
+      const statuses = await overview(deps, config.clusters);
       send(res, 200, fragment ? overviewMain(statuses).text : overviewPage(statuses));
+      return;
+    }
+    const c = CLUSTER_PATH.exec(url.pathname);
+    if (c?.[1]) {
+      const cluster = clusterNamed(c[1]);
+      const range = parseRange(url.searchParams);
+      const [[status], view] = await Promise.all([overview(deps, [cluster]), clusterView(deps, cluster, range)]);
+      if (!status) throw new NotFound(`no cluster named "${cluster.name}"`);
+      if (c[2]) {
+        send(res, 200, incidentReportPage(view), { 'content-security-policy': REPORT_CSP, 'content-disposition': `inline; filename="pcpflow-${cluster.name}-incident.html"` });
+        return;
+      }
+      send(res, 200, fragment ? clusterMain(status, view, range).text : clusterPage(status, view, range));
       return;
     }
     const m = BACKEND_PATH.exec(url.pathname);

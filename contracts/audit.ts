@@ -39,6 +39,11 @@ export const AuditBodySchema = z.strictObject({
   note: z.string().max(2000),
   /** The raw argv or payload of a received event, for replay (already redacted). */
   payload: z.unknown().optional(),
+  /**
+   * The cluster snapshot a decision started from, policy included (first record of a decision
+   * only), so `pcpflow replay --verify` can decide the event again and compare.
+   */
+  snapshot: z.unknown().optional(),
 });
 export type AuditBody = z.infer<typeof AuditBodySchema>;
 

@@ -26,6 +26,8 @@ export const keys = {
   pendingActions: (prefix: string, cluster: string) => `${prefix}:pending:${cluster}`,
   deciderLease: (prefix: string, cluster: string) => `${prefix}:lease:decider:${cluster}`,
   reconcilerLease: (prefix: string, cluster: string) => `${prefix}:lease:reconciler:${cluster}`,
+  /** The reconciler's last finding about pgpools disagreeing (a watchdog cluster), so each change is audited once. */
+  pgpoolViews: (prefix: string, cluster: string) => `${prefix}:pgpool-views:${cluster}`,
   /**
    * What the decider made of one event: JSON {actionIds, note}. A synchronous hook (fence) waits
    * for it, then for each action's result. Both expire (see workers) so they never pile up.

@@ -3,3 +3,5 @@ export { labUp, labDown, labStatus, openLab, labProcesses, type LabHandle, type 
 export { resolvePlan, defaultLabDir, type LabOptions, type LabPlan } from './options.ts';
 export { LabError, LabCommandError, LabConflictError, LabNotFoundError, LabTimeoutError } from './errors.ts';
 export * as nodes from './nodes.ts';
+export * as pgpools from './pgpools.ts';
+export { watchdogViews, waitWatchdogSettled, formatWatchdog, type WatchdogView } from './watchdog.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../contracts/config.ts';
 import { LabConflictError, LabError, LabNotFoundError } from './errors.ts';
 import { run, serviceUser } from './exec.ts';
-import { resolvePlan, type LabOptions, type LabPlan } from './options.ts';
+import { pgpoolsOf, resolvePlan, type LabOptions, type LabPlan } from './options.ts';
 import { labConfig, writeLabConfig } from './pcpflow-config.ts';
 import { PCP_USER, pcpNodeInfo, showPoolNodes, startPgpool, waitPgpoolReady, writePgpoolFiles, type PcpNodeLine } from './pgpool.ts';
 import { assertFree } from './ports.ts';
@@ -13,6 +13,7 @@ import { Steps, type StepSink } from './progress.ts';
 import { redisUrl, startRedis, waitRedisReady } from './redis.ts';
 import { newState, readState, recordProcess, writeState, type LabState } from './state.ts';
 import { pollUntil } from './wait.ts';
+import { formatWatchdog, waitWatchdogSettled, watchdogViews, type WatchdogView } from './watchdog.ts';
 
 /** What callers (CLI, tests, drills) get back from `labUp`: where everything is. No secrets. */
 export interface LabHandle {
@@ -23,6 +24,8 @@ export interface LabHandle {
   config: Config;
   pcp: { host: string; port: number; user: string; passfile: string };
   pgpool: { host: string; port: number };
+  /** Every pgpool (one unless the lab runs a watchdog cluster), in pgpool_node_id order. */
+  pgpools: { role: string; host: string; port: number; pcpPort: number }[];
   redisUrl: string;
   nodes: { name: string; address: string; port: number; dataDir: string }[];
   plan: LabPlan;
@@ -39,6 +42,7 @@ export function handleFor(plan: LabPlan, created: boolean): LabHandle {
     config: labConfig(plan),
     pcp: { host: plan.pgpool.host, port: plan.pgpool.pcpPort, user: PCP_USER, passfile: plan.paths.pcppass },
     pgpool: { host: plan.pgpool.host, port: plan.pgpool.port },
+    pgpools: pgpoolsOf(plan).map((p) => ({ role: p.role, host: p.host, port: p.port, pcpPort: p.pcpPort })),
     redisUrl: redisUrl(plan),
     nodes: plan.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port, dataDir: n.dataDir })),
     plan,
@@ -53,7 +57,7 @@ function statePath(dir: string): string {
 /** Every recorded process still alive and still the program we started. */
 export function allRunning(state: LabState): boolean {
   const procs = Object.values(state.processes);
-  return procs.length === state.plan.nodes.length + 2 && procs.every((p) => isOurs(p.pid, p.kind));
+  return procs.length === state.plan.nodes.length + pgpoolsOf(state.plan).length + 1 && procs.every((p) => isOurs(p.pid, p.kind));
 }
 
 const STOP_SIGNAL: Record<ProcessKind, NodeJS.Signals> = {
@@ -130,8 +134,16 @@ export async function labUp(opts: LabOptions = {}, sink?: StepSink): Promise<Lab
 
   await steps.run('check addresses are free', () =>
     assertFree([
-      { what: 'pgpool', host: plan.pgpool.host, port: plan.pgpool.port },
-      { what: 'PCP', host: plan.pgpool.host, port: plan.pgpool.pcpPort },
+      ...pgpoolsOf(plan).flatMap((p) => [
+        { what: p.role, host: p.host, port: p.port },
+        { what: `${p.role} PCP`, host: p.host, port: p.pcpPort },
+        ...(plan.pgpools && plan.pgpools.length > 1
+          ? [
+              { what: `${p.role} watchdog`, host: '0.0.0.0', port: p.wdPort },
+              { what: `${p.role} heartbeat`, host: '0.0.0.0', port: p.heartbeatPort },
+            ]
+          : []),
+      ]),
       { what: 'redis', host: plan.redis.host, port: plan.redis.port },
       ...plan.nodes.map((n) => ({ what: n.name, host: n.address, port: n.port })),
     ]),
@@ -173,12 +185,21 @@ export async function labUp(opts: LabOptions = {}, sink?: StepSink): Promise<Lab
   for (const r of results) if (r.status === 'rejected') throw withCleanupHint(r.reason, plan);
 
   try {
-    await steps.run(`pgpool on ${plan.pgpool.host}:${plan.pgpool.port}, PCP ${plan.pgpool.pcpPort}`, async () => {
-      writePgpoolFiles(plan);
-      if (user) await run(['chown', '-R', `${user.uid}:${user.gid}`, plan.paths.pgpoolDir], { as: null });
-      recordProcess(sp, 'pgpool', 'pgpool', await startPgpool(plan));
-      await waitPgpoolReady(plan);
-    });
+    writePgpoolFiles(plan);
+    if (user) await run(['chown', '-R', `${user.uid}:${user.gid}`, plan.paths.pgpoolDir, plan.paths.run, ...pgpoolsOf(plan).map((p) => p.dir)], { as: null });
+    const all = pgpoolsOf(plan);
+    await Promise.all(
+      all.map((p) =>
+        steps.run(`${p.role} on ${p.host}:${p.port}, PCP ${p.pcpPort}${all.length > 1 ? `, watchdog ${p.wdPort}, heartbeat ${p.heartbeatPort}` : ''}`, async () => {
+          recordProcess(sp, p.role, 'pgpool', await startPgpool(plan, p));
+          await waitPgpoolReady(plan, p);
+        }),
+      ),
+    );
+    if (all.length > 1) {
+      const leader = await steps.run(`watchdog: ${all.length} pgpools agree on a leader`, () => waitWatchdogSettled(plan));
+      steps.note(`watchdog leader: ${leader}`);
+    }
   } catch (err) {
     throw withCleanupHint(err, plan);
   }
@@ -228,6 +249,9 @@ export interface LabStatus {
   pcp: PcpNodeLine[] | { error: string };
   /** psql's rendering of SHOW pool_nodes, or the reason it failed. */
   poolNodes: string | { error: string };
+  /** Each pgpool's watchdog view (empty for a one-pgpool lab). */
+  watchdog: WatchdogView[];
+  watchdogLines: string[];
 }
 
 function reason(err: unknown): { error: string } {
@@ -237,11 +261,12 @@ function reason(err: unknown): { error: string } {
 export async function labStatus(dir: string): Promise<LabStatus> {
   const state = readState(statePath(dir));
   const processes = Object.entries(state.processes).map(([role, p]) => ({ role, kind: p.kind, pid: p.pid, running: isOurs(p.pid, p.kind) }));
-  const [pcp, poolNodes] = await Promise.all([
+  const [pcp, poolNodes, watchdog] = await Promise.all([
     pcpNodeInfo(state.plan).catch(reason),
     showPoolNodes(state.plan).catch(reason),
+    pgpoolsOf(state.plan).length > 1 ? watchdogViews(state.plan) : Promise.resolve([]),
   ]);
-  return { plan: state.plan, phase: state.phase, processes, pcp, poolNodes };
+  return { plan: state.plan, phase: state.phase, processes, pcp, poolNodes, watchdog, watchdogLines: formatWatchdog(watchdog) };
 }
 
 /** The handle of a lab that is up (for drills and tests that attach to an existing lab). */

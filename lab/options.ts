@@ -28,6 +28,11 @@ export const LabOptionsSchema = z.strictObject({
   pgpoolHost: LoopbackHost.optional(),
   pgpoolPort: PortSchema.default(9999),
   pcpPort: PortSchema.default(9898),
+  /**
+   * pgpool instances. 1 = one pgpool, watchdog off (the default). 2-5 = that many pgpools on their
+   * own loopback addresses (.10, then .21, .22, ...) joined by pgpool's watchdog, no virtual IP.
+   */
+  pgpools: z.number().int().min(1).max(5).default(1),
   /** One address per PostgreSQL node; the first starts as primary. */
   pgHosts: z.array(LoopbackHost).min(2).max(8).optional(),
   pgPort: PortSchema.default(5432),
@@ -56,6 +61,25 @@ const NodePlanSchema = z.strictObject({
 });
 export type NodePlan = z.infer<typeof NodePlanSchema>;
 
+/** One pgpool instance: its addresses and ports, and the files only it uses. */
+const PgpoolPlanSchema = z.strictObject({
+  /** pgpool_node_id; also the index in plan.pgpools. */
+  index: z.number().int().min(0),
+  /** Process role in lab.json: `pgpool` for the first, `pgpool1`, `pgpool2`, ... */
+  role: z.string(),
+  host: LoopbackHost,
+  port: PortSchema,
+  pcpPort: PortSchema,
+  wdPort: PortSchema,
+  heartbeatPort: PortSchema,
+  dir: z.string(),
+  conf: z.string(),
+  run: z.string(),
+  log: z.string(),
+  logDir: z.string(),
+});
+export type PgpoolPlan = z.infer<typeof PgpoolPlanSchema>;
+
 export const LabPlanSchema = z.strictObject({
   id: z.number().int(),
   name: z.string(),
@@ -64,7 +88,10 @@ export const LabPlanSchema = z.strictObject({
   pgpoolBinDir: z.string(),
   stepTimeoutMs: z.number().int().positive(),
   followPrimaryCommand: z.string(),
+  /** The first pgpool (the only one unless the lab has a watchdog cluster). */
   pgpool: z.strictObject({ host: LoopbackHost, port: PortSchema, pcpPort: PortSchema }),
+  /** Every pgpool; more than one = a watchdog cluster. Labs written before this field have one. */
+  pgpools: z.array(PgpoolPlanSchema).min(1).optional(),
   redis: z.strictObject({ host: LoopbackHost, port: PortSchema }),
   nodes: z.array(NodePlanSchema).min(2),
   paths: z.strictObject({
@@ -121,10 +148,10 @@ export function resolvePlan(input: LabOptions = {}): LabPlan {
     socketDir: join(dir, 'run', `pg${i}`),
     logFile: join(dir, 'log', `pg${i}.log`),
   }));
+  const pgpools = Array.from({ length: o.pgpools }, (_, i) => pgpoolPlan(i, o.pgpools, i === 0 ? pgpoolHost : `${net}.${20 + i}`, o, dir));
   const seen = new Set<string>();
   for (const hp of [
-    `${pgpoolHost}:${o.pgpoolPort}`,
-    `${pgpoolHost}:${o.pcpPort}`,
+    ...pgpools.flatMap((p) => [`${p.host}:${p.port}`, `${p.host}:${p.pcpPort}`]),
     `${o.redisHost ?? pgpoolHost}:${o.redisPort}`,
     ...nodes.map((n) => `${n.address}:${n.port}`),
   ]) {
@@ -140,6 +167,7 @@ export function resolvePlan(input: LabOptions = {}): LabPlan {
     stepTimeoutMs: o.stepTimeoutMs,
     followPrimaryCommand: o.followPrimaryCommand,
     pgpool: { host: pgpoolHost, port: o.pgpoolPort, pcpPort: o.pcpPort },
+    pgpools,
     redis: { host: o.redisHost ?? pgpoolHost, port: o.redisPort },
     nodes,
     paths: {
@@ -158,6 +186,51 @@ export function resolvePlan(input: LabOptions = {}): LabPlan {
       redisLog: join(dir, 'log', 'redis.log'),
     },
   };
+}
+
+/**
+ * The watchdog and heartbeat receivers bind their port on every address, so on one host each
+ * instance needs its own: derived from the lab id so labs side by side never share one.
+ */
+function pgpoolPlan(i: number, count: number, host: string, o: z.infer<typeof LabOptionsSchema>, dir: string): PgpoolPlan {
+  // The first instance keeps the single-pgpool paths, so a one-pgpool lab looks as it always did.
+  const suffix = i === 0 ? '' : String(i);
+  return {
+    index: i,
+    role: `pgpool${suffix}`,
+    host,
+    port: o.pgpoolPort,
+    pcpPort: o.pcpPort,
+    wdPort: 20_000 + o.id * 10 + i,
+    heartbeatPort: 23_000 + o.id * 10 + i,
+    dir: join(dir, `pgpool${suffix}`),
+    conf: join(dir, `pgpool${suffix}`, 'pgpool.conf'),
+    run: count === 1 ? join(dir, 'run') : join(dir, 'run', `pgpool${i}`),
+    log: join(dir, 'log', `pgpool${suffix}.log`),
+    logDir: join(dir, `pgpool${suffix}`),
+  };
+}
+
+/** Every pgpool of a plan (a plan from before `pgpools` existed has the one in `pgpool`). */
+export function pgpoolsOf(plan: LabPlan): PgpoolPlan[] {
+  return (
+    plan.pgpools ?? [
+      {
+        index: 0,
+        role: 'pgpool',
+        host: plan.pgpool.host,
+        port: plan.pgpool.port,
+        pcpPort: plan.pgpool.pcpPort,
+        wdPort: 20_000 + plan.id * 10,
+        heartbeatPort: 23_000 + plan.id * 10,
+        dir: plan.paths.pgpoolDir,
+        conf: plan.paths.pgpoolConf,
+        run: plan.paths.run,
+        log: plan.paths.pgpoolLog,
+        logDir: plan.paths.pgpoolDir,
+      },
+    ]
+  );
 }
 
 /** Binary path: a directory of the plan, or PATH when the directory is unknown. */

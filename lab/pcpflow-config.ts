@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigSchema, type Config, type ConfigInput } from '../contracts/config.ts';
 import { PCP_USER } from './pgpool.ts';
-import type { LabPlan } from './options.ts';
+import { pgpoolsOf, type LabPlan } from './options.ts';
 import { redisUrl } from './redis.ts';
 
 /** The pcpflow config that points every pcpflow command at this lab (cluster name `lab`). */
@@ -15,7 +15,12 @@ export function labConfig(plan: LabPlan): Config {
       {
         name: LAB_CLUSTER,
         pcp: {
-          endpoints: [{ host: plan.pgpool.host, port: plan.pgpool.pcpPort, label: `pgpool ${plan.name}` }],
+          // Every pgpool of a watchdog cluster, in pgpool_node_id order: there is no virtual IP.
+          endpoints: pgpoolsOf(plan).map((p, _i, all) => ({
+            host: p.host,
+            port: p.pcpPort,
+            label: all.length === 1 ? `pgpool ${plan.name}` : `pgpool${p.index}`,
+          })),
           user: PCP_USER,
           passfile: plan.paths.pcppass,
         },

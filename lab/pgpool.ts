@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { registerSecret } from '../runtime/redact.ts';
 import { LabError } from './errors.ts';
 import { run, spawnDaemon } from './exec.ts';
-import { bin, type LabPlan } from './options.ts';
+import { bin, pgpoolsOf, type LabPlan, type PgpoolPlan } from './options.ts';
 import { pollUntil } from './wait.ts';
 
 /**
@@ -15,7 +15,40 @@ import { pollUntil } from './wait.ts';
 
 export const PCP_USER = 'pcpadmin';
 
-export function renderPgpoolConf(plan: LabPlan): string {
+/**
+ * The watchdog section: every member listed with its pgpool, watchdog and heartbeat ports, no
+ * virtual IP (a loopback VIP would need root and `ip addr` on every start and gains nothing on one
+ * host: pcpflow lists every PCP endpoint instead), heartbeat lifecheck, and failover only with
+ * quorum and consensus as the reference architecture runs it.
+ */
+function renderWatchdog(plan: LabPlan, me: PgpoolPlan): string {
+  const all = pgpoolsOf(plan);
+  if (all.length === 1) return 'use_watchdog = off\n';
+  const members = all
+    .map(
+      (p) =>
+        `hostname${p.index} = '${p.host}'\nwd_port${p.index} = ${p.wdPort}\npgpool_port${p.index} = ${p.port}\n` +
+        `heartbeat_hostname${p.index} = '${p.host}'\nheartbeat_port${p.index} = ${p.heartbeatPort}\nheartbeat_device${p.index} = ''\n`,
+    )
+    .join('');
+  return `use_watchdog = on
+${members}delegate_ip = ''
+wd_priority = ${all.length - me.index}
+wd_lifecheck_method = 'heartbeat'
+wd_interval = 1
+wd_heartbeat_keepalive = 1
+wd_heartbeat_deadtime = 5
+wd_monitoring_interfaces_list = ''
+failover_when_quorum_exists = on
+failover_require_consensus = on
+allow_multiple_failover_requests_from_node = off
+enable_consensus_with_half_votes = on
+wd_escalation_command = ''
+wd_de_escalation_command = ''
+`;
+}
+
+export function renderPgpoolConf(plan: LabPlan, me: PgpoolPlan = pgpoolsOf(plan)[0] as PgpoolPlan): string {
   const backends = plan.nodes
     .map(
       (n, i) =>
@@ -29,15 +62,15 @@ export function renderPgpoolConf(plan: LabPlan): string {
     .join('');
   return `# pgpool.conf written by pcpflow lab ${plan.name}
 backend_clustering_mode = 'streaming_replication'
-listen_addresses = '${plan.pgpool.host}'
-port = ${plan.pgpool.port}
-socket_dir = '${plan.paths.run}'
-pcp_listen_addresses = '${plan.pgpool.host}'
-pcp_port = ${plan.pgpool.pcpPort}
-pcp_socket_dir = '${plan.paths.run}'
-wd_ipc_socket_dir = '${plan.paths.run}'
-pid_file_name = '${join(plan.paths.run, 'pgpool.pid')}'
-logdir = '${plan.paths.pgpoolDir}'
+listen_addresses = '${me.host}'
+port = ${me.port}
+socket_dir = '${me.run}'
+pcp_listen_addresses = '${me.host}'
+pcp_port = ${me.pcpPort}
+pcp_socket_dir = '${me.run}'
+wd_ipc_socket_dir = '${me.run}'
+pid_file_name = '${join(me.run, 'pgpool.pid')}'
+logdir = '${me.logDir}'
 log_destination = 'stderr'
 log_line_prefix = '%m: %a pid %p: '
 ${backends}
@@ -56,11 +89,10 @@ failback_command = ''
 follow_primary_command = '${plan.followPrimaryCommand}'
 failover_on_backend_error = off
 search_primary_node_timeout = 3
-use_watchdog = off
-memory_cache_enabled = off
+${renderWatchdog(plan, me)}memory_cache_enabled = off
 # Without this pgpool sizes a 64MB+ shared segment at start even with the cache off: ~1 s slower.
 memqcache_total_size = 4MB
-memqcache_oiddir = '${join(plan.paths.pgpoolDir, 'oiddir')}'
+memqcache_oiddir = '${join(me.dir, 'oiddir')}'
 `;
 }
 
@@ -73,22 +105,32 @@ export function writePcpAuth(plan: LabPlan): void {
   registerSecret(password);
   const md5 = createHash('md5').update(password).digest('hex');
   writeFileSync(plan.paths.pcpConf, `${PCP_USER}:${md5}\n`, { mode: 0o600 });
-  writeFileSync(plan.paths.pcppass, `${plan.pgpool.host}:${plan.pgpool.pcpPort}:${PCP_USER}:${password}\n`, { mode: 0o600 });
+  const lines = pgpoolsOf(plan).map((p) => `${p.host}:${p.pcpPort}:${PCP_USER}:${password}\n`);
+  writeFileSync(plan.paths.pcppass, lines.join(''), { mode: 0o600 });
 }
 
 export function writePgpoolFiles(plan: LabPlan): void {
-  mkdirSync(join(plan.paths.pgpoolDir, 'oiddir'), { recursive: true });
-  writeFileSync(plan.paths.pgpoolConf, renderPgpoolConf(plan), { mode: 0o644 });
+  const all = pgpoolsOf(plan);
+  for (const p of all) {
+    mkdirSync(join(p.dir, 'oiddir'), { recursive: true });
+    mkdirSync(p.run, { recursive: true });
+    writeFileSync(p.conf, renderPgpoolConf(plan, p), { mode: 0o644 });
+    // 4.3 reads the watchdog node id from this file beside pgpool.conf.
+    if (all.length > 1) writeFileSync(join(p.dir, 'pgpool_node_id'), `${p.index}\n`, { mode: 0o644 });
+  }
   writeFileSync(plan.paths.poolHba, 'local all all trust\nhost all all 127.0.0.0/8 trust\n', { mode: 0o644 });
   writePcpAuth(plan);
 }
 
-export async function startPgpool(plan: LabPlan): Promise<number> {
-  // -n: stay in the foreground so the pid we get is pgpool's main process; -D: forget any
-  // pgpool_status left over, every lab starts with all backends up.
+/**
+ * -n: stay in the foreground so the pid we get is pgpool's main process (in its own session and
+ * process group, so killing the group is a host loss); -D: forget any pgpool_status left over, so
+ * a lab starts with all backends up. `keepStatus` restarts a pgpool with the view it saved.
+ */
+export async function startPgpool(plan: LabPlan, me: PgpoolPlan = pgpoolsOf(plan)[0] as PgpoolPlan, opts: { keepStatus?: boolean } = {}): Promise<number> {
   return spawnDaemon(
-    [bin(plan.pgpoolBinDir, 'pgpool'), '-n', '-D', '-f', plan.paths.pgpoolConf, '-F', plan.paths.pcpConf, '-a', plan.paths.poolHba],
-    plan.paths.pgpoolLog,
+    [bin(plan.pgpoolBinDir, 'pgpool'), '-n', ...(opts.keepStatus ? [] : ['-D']), '-f', me.conf, '-F', plan.paths.pcpConf, '-a', plan.paths.poolHba],
+    me.log,
     { cwd: plan.dir },
   );
 }
@@ -102,9 +144,9 @@ export interface PcpNodeLine {
 }
 
 /** pcp_node_info -a through the binary; success is rc 0 AND empty stderr (pcp_* exit 0 on server errors). */
-export async function pcpNodeInfo(plan: LabPlan, timeoutMs = 5_000): Promise<PcpNodeLine[]> {
+export async function pcpNodeInfo(plan: LabPlan, timeoutMs = 5_000, me: { host: string; pcpPort: number } = plan.pgpool): Promise<PcpNodeLine[]> {
   const { stdout, stderr } = await run(
-    [bin(plan.pgpoolBinDir, 'pcp_node_info'), '-h', plan.pgpool.host, '-p', String(plan.pgpool.pcpPort), '-U', PCP_USER, '-w', '-a'],
+    [bin(plan.pgpoolBinDir, 'pcp_node_info'), '-h', me.host, '-p', String(me.pcpPort), '-U', PCP_USER, '-w', '-a'],
     { as: null, timeoutMs, env: { PCPPASSFILE: plan.paths.pcppass } },
   );
   if (stderr.trim()) throw new LabError(`pcp_node_info: ${stderr.trim().split('\n')[0]}`);
@@ -122,11 +164,11 @@ export async function pcpNodeInfo(plan: LabPlan, timeoutMs = 5_000): Promise<Pcp
  * Ready = PCP answers and pgpool sees every backend attached, exactly one primary, and every
  * standby streaming (sr_check has run), so the first thing a test reads is a settled cluster.
  */
-export async function waitPgpoolReady(plan: LabPlan): Promise<PcpNodeLine[]> {
+export async function waitPgpoolReady(plan: LabPlan, me: PgpoolPlan = pgpoolsOf(plan)[0] as PgpoolPlan): Promise<PcpNodeLine[]> {
   return pollUntil(
-    `pgpool to answer PCP on ${plan.pgpool.host}:${plan.pgpool.pcpPort} with every backend up`,
+    `pgpool to answer PCP on ${me.host}:${me.pcpPort} with every backend up`,
     async () => {
-      const lines = await pcpNodeInfo(plan);
+      const lines = await pcpNodeInfo(plan, 5_000, me);
       const settled =
         lines.length === plan.nodes.length &&
         lines.every((l) => l.status === 'up' || l.status === 'waiting') &&
@@ -134,7 +176,7 @@ export async function waitPgpoolReady(plan: LabPlan): Promise<PcpNodeLine[]> {
         lines.every((l) => l.role === 'primary' || l.replicationState === 'streaming');
       return settled ? lines : undefined;
     },
-    { timeoutMs: plan.stepTimeoutMs, intervalMs: 50, logHint: plan.paths.pgpoolLog },
+    { timeoutMs: plan.stepTimeoutMs, intervalMs: 50, logHint: me.log },
   );
 }
 

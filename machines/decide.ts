@@ -52,6 +52,7 @@ const MAX_SEEN = 10_000;
 interface Work {
   /** The event being decided, or a kept request while it is decided again inside an outcome's decision. */
   event: NodeEvent;
+  readonly now: Date;
   /** The event whose decision this is: entries about a kept request name the request's own id. */
   readonly decided: NodeEvent;
   readonly cluster: string;
@@ -305,7 +306,26 @@ function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>):
   send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM reports ${b} failed or about to stop (efm.detach ${e.nodeType === 'standby' ? 's' : 'p'})`);
 }
 
-function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>): void {
+/**
+ * Under fail-closed, a fence hook that could not confirm in time exited 3 and EFM did not
+ * promote: the "failed" primary is still EFM's primary. Detaching it when the event is finally
+ * decided (Redis or the workers were down) would stop every write with no new primary, so a
+ * fence older than its timeout is audited and left alone. Under fail-open EFM went ahead, and a
+ * late detach of the failed primary is still right.
+ */
+export function staleFence(policy: ClusterSnapshot['policy'], e: NodeEventOf<'efm.fence'>, now: Date): string | null {
+  if (policy.fenceMode !== 'fail-closed') return null;
+  const age = now.getTime() - Date.parse(e.observedAt);
+  if (age <= policy.fenceTimeoutMs) return null;
+  return `fence for ${e.failedPrimary ?? 'no failed primary'} decided ${Math.round(age / 1000)} s after EFM called it, past the ${policy.fenceTimeoutMs} ms fail-closed timeout: the hook had vetoed the promotion, so the primary is left attached`;
+}
+
+function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>, now: Date): void {
+  const stale = staleFence(s.policy, e, now);
+  if (stale !== null) {
+    ignore(w, stale);
+    return;
+  }
   if (e.failedPrimary === null) {
     ignore(w, `EFM promotes ${e.newPrimary} with no failed primary: nothing to fence`);
     return;
@@ -439,7 +459,7 @@ function route(w: Work, s: ClusterSnapshot): void {
     case 'efm.detach':
       return onEfmDetach(w, s, e);
     case 'efm.fence':
-      return onFence(w, s, e);
+      return onFence(w, s, e, w.now);
     case 'efm.post-promotion':
       return onPostPromotion(w, s, e);
     case 'pgpool.follow-primary':
@@ -504,6 +524,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
   const nextSeen = [...seen, { dedupeKey: event.dedupeKey, eventId: event.eventId, at, backend: subject }].slice(-MAX_SEEN);
   const w: Work = {
     event,
+    now,
     decided: event,
     cluster: snapshot.cluster,
     order: snapshot.backends.map((b) => b.context.address),

@@ -1,7 +1,8 @@
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
-import { parseAddress } from '../contracts/address.ts';
+import { requireBackend } from '../contracts/backend-resolution.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { backendMachine, isLeafPath } from './backend-machine.ts';
+import { toFoldedDot, toFoldedMermaid, type Visit } from './diagram-folded.ts';
 
 /**
  * Diagrams of the backend machine, derived from the machine definition (xstate/graph's
@@ -171,14 +172,12 @@ export function parseHistory(text: string, backend?: string): { backend: string 
       ...(typeof r.note === 'string' ? { note: r.note } : {}),
     });
   });
-  const wanted = backend === undefined ? undefined : parseAddress(backend);
-  const matches = (b: string): boolean => {
-    if (backend === undefined) return true;
-    if (b === backend) return true;
-    const p = parseAddress(b);
-    return p !== null && wanted !== null && wanted !== undefined && p.host === wanted.host && (wanted.port === undefined || p.port === wanted.port);
-  };
-  const chosen = backend === undefined ? (rows.find((r) => r.from !== r.to)?.backend ?? rows[0]?.backend ?? null) : (rows.find((r) => matches(r.backend))?.backend ?? null);
+  // --backend by the one rule the hooks and the CLI use, over the backends this history names.
+  const named = [...new Set(rows.map((r) => r.backend))];
+  let chosen: string | null;
+  if (backend === undefined) chosen = rows.find((r) => r.from !== r.to)?.backend ?? rows[0]?.backend ?? null;
+  else if (named.length === 0) chosen = null;
+  else chosen = requireBackend(named, backend, '--backend', 'the history');
   const steps = rows.filter((r) => chosen !== null && r.backend === chosen).map((r, i) => ({ ...r, n: i + 1 }));
   return { backend: chosen, steps };
 }
@@ -296,9 +295,15 @@ ${timeline}
 `;
 }
 
+export type DiagramDetail = 'people' | 'full';
+
 export interface RenderOptions {
   format: DiagramFormat;
+  /** people (default): folded, visited transitions counted; full: every state, guard and edge. */
+  detail?: DiagramDetail;
   history?: HistoryStep[];
+  /** Transitions taken over a range (every backend): counted on the folded diagram. */
+  visits?: Visit[];
   backend?: string | null;
   /** DOT → SVG; required for svg and html. */
   layout?: (dot: string) => string | Promise<string>;
@@ -306,16 +311,19 @@ export interface RenderOptions {
 
 export async function renderDiagram(opts: RenderOptions): Promise<string> {
   const history = opts.history ?? [];
-  const title = opts.backend ? `pcpflow backend machine — path of ${opts.backend}` : 'pcpflow backend machine';
+  const full = opts.detail === 'full';
+  const visits = opts.visits ?? history;
+  const title = opts.backend ? `pcpflow backend machine — path of ${opts.backend}` : visits.length && !full ? 'pcpflow backend machine — transitions taken' : 'pcpflow backend machine';
+  const dot = (): string => (full ? toDot(history, title) : toFoldedDot(visits, title));
   switch (opts.format) {
     case 'mermaid':
-      return toMermaid(history);
+      return full ? toMermaid(history) : toFoldedMermaid(visits);
     case 'dot':
-      return toDot(history, title);
+      return dot();
     case 'svg':
     case 'html': {
       if (!opts.layout) throw new InvalidInputError(`format ${opts.format} needs a Graphviz layout function`);
-      const svg = await opts.layout(toDot(history, title));
+      const svg = await opts.layout(dot());
       return opts.format === 'svg' ? svg : toHtml(svg, history, opts.backend ?? null);
     }
   }

@@ -17,11 +17,14 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   initialSnapshot,
+  policyOf,
+  withPolicy,
   type ClusterSnapshot,
+  type DecisionPolicy,
   type InitialBackend,
   type InitialSnapshotInput,
 } from './snapshot.ts';
-export { decide, type Decision, type DecisionAudit } from './decide.ts';
+export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
 export {
   HistoryParseError,
@@ -32,6 +35,7 @@ export {
   toDot,
   toHtml,
   toMermaid,
+  type DiagramDetail,
   type DiagramFormat,
   type GraphEdge,
   type GraphState,
@@ -39,3 +43,5 @@ export {
   type MachineGraph,
   type RenderOptions,
 } from './diagram.ts';
+export { decisionBodies } from './audit-bodies.ts';
+export { foldedGraph, toFoldedDot, toFoldedMermaid, type FoldedEdge, type FoldedGraph, type Visit } from './diagram-folded.ts';

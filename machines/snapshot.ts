@@ -53,9 +53,16 @@ export const ClusterSnapshotSchema = z
   .strictObject({
     schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
     cluster: ClusterNameSchema,
+    /**
+     * Everything configured that a decision depends on, so a replay of a recorded snapshot decides
+     * exactly as production did. The fence fields default to the config defaults for snapshots
+     * written before they were recorded.
+     */
     policy: z.strictObject({
       detachHealthyPrimary: z.boolean(),
       dedupeWindowMs: z.number().int().min(0).max(86_400_000),
+      fenceMode: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
+      fenceTimeoutMs: z.number().int().min(0).max(86_400_000).default(10_000),
     }),
     backends: z.array(PersistedBackendSchema).min(1).max(128),
     /** Dedupe keys and event ids seen within the window, oldest first. */
@@ -101,7 +108,21 @@ export interface InitialBackend {
 export interface InitialSnapshotInput {
   cluster: string;
   backends: InitialBackend[];
-  policy?: { detachHealthyPrimary: boolean; dedupeWindowMs?: number };
+  policy?: Partial<DecisionPolicy>;
+}
+
+export type DecisionPolicy = ClusterSnapshot['policy'];
+
+/** The decision policy a cluster's config asks for (the dedupe window is not configurable). */
+export function policyOf(fence: { mode: DecisionPolicy['fenceMode']; timeoutMs: number; detachHealthyPrimary: boolean }, dedupeWindowMs = DEFAULT_DEDUPE_WINDOW_MS): DecisionPolicy {
+  return { detachHealthyPrimary: fence.detachHealthyPrimary, dedupeWindowMs, fenceMode: fence.mode, fenceTimeoutMs: fence.timeoutMs };
+}
+
+/** The snapshot with the policy in force now: a config change applies to the next decision. */
+export function withPolicy(s: ClusterSnapshot, policy: DecisionPolicy): ClusterSnapshot {
+  const p = s.policy;
+  const same = p.detachHealthyPrimary === policy.detachHealthyPrimary && p.dedupeWindowMs === policy.dedupeWindowMs && p.fenceMode === policy.fenceMode && p.fenceTimeoutMs === policy.fenceTimeoutMs;
+  return same ? s : { ...s, policy: { ...policy } };
 }
 
 function canonical(address: string): string {
@@ -151,6 +172,8 @@ export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
     policy: {
       detachHealthyPrimary: input.policy?.detachHealthyPrimary ?? false,
       dedupeWindowMs: input.policy?.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+      fenceMode: input.policy?.fenceMode ?? 'fail-open',
+      fenceTimeoutMs: input.policy?.fenceTimeoutMs ?? 10_000,
     },
     backends,
     seen: [],

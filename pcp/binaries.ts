@@ -9,6 +9,7 @@ import { validateNodeId, validateUser, type HealthCheckStats, type PoolParam, ty
 import { NodeInfoSchema, type NodeInfo } from './node-info.ts';
 import { PcpServerMessageSchema, type PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
+import { eachEndpoint, type EachAnswer } from './views.ts';
 import {
   PcpAbortedError,
   PcpAuthError,
@@ -224,15 +225,25 @@ export class BinariesDriver implements PcpDriver {
   }
 
   nodes(opts?: CallOptions): Promise<Answered<NodesAnswer>> {
-    return this.run(true, opts, async (ep) => {
-      const count = await this.count(ep, opts?.signal);
-      if (count === 0) return { nodes: [], layout: undefined };
-      const out = await this.call('pcp_node_info', ep, ['-v', '-a'], opts?.signal, 'node info');
-      const nodes = parseVerboseNodeInfo(out, 0);
-      if (typeof nodes === 'string') throw new PcpBinaryError('pcp_node_info', `unexpected output (${nodes})`, { endpoint: ep.name });
-      if (nodes.length !== count) throw new PcpBinaryError('pcp_node_info', `printed ${nodes.length} nodes, node count is ${count}`, { endpoint: ep.name });
-      return { nodes, layout: undefined };
-    });
+    return this.run(true, opts, (ep) => this.nodesAt(ep, opts?.signal));
+  }
+
+  private async nodesAt(ep: Endpoint, signal: AbortSignal | undefined): Promise<NodesAnswer> {
+    const count = await this.count(ep, signal);
+    if (count === 0) return { nodes: [], layout: undefined };
+    const out = await this.call('pcp_node_info', ep, ['-v', '-a'], signal, 'node info');
+    const nodes = parseVerboseNodeInfo(out, 0);
+    if (typeof nodes === 'string') throw new PcpBinaryError('pcp_node_info', `unexpected output (${nodes})`, { endpoint: ep.name });
+    if (nodes.length !== count) throw new PcpBinaryError('pcp_node_info', `printed ${nodes.length} nodes, node count is ${count}`, { endpoint: ep.name });
+    return { nodes, layout: undefined };
+  }
+
+  get endpointCount(): number {
+    return this.endpoints.length;
+  }
+
+  nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
+    return eachEndpoint(this.endpoints, (ep) => this.nodesAt(ep, opts?.signal), { skipSuspects: opts?.skipSuspects });
   }
 
   private action(binary: string, nodeId: number, extra: string[], what: string, opts?: CallOptions): Promise<Answered<void>> {

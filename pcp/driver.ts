@@ -1,5 +1,6 @@
 import type { NodeInfo, NodeInfoLayout } from './node-info.ts';
 import type { Answered } from './endpoints.ts';
+import type { EachAnswer } from './views.ts';
 import type { HealthCheckStats, PoolParam, WatchdogInfo } from './commands.ts';
 
 export interface NodesAnswer {
@@ -27,4 +28,13 @@ export interface PcpDriver {
   watchdog(opts?: CallOptions): Promise<Answered<WatchdogInfo>>;
   healthCheckStats(nodeId: number, opts?: CallOptions): Promise<Answered<HealthCheckStats>>;
   poolStatus(opts?: CallOptions): Promise<Answered<PoolParam[]>>;
+  /**
+   * Node info from every endpoint side by side (a watchdog cluster's pgpools each keep a copy).
+   * skipSuspects leaves out the ones that failed moments ago instead of waiting on them again.
+   */
+  nodesEach?(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]>;
+  /** Watchdog info from every endpoint: each pgpool's own role and its idea of the leader. */
+  watchdogEach?(opts?: CallOptions): Promise<EachAnswer<WatchdogInfo>[]>;
+  /** How many endpoints this driver knows (more than one: a watchdog cluster or a VIP plus pgpools). */
+  readonly endpointCount?: number;
 }

@@ -11,6 +11,7 @@ import {
   PcpProtocolError,
   PcpTimeoutError,
 } from './errors/index.ts';
+import { sharedEndpointHealth, type EndpointHealth } from './endpoint-health.ts';
 
 export interface Endpoint {
   host: string;
@@ -55,22 +56,26 @@ function isTransportFailure(err: PcpError): boolean {
 export async function tryEndpoints<T>(
   endpoints: readonly Endpoint[],
   op: (ep: Endpoint, markSent: MarkSent) => Promise<T>,
-  opts: { readOnly: boolean; signal?: AbortSignal },
+  opts: { readOnly: boolean; signal?: AbortSignal; health?: EndpointHealth },
 ): Promise<Answered<T>> {
   const failures: PcpError[] = [];
-  for (const ep of endpoints) {
+  const health = opts.health ?? sharedEndpointHealth;
+  for (const ep of health.order(endpoints)) {
     if (opts.signal?.aborted) throw new PcpAbortedError('the PCP request');
     let sent = false;
     try {
       const value = await op(ep, () => {
         sent = true;
       });
+      health.answered(ep);
       return { endpoint: ep.name, value };
     } catch (err) {
       if (!(err instanceof PcpError)) throw err;
       err.endpoint ??= ep.name;
       failures.push(err);
       const transport = isTransportFailure(err);
+      if (transport) health.failed(ep, err.message);
+      else if (!(err instanceof PcpAbortedError)) health.answered(ep);
       const movable = beforeRequest(err) || (transport && (opts.readOnly || !sent));
       if (!movable) {
         // pgpool refused, the caller aborted, or an action may have been queued: report it as itself.

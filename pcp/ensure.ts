@@ -2,14 +2,17 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { PcpDriver } from './driver.ts';
 import type { NodeInfo } from './node-info.ts';
 import { resolveNodeId } from './resolve.ts';
+import { describeViews, judge } from './confirm.ts';
 import {
   PcpAbortedError,
   PcpClosedError,
   PcpError,
+  PcpNoLeaderError,
   PcpNodeStateError,
   PcpProtocolError,
   PcpServerError,
   PcpTimeoutError,
+  PcpUnsupportedError,
   PcpVerifyTimeoutError,
 } from './errors/index.ts';
 
@@ -23,6 +26,10 @@ export interface EnsureOutcome {
   /** false when retrying cannot help (unknown address, invalid node id) */
   retryable: boolean;
   durationMs: number;
+  /** Several pgpools: the ones that showed the change when it was confirmed. */
+  confirmedBy?: string[];
+  /** Several pgpools: the ones that answered but still showed the old state at the deadline (drift). */
+  pgpoolDrift?: { endpoint: string; seen: string }[];
 }
 
 export interface EnsureOptions {
@@ -43,7 +50,7 @@ type Goal = 'attached' | 'detached' | 'primary';
  * refused connection is not among them (pgpool is down: fail fast, the executor backs off).
  */
 function transient(err: unknown): err is PcpError {
-  if (err instanceof PcpClosedError || err instanceof PcpProtocolError) return true;
+  if (err instanceof PcpClosedError || err instanceof PcpProtocolError || err instanceof PcpNoLeaderError) return true;
   return err instanceof PcpTimeoutError && err.phase !== 'connect';
 }
 
@@ -69,12 +76,14 @@ export class Ensurer {
   ensure(goal: Goal, address: string, opts: EnsureOptions = {}): Promise<EnsureOutcome> {
     const started = performance.now();
     const verifyMs = opts.verifyMs ?? this.cluster.timeouts.verifyMs;
-    const state: { nodeId?: number; endpoint?: string } = {};
+    const state: EnsureState = {};
     const done = (result: EnsureResult, extra: { reason?: string; retryable?: boolean } = {}): EnsureOutcome => {
       const outcome: EnsureOutcome = {
         result,
         ...(state.nodeId !== undefined ? { nodeId: state.nodeId } : {}),
         ...(state.endpoint !== undefined ? { endpoint: state.endpoint } : {}),
+        ...(state.confirmedBy !== undefined ? { confirmedBy: state.confirmedBy } : {}),
+        ...(state.pgpoolDrift?.length ? { pgpoolDrift: state.pgpoolDrift } : {}),
         ...(extra.reason !== undefined ? { reason: extra.reason } : {}),
         retryable: extra.retryable ?? result === 'failed',
         durationMs: Math.round(performance.now() - started),
@@ -97,7 +106,7 @@ export class Ensurer {
     signal: AbortSignal | undefined,
     deadline: number,
     verifyMs: number,
-    state: { nodeId?: number; endpoint?: string },
+    state: EnsureState,
   ): Promise<'changed' | 'already'> {
     /** Retries transient failures until the verify deadline, then gives up with the last one. */
     const retrying = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -121,7 +130,9 @@ export class Ensurer {
         if (!node) throw new PcpNodeStateError(`pgpool no longer reports node ${id}; its backend list changed (reload?)`, true);
         return node;
       });
+    const several = (this.driver.endpointCount ?? 1) > 1;
     const waitFor = async (pred: (n: NodeInfo) => boolean, what: string): Promise<void> => {
+      if (several && this.driver.nodesEach) return this.waitForEvery(pred, what, { signal, deadline, verifyMs, state, id: state.nodeId ?? 0 });
       for (;;) {
         const n = await read();
         if (pred(n)) return;
@@ -137,6 +148,7 @@ export class Ensurer {
     const act = async (action: () => Promise<{ endpoint: string }>, reached: (n: NodeInfo) => boolean): Promise<boolean> => {
       for (;;) {
         try {
+          if (several) await this.leaderGate(signal);
           state.endpoint = (await action()).endpoint;
           return true;
         } catch (err) {
@@ -178,6 +190,65 @@ export class Ensurer {
         return 'changed';
     }
   }
+
+  /**
+   * A watchdog cluster drops a failover request sent while it has no leader (and still answers
+   * "Command Successful"): ask first, and wait (transient) while there is none. A pgpool without
+   * a watchdog answers with an error or the driver cannot ask; then there is nothing to wait for.
+   */
+  private async leaderGate(signal: AbortSignal | undefined): Promise<void> {
+    let answer;
+    try {
+      answer = await this.driver.watchdog({ signal });
+    } catch (err) {
+      if (err instanceof PcpServerError || err instanceof PcpUnsupportedError) return;
+      throw err;
+    }
+    const w = answer.value;
+    const leader = w.leaderHostName;
+    if (!leader || leader === 'Not Set' || w.QuorumStatus < 0)
+      throw new PcpNoLeaderError(answer.endpoint, `watchdog leader ${leader || 'none'}, quorum status ${w.QuorumStatus}`);
+  }
+
+  /**
+   * Confirmation over every pgpool: done when each one that answers shows the change. At the
+   * deadline, pgpools that show it confirm the action and the ones still behind are reported as
+   * drift, by name; when none shows it, the verify timeout stands (the request was lost).
+   */
+  private async waitForEvery(
+    pred: (n: NodeInfo) => boolean,
+    what: string,
+    c: { signal: AbortSignal | undefined; deadline: number; verifyMs: number; state: EnsureState; id: number },
+  ): Promise<void> {
+    const nodesEach = this.driver.nodesEach?.bind(this.driver);
+    if (!nodesEach) return;
+    for (;;) {
+      let answers = await nodesEach({ signal: c.signal, skipSuspects: true });
+      if (answers.every((a) => a.value === undefined)) answers = await nodesEach({ signal: c.signal });
+      const j = judge(answers, c.id, pred);
+      if (j.confirmed) {
+        c.state.confirmedBy = j.ahead.map((v) => v.endpoint);
+        return;
+      }
+      if (performance.now() >= c.deadline) {
+        if (j.ahead.length > 0) {
+          c.state.confirmedBy = j.ahead.map((v) => v.endpoint);
+          c.state.pgpoolDrift = j.behind.map((v) => ({ endpoint: v.endpoint, seen: v.seen ?? '?' }));
+          this.log?.warn({ nodeId: c.id, views: j.views }, `pcp ensure: confirmed by ${c.state.confirmedBy.join(', ')}; drift on ${describeViews(j.behind)}`);
+          return;
+        }
+        throw new PcpVerifyTimeoutError(c.id, describeViews(j.views), what, c.verifyMs, { endpoint: c.state.endpoint });
+      }
+      await sleep(this.cluster.timeouts.pollIntervalMs, c.signal);
+    }
+  }
+}
+
+interface EnsureState {
+  nodeId?: number;
+  endpoint?: string;
+  confirmedBy?: string[];
+  pgpoolDrift?: { endpoint: string; seen: string }[];
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

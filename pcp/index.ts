@@ -6,6 +6,7 @@ import { Ensurer, type EnsureOptions, type EnsureOutcome } from './ensure.ts';
 import { NativeDriver } from './native.ts';
 import type { NodeInfo } from './node-info.ts';
 import { formatServerMessage } from './messages.ts';
+import { readPgpools, type PgpoolsView } from './pgpools.ts';
 
 export type { EnsureOptions, EnsureOutcome, EnsureResult } from './ensure.ts';
 export type { PcpDriver, NodesAnswer, CallOptions } from './driver.ts';
@@ -13,6 +14,11 @@ export type { NodeInfo, NodeInfoLayout } from './node-info.ts';
 export type { HealthCheckStats, PoolParam, WatchdogInfo } from './commands.ts';
 export type { PcpServerMessage } from './messages.ts';
 export type { Endpoint, Answered } from './endpoints.ts';
+export type { EachAnswer } from './views.ts';
+export type { PgpoolState, PgpoolsView } from './pgpools.ts';
+export { disagreements } from './pgpools.ts';
+export { EndpointHealth, sharedEndpointHealth, type EndpointHealthEntry } from './endpoint-health.ts';
+export { judge, describeViews, type PgpoolNodeView } from './confirm.ts';
 export { NativeDriver } from './native.ts';
 export { BinariesDriver } from './binaries.ts';
 export { resolveNodeId } from './resolve.ts';
@@ -36,6 +42,8 @@ export interface PcpNode {
 
 export interface PcpOps {
   nodes(opts?: { signal?: AbortSignal }): Promise<{ endpoint: string; nodes: PcpNode[] }>;
+  /** Every pgpool's own node table and watchdog role (one entry when there is one endpoint). */
+  pgpools(opts?: { signal?: AbortSignal }): Promise<PgpoolsView<PcpNode>>;
   ensureAttached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
   ensureDetached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
   /** Promote without switchover; attaches first if the node is down (pgpool silently ignores promote of a down node); "already primary" = already. */
@@ -64,7 +72,12 @@ export function toPcpNode(n: NodeInfo): PcpNode {
   };
 }
 
-export function createDriver(cluster: ClusterConfig, deps: { logger?: Logger } = {}): PcpDriver {
+/** What the driver logs with (pgpool's notices): a pino Logger, or a one-shot command's stderr line. */
+export interface NoticeLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export function createDriver(cluster: ClusterConfig, deps: { logger?: NoticeLogger } = {}): PcpDriver {
   switch (cluster.pcp.driver) {
     case 'native':
       return new NativeDriver(cluster, {
@@ -88,6 +101,7 @@ export function opsOver(cluster: ClusterConfig, driver: PcpDriver, deps: { logge
       const a = await driver.nodes(opts);
       return { endpoint: a.endpoint, nodes: a.value.nodes.map(toPcpNode) };
     },
+    pgpools: (opts) => readPgpools(driver, (a) => a.nodes.map(toPcpNode), opts),
     ensureAttached: (address, opts) => ensurer.ensure('attached', address, opts),
     ensureDetached: (address, opts) => ensurer.ensure('detached', address, opts),
     ensurePrimary: (address, opts) => ensurer.ensure('primary', address, opts),

@@ -5,12 +5,16 @@ import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent 
 import { lookupPassword } from './passfile.ts';
 import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
+import { eachEndpoint, type EachAnswer } from './views.ts';
+import type { EndpointHealth } from './endpoint-health.ts';
 
 export interface NativeDriverOptions {
   onNotice?: (notice: PcpServerMessage, endpoint: string) => void;
   /** Overrides the passfile lookup (tests, or a secret manager). */
   password?: (ep: Endpoint) => string;
   env?: NodeJS.ProcessEnv;
+  /** Which endpoints failed lately (default: the process-wide memory). */
+  health?: EndpointHealth;
 }
 
 /**
@@ -64,6 +68,7 @@ export class NativeDriver implements PcpDriver {
     return tryEndpoints(this.endpoints, (ep, markSent) => this.session(ep, opts?.signal, (c) => fn(c, markSent)), {
       readOnly,
       signal: opts?.signal,
+      health: this.opts.health,
     });
   }
 
@@ -115,5 +120,17 @@ export class NativeDriver implements PcpDriver {
 
   poolStatus(opts?: CallOptions): Promise<Answered<cmd.PoolParam[]>> {
     return this.run(true, opts, (c) => cmd.poolStatus(c));
+  }
+
+  get endpointCount(): number {
+    return this.endpoints.length;
+  }
+
+  nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
+  }
+
+  watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
   }
 }

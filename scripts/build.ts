@@ -1,4 +1,4 @@
-import { build, type BuildOptions, type OutputFile } from 'esbuild';
+import { build, type BuildOptions, type OutputFile, type Plugin } from 'esbuild';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,37 +20,85 @@ export const BUILD_DIR = join(root, 'build');
  * `dependencies`, nothing else (test/build/build.test.ts checks both ways). Each is kept out of
  * the bundle for a reason: BullMQ reads its Lua commands from its own folder and takes ioredis
  * as a peer (one copy, or its instanceof checks fail); pino runs transports in worker threads
- * from files; the Graphviz WebAssembly loads from its package; xstate and prom-client stay
- * external so a test can see from the module trace that `--help` loads neither; pg (the stream
- * check's PostgreSQL client) looks for its optional native binding by name. The rest (zod,
+ * from files; the Graphviz WebAssembly loads from its package; js-yaml loads only for a YAML
+ * config (runtime/config.ts requires it then); pg (the stream check) has an optional native
+ * binding it looks for at run time; xstate and prom-client stay
+ * external so a test can see from the module trace that `--help` loads neither. The rest (zod,
  * yaml, commander) is bundled: a few chunk files instead of ~330 small modules at every start.
  */
-export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'pg', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
+export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'js-yaml', 'pg', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
 
-const options: BuildOptions = {
-  entryPoints: { main: join(root, 'cli', 'main.ts') },
-  outdir: BUILD_DIR,
+/**
+ * zod's namespace object re-exports every locale (~40 languages, about half of zod's bytes);
+ * pcpflow's messages are English, so the bundle keeps `en` alone.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'zod-en' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Commands built as one file each, outside the code splitting: `outbox` runs every 30 s from a
+ * timer and uses only the hooks' machinery (zod/mini, the RESP client). Inside the split build
+ * it would share zod's core chunk with zod classic and load all of it; on its own, esbuild keeps
+ * the few kB it uses. Its module imports nothing from main.js at run time (only types), so it
+ * has its own copies of the error classes and the action wrapper, which is what it needs.
+ */
+export const STANDALONE_COMMANDS = ['outbox'] as const;
+
+const standaloneAsSibling: Plugin = {
+  name: 'standalone-as-sibling',
+  setup(b) {
+    const names = STANDALONE_COMMANDS.join('|');
+    b.onResolve({ filter: new RegExp(`^\\./(${names})\\.ts$`) }, (args) =>
+      args.importer.endsWith(join('cli', 'commands', 'index.ts')) ? { path: args.path.replace(/\.ts$/, '.js'), external: true } : undefined,
+    );
+  },
+};
+
+const shared: BuildOptions = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   external: RUNTIME_PACKAGES.flatMap((p) => [p, `${p}/*`]),
-  chunkNames: 'chunks/[name]-[hash]',
-  // Bundled CommonJS packages (yaml's node build) require() node builtins: give ESM chunks a require.
-  banner: { js: "import { createRequire as __pcpflowRequire } from 'node:module'; const require = __pcpflowRequire(import.meta.url);" },
   minifySyntax: true,
   minifyWhitespace: true,
   legalComments: 'none',
   absWorkingDir: root,
   logLevel: 'silent',
   write: false,
+  // Bundled CommonJS packages (yaml's node build) require() node builtins: give ESM chunks a require.
+  banner: { js: "import { createRequire as __pcpflowRequire } from 'node:module'; const require = __pcpflowRequire(import.meta.url);" },
+};
+
+const options: BuildOptions = {
+  ...shared,
+  entryPoints: { main: join(root, 'cli', 'main.ts') },
+  outdir: BUILD_DIR,
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  plugins: [zodEnglishOnly, standaloneAsSibling],
 };
 
 /** What the build writes, in memory: for `npm run build` and for the test that finds stale output. */
 export async function buildCli(): Promise<OutputFile[]> {
-  const result = await build(options);
-  return (result.outputFiles ?? []).sort((a, b) => a.path.localeCompare(b.path));
+  const results = await Promise.all([
+    build(options),
+    ...STANDALONE_COMMANDS.map((name) =>
+      build({ ...shared, entryPoints: { [name]: join(root, 'cli', 'commands', `${name}.ts`) }, outdir: BUILD_DIR, plugins: [zodEnglishOnly] }),
+    ),
+  ]);
+  return results.flatMap((r) => r.outputFiles ?? []).sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Files under build/, relative paths. */

@@ -2,12 +2,11 @@ import type { Queue } from 'bullmq';
 import type { Action } from '../contracts/actions.ts';
 import type { AuditBody } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
-import type { NodeEvent } from '../contracts/events.ts';
 import { keys, type EventResult } from '../contracts/keys.ts';
 import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
-import { decide, encodeSnapshot, initialSnapshot, type ClusterSnapshot, type Decision } from '../machines/index.ts';
+import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
 import type { PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
@@ -21,6 +20,8 @@ import type { Metrics } from './metrics.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
 export const SEEN_TTL_S = 90 * 86_400;
+/** Every how many snapshot versions a decision's audit record carries the whole snapshot. */
+export const SNAPSHOT_EVERY = 20;
 /** How long a synchronous hook can still read what became of its event or action. */
 export const RESULT_TTL_S = 3_600;
 
@@ -93,7 +94,7 @@ export class ClusterDecider {
     const snapshot = initialSnapshot({
       cluster: this.cluster.name,
       backends,
-      policy: { detachHealthyPrimary: this.cluster.fence.detachHealthyPrimary },
+      policy: policyOf(this.cluster.fence),
     });
     const table = backends.map((b) => `${b.address} ${b.role} ${b.attached ? 'attached' : 'detached'}`).join('; ');
     const body: AuditBody = {
@@ -104,6 +105,9 @@ export class ClusterDecider {
       to: 'bootstrapped',
       endpoint: observed.endpoint,
       note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.${mismatches.map((m) => ` Warning: ${m}.`).join('')}`,
+      // Structured too, so a timeline knows each backend's first state and pgpool's view of it.
+      payload: { bootstrap: backends },
+      snapshot,
     };
     try {
       return await this.commit(null, snapshot, '0-0', [body], [], null, null);
@@ -184,15 +188,14 @@ export class ClusterDecider {
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
       return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
     }
-    const stale = staleFence(this.cluster, event, at);
-    if (stale) {
-      const body = only('event-ignored', stale, { ...about, payload: event });
-      this.deps.metrics?.events.inc({ cluster, disposition: 'event-ignored' });
-      const result: EventResult = { actionIds: [], note: stale };
-      return this.commit(state, state.snapshot, entry.id, [body], [], seenKey, result, event.eventId, headText);
-    }
-    const decision = decide(state.snapshot, event, at);
-    const bodies = decisionBodies(cluster, event, decision, at);
+    // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
+    const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
+    const decision = decide(before, event, at);
+    // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
+    // changed; between checkpoints replay carries the state forward decision by decision, so the
+    // trail stays small even when the dedupe window holds thousands of events.
+    const checkpoint = before !== state.snapshot || Number(state.version) % SNAPSHOT_EVERY === 0;
+    const bodies = decisionBodies(cluster, event, checkpoint ? before : null, decision, at);
     const result: EventResult = {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),
@@ -305,41 +308,4 @@ export class ClusterDecider {
     for (const text of texts) pipe.lrem(key, 1, text);
     await pipe.exec();
   }
-}
-
-/**
- * Under fail-closed, a fence hook that could not confirm in time exited 3 and EFM did not
- * promote: the "failed" primary is still EFM's primary. Detaching it when the event is finally
- * decided (Redis or the workers were down) would stop every write with no new primary, so a
- * fence older than its timeout is audited and left alone. Under fail-open EFM went ahead, and a
- * late detach of the failed primary is still right.
- */
-export function staleFence(cluster: ClusterConfig, event: NodeEvent, now: Date): string | null {
-  if (event.type !== 'efm.fence' || cluster.fence.mode !== 'fail-closed') return null;
-  const age = now.getTime() - Date.parse(event.observedAt);
-  if (age <= cluster.fence.timeoutMs) return null;
-  return `fence for ${event.failedPrimary ?? 'no failed primary'} decided ${Math.round(age / 1000)} s after EFM called it, past the ${cluster.fence.timeoutMs} ms fail-closed timeout: the hook had vetoed the promotion, so the primary is left attached`;
-}
-
-/** Turns a decision into audit bodies; the first carries the event itself for replay. */
-export function decisionBodies(cluster: string, event: NodeEvent, decision: Decision, at: Date): AuditBody[] {
-  const audits = decision.audit.length
-    ? decision.audit
-    : [{ kind: 'event-ignored' as const, backend: event.backend, actionIds: [], note: `Event ${event.type} required nothing.` }];
-  return audits.map((a, i) => ({
-    kind: a.kind,
-    cluster,
-    at: at.toISOString(),
-    // A kept request decided inside an outcome's decision is recorded under its own event.
-    eventId: a.eventId ?? event.eventId,
-    eventType: a.eventType ?? event.type,
-    backend: a.backend,
-    from: a.from,
-    to: a.to,
-    actions: decision.actions
-      .filter((x) => a.actionIds.includes(x.actionId))
-      .map((x) => ({ actionId: x.actionId, type: x.type, backend: x.backend })),
-    note: a.note,
-    payload: i === 0 ? event : undefined,
-  }));
 }

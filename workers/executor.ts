@@ -79,6 +79,15 @@ function run(pcp: PcpOps, job: ActionJob, signal: AbortSignal, check: () => Prom
   }
 }
 
+/** With several pgpools: which confirmed, and which still showed the old state at the deadline (drift). */
+function pgpoolsSentence(o: EnsureOutcome): string {
+  if (!o.confirmedBy) return '';
+  const drift = o.pgpoolDrift?.length
+    ? `; drift: ${o.pgpoolDrift.map((d) => `${d.endpoint} still shows ${d.seen}`).join(', ')} after the confirmation deadline`
+    : '';
+  return ` (confirmed by ${o.pgpoolDrift?.length ? "" : "every reachable pgpool: "}${o.confirmedBy.join(', ')}${drift})`;
+}
+
 /**
  * Carries out actions with BullMQ's retries. Each attempt is audited twice (started, then its
  * result), so a worker killed mid-action leaves a started record that the retry's records
@@ -145,7 +154,7 @@ export class Executor {
           ? `${outcome.reason ?? 'the wait failed'}; ${lastAttempt ? 'giving up' : 'will look again'}.`
           : `${outcome.reason ?? 'streaming'}.`
         : outcome.result === 'changed'
-        ? `${verb} ${action.backend} done and confirmed in pgpool's node info.`
+        ? `${verb} ${action.backend} done and confirmed in pgpool's node info${pgpoolsSentence(outcome)}.`
         : outcome.result === 'already'
           ? `${action.backend} was already as wanted in pgpool; nothing sent.`
           : lastAttempt

@@ -81,7 +81,7 @@ export async function startFleetMember(opts: {
   const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, streamCheckFor, logger, metrics, tuning: config.workers }) : null;
   let reconciler: Reconciler | null = null;
   if (opts.roles.includes('reconciler')) {
-    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId });
+    reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId, audit });
     reconciler.start();
   }
 

@@ -20,6 +20,24 @@ export function createMetrics() {
     }),
     retries: new Counter({ name: 'pcpflow_action_retries_total', help: 'Action attempts that will be retried', registers: [registry] }),
     drift: new Counter({ name: 'pcpflow_drift_total', help: 'Drift found by the reconciler', labelNames: ['cluster'] as const, registers: [registry] }),
+    pgpoolReachable: new Gauge({
+      name: 'pcpflow_pgpool_reachable',
+      help: 'Whether each PCP endpoint (pgpool) answered the last reconciler pass: 1 or 0',
+      labelNames: ['cluster', 'endpoint'] as const,
+      registers: [registry],
+    }),
+    pgpoolWatchdogRole: new Gauge({
+      name: 'pcpflow_pgpool_watchdog_role',
+      help: "Each pgpool's own watchdog state at the last reconciler pass (1 for the current one)",
+      labelNames: ['cluster', 'endpoint', 'role'] as const,
+      registers: [registry],
+    }),
+    pgpoolLastDisagreement: new Gauge({
+      name: 'pcpflow_pgpool_last_disagreement_timestamp_seconds',
+      help: "When the reconciler last saw this pgpool's node table differ from the leader's (unix time; absent until the first one)",
+      labelNames: ['cluster', 'endpoint'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'pcpflow_queue_depth',
       help: 'Jobs waiting in the action queue, and intake entries not yet decided',

@@ -2,7 +2,9 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import type { PcpNode, PcpOps, PgpoolsView } from '../pcp/index.ts';
+import type { AuditStore } from '../audit/store.ts';
+import { auditPgpoolViews, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { hasUndecided } from './at-rest.ts';
@@ -17,6 +19,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   metrics?: Metrics;
   workerId: string;
+  /** Where disagreements between pgpools are recorded (once per change); none = logged only. */
+  audit?: AuditStore;
 }
 
 /**
@@ -54,11 +58,21 @@ export class Reconciler {
     const state = await loadSnapshot(redis, prefix, cluster.name);
     if (!state) return [];
     if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
-    let observed;
+    let view: PgpoolsView<PcpNode>;
     try {
-      observed = await this.deps.pcpFor(cluster).nodes();
+      view = await this.deps.pcpFor(cluster).pgpools();
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
+      return [];
+    }
+    if (this.deps.metrics) recordPgpoolMetrics(this.deps.metrics, cluster.name, view);
+    await auditPgpoolViews({ ...this.deps, cluster: cluster.name }, view);
+    const observed = view.authoritative;
+    if (!observed?.nodes) {
+      this.deps.logger.warn(
+        { cluster: cluster.name, pgpools: view.pgpools.map((p) => ({ endpoint: p.endpoint, reachable: p.reachable, role: p.watchdogRole })) },
+        'no pgpool view to trust this pass (none answered, or they disagree and the watchdog leader did not answer); nothing repaired',
+      );
       return [];
     }
     const drift = findDrift(state.snapshot, observed.nodes);
@@ -85,4 +99,5 @@ export class Reconciler {
     }
     return events;
   }
+
 }

@@ -1,4 +1,5 @@
-import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address.ts';
+import { resolveAddress } from '../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { AuditStore } from '../audit/store.ts';
@@ -14,6 +15,18 @@ export interface BackendStatus {
   pending: { actionId: string; type: string } | null;
   pgpool: { nodeId: number; status: string; role: string } | null;
   drift: string | null;
+  /** What each pgpool shows for this backend ("up/primary"; null = that pgpool did not answer), by endpoint. */
+  views: Record<string, string | null>;
+  /** The pgpools that answered do not all show the same status/role for it. */
+  disagreement: boolean;
+}
+
+export interface PgpoolStatus {
+  endpoint: string;
+  reachable: boolean;
+  watchdogRole: string | null;
+  leader: string | null;
+  error: string | null;
 }
 
 export interface ClusterStatus {
@@ -21,6 +34,10 @@ export interface ClusterStatus {
   version: string | null;
   pgpoolEndpoint: string | null;
   pgpoolError: string | null;
+  /** Every configured PCP endpoint (pgpool), reachable or not, with its watchdog role. */
+  pgpools: PgpoolStatus[];
+  /** The endpoint of the watchdog leader when one answered. */
+  leader: string | null;
   backends: BackendStatus[];
   /** Config vs pgpool's backend list: each backend only one side knows. */
   warnings: string[];
@@ -31,35 +48,61 @@ export interface ClusterStatus {
 export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, prefix: string, pcp: PcpOps, auditCount = 5): Promise<ClusterStatus> {
   const [state, live, audit] = await Promise.all([
     loadSnapshot(redis, prefix, cluster.name),
-    pcp.nodes().then(
+    pcp.pgpools().then(
       (r) => ({ ok: true as const, ...r }),
       (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
     ),
     new AuditStore(redis, prefix).query(cluster.name, { limit: auditCount }),
   ]);
   const views = state ? backendViews(state.snapshot) : [];
-  const nodes: PcpNode[] = live.ok ? live.nodes : [];
-  const drift = state && live.ok ? findDrift(state.snapshot, nodes) : [];
+  const ref = live.ok ? (live.authoritative ?? live.pgpools.find((p) => p.reachable) ?? null) : null;
+  const nodes: PcpNode[] = ref?.nodes ?? [];
+  const drift = state && ref ? findDrift(state.snapshot, nodes) : [];
+  const pgpools = live.ok ? live.pgpools : [];
+  const attachedness = (st: string): string => (st === 'up' || st === 'waiting' ? 'up' : st);
   const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port }));
   return {
     cluster: cluster.name,
     version: state?.version ?? null,
-    pgpoolEndpoint: live.ok ? live.endpoint : null,
-    pgpoolError: live.ok ? null : live.error,
+    pgpoolEndpoint: ref?.endpoint ?? null,
+    pgpoolError: live.ok ? (ref ? null : pgpools.map((p) => `${p.endpoint}: ${p.error ?? '?'}`).join('; ')) : live.error,
+    pgpools: pgpools.map((p) => ({ endpoint: p.endpoint, reachable: p.reachable, watchdogRole: p.watchdogRole, leader: p.leader, error: p.error })),
+    leader: pgpools.find((p) => p.watchdogRole === 'LEADER')?.endpoint ?? null,
     backends: addresses.map((address) => {
       const view = views.find((v) => v.address === address);
-      const parsed = parseAddress(address);
-      const node = nodes.find((n) => n.host === parsed?.host && n.port === parsed.port);
+      const node = pgpoolNodeOf(cluster, addresses, nodes, address);
       const d = drift.find((x) => x.backend === address);
+      const perPgpool: Record<string, string | null> = {};
+      for (const p of pgpools) {
+        const n = p.nodes ? pgpoolNodeOf(cluster, addresses, p.nodes, address) : undefined;
+        perPgpool[p.endpoint] = p.nodes ? (n ? `${n.status}/${n.role}` : 'absent') : null;
+      }
+      const seen = Object.values(perPgpool).filter((v): v is string => v !== null);
+      const disagreement = new Set(seen.map((v) => { const [st, role] = v.split('/'); return `${attachedness(st ?? '')}/${role ?? ''}`; })).size > 1;
       return {
         address,
         machine: view?.state ?? null,
         pending: view?.pending ? { actionId: view.pending.actionId, type: view.pending.type } : null,
         pgpool: node ? { nodeId: node.id, status: node.status, role: node.role } : null,
         drift: d ? `pgpool shows ${d.observed.status}/${d.observed.role}, expected ${d.expected}` : null,
+        views: perPgpool,
+        disagreement,
       };
     }),
     warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
+}
+
+/**
+ * pgpool's node for a backend: by its pinned nodeId when the config has one (pgpool may know the
+ * host by another name), else the node whose host:port the one resolution rule maps to it.
+ */
+function pgpoolNodeOf(cluster: ClusterConfig, addresses: readonly string[], nodes: readonly PcpNode[], address: string): PcpNode | undefined {
+  const pinned = cluster.backends.find((b) => formatAddress({ host: b.address, port: b.port }) === address)?.nodeId;
+  if (pinned !== undefined) return nodes.find((n) => n.id === pinned);
+  return nodes.find((n) => {
+    const r = resolveAddress(addresses, formatAddress({ host: n.host, port: n.port }));
+    return r.kind === 'match' && r.address === address;
+  });
 }

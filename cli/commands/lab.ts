@@ -6,6 +6,8 @@ import { action } from '../run.ts';
 
 // The lab code (and what it pulls in: Redis, the workers) loads when a lab command runs.
 const labCode = () => import('../../lab/index.ts');
+/** Named here so --help does not load the watchdog drills (and the PCP client) they come from. */
+const WATCHDOG_SCENARIO_NAMES = ['pgpool-frozen', 'pgpool-leader-loss', 'pgpool-rejoin'];
 
 /** `pcpflow lab up|down|status|env|drill`: a real cluster on loopback for demos, drills and tests. */
 
@@ -22,6 +24,7 @@ interface LabFlags {
   redisPort?: string;
   followPrimaryCommand?: string;
   pgBin?: string;
+  pgpools?: string;
 }
 
 function int(flag: string, value: string | undefined): number | undefined {
@@ -46,6 +49,7 @@ function optionsFrom(f: LabFlags): LabOptions {
     ['pcpPort', 'pcp-port'],
     ['pgPort', 'pg-port'],
     ['redisPort', 'redis-port'],
+    ['pgpools', 'pgpools'],
   ] as const) {
     const v = int(flag, f[key]);
     if (v !== undefined) o[key] = v;
@@ -79,6 +83,7 @@ export function register(program: Command): void {
     .option('--pgpool-host <addr>', 'pgpool address (default 127.0.<id>.10)')
     .option('--pgpool-port <port>', 'pgpool SQL port', '9999')
     .option('--pcp-port <port>', 'pgpool PCP port', '9898')
+    .option('--pgpools <n>', 'pgpool instances: 1, or 2-5 joined by the watchdog (each on its own address, no virtual IP)', '1')
     .option('--pg-hosts <a,b,c>', 'PostgreSQL node addresses, primary first (default 127.0.<id>.11,.12,.13)')
     .option('--pg-port <port>', 'PostgreSQL port on every node', '5432')
     .option('--redis-host <addr>', 'Redis address (default: the pgpool address)')
@@ -88,7 +93,7 @@ export function register(program: Command): void {
     .action(
       action(async (f: LabFlags) => {
         const h = await (await labCode()).labUp(optionsFrom(f), print);
-        print(`pgpool  ${h.pgpool.host}:${h.pgpool.port}   PCP ${h.pcp.host}:${h.pcp.port} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
+        for (const p of h.pgpools) print(`${p.role.padEnd(7)} ${p.host}:${p.port}   PCP ${p.host}:${p.pcpPort} (user ${h.pcp.user}, passfile ${h.pcp.passfile})`);
         print(`redis   ${h.redisUrl}`);
         for (const n of h.nodes) print(`${n.name.padEnd(7)} ${n.address}:${n.port}  ${n.dataDir}`);
         print(`config  ${h.configPath}`);
@@ -115,6 +120,10 @@ export function register(program: Command): void {
         for (const p of s.processes) print(`  ${p.role.padEnd(7)} ${p.kind.padEnd(8)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'NOT RUNNING'}`);
         if (typeof s.poolNodes === 'string') print(s.poolNodes.trimEnd());
         else print(`SHOW pool_nodes failed: ${s.poolNodes.error}`);
+        if (s.watchdog.length) {
+          print('watchdog (as each pgpool sees it):');
+          for (const l of s.watchdogLines) print(l);
+        }
         const ok = s.phase === 'up' && s.processes.every((p) => p.running) && typeof s.poolNodes === 'string';
         return ok ? 0 : 1;
       }),
@@ -133,15 +142,15 @@ export function register(program: Command): void {
     );
 
   where(lab.command('drill'))
-    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${SCENARIOS.map((x) => x.name).join(', ')}, or all`)
+    .description(`run the EDB architecture's failover scenarios for real on a running lab, with workers: ${[...SCENARIOS.map((x) => x.name), ...WATCHDOG_SCENARIO_NAMES].join(', ')}, or all (the ones for the lab's shape: pgpool-* on a --pgpools 3 lab)`)
     .argument('[scenario...]', 'scenario names, or all', ['all'])
     .option('--workers <n>', 'pcpflow worker processes to run during the drill', '2')
     .action(
       action(async (names: string[], f: LabFlags & { workers: string }) => {
         const [{ openLab }, { runDrill, selectScenarios }] = await Promise.all([labCode(), import('../../lab/drills/index.ts')]);
-        const scenarios = selectScenarios(names);
         const workers = int('workers', f.workers) ?? 2;
         const h = openLab(await dirOf(f));
+        const scenarios = selectScenarios(names, h.pgpools.length);
         const results = await runDrill(h, scenarios, { workers, say: print });
         const failed = results.filter((r) => !r.ok);
         const total = results.reduce((t, r) => t + r.ms, 0);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
+import { formatAddress, printable } from '../../contracts/address.ts';
+import { resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { createLogger } from '../../runtime/logger.ts';
+import { redactText } from '../../runtime/redact.ts';
 import {
   createDriver,
   opsOver,
@@ -12,7 +13,10 @@ import {
   PcpInvalidRequestError,
   PcpUnknownAddressError,
   resolveNodeId,
+  type EachAnswer,
   type EnsureOutcome,
+  type NoticeLogger,
+  type WatchdogInfo,
   type NodeInfo,
   type PcpDriver,
 } from '../../pcp/index.ts';
@@ -21,8 +25,10 @@ import { action } from '../run.ts';
 /**
  * Operator commands over PCP, replacing pgpool_backend.sh: the same operations the executor runs
  * (read, act only when needed, verify by polling), printed for a human or as JSON.
- * check-primary exit codes: 0 primary, 1 standby, 3 no backend has that address, 2 bad input,
- * 4 pgpool could not be asked.
+ * The address argument is resolved against the config first, by the rule the hooks use: an
+ * address no configured backend has, or a bare host several share, is bad input (exit 2).
+ * check-primary exit codes: 0 primary, 1 standby, 2 bad input (or not a configured backend),
+ * 3 pgpool has no such backend, 4 pgpool could not be asked.
  */
 
 interface CommonOpts {
@@ -35,14 +41,19 @@ interface CommonOpts {
 function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver } {
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
-  const logger = createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level });
+  // pgpool's notices, the only thing the driver logs, go to stderr as one line each: a one-shot
+  // command does not need pino (~30 ms of start-up).
+  const logger: NoticeLogger = {
+    warn: (_fields, message) => {
+      if (config.log.level !== 'silent') process.stderr.write(`pcpflow: ${redactText(message)}\n`);
+    },
+  };
   return { cluster, driver: createDriver(cluster, { logger }) };
 }
 
-function addressArg(text: string): string {
-  const parsed = parseAddress(text);
-  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
-  return formatAddress(parsed);
+/** The configured backend the argument names (one rule with the hooks, audit and viz): exit 2 otherwise. */
+function addressArg(cluster: ClusterConfig, text: string): string {
+  return resolveInCluster(cluster, text, '<address>');
 }
 
 function verifyMsOpt(text: string | undefined): number | undefined {
@@ -131,9 +142,9 @@ export function register(program: Command): void {
       .option('--verify-ms <ms>', 'how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
       .action(
         action(async (addressText: string, opts: CommonOpts) => {
-          const address = addressArg(addressText);
           const verifyMs = verifyMsOpt(opts.verifyMs);
           const { cluster, driver } = context(opts);
+          const address = addressArg(cluster, addressText);
           await resolveFirst(cluster, driver, address);
           const ops = opsOver(cluster, driver);
           const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
@@ -142,10 +153,10 @@ export function register(program: Command): void {
       );
   }
 
-  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
+  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 2 if no configured backend has that address, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
     action(async (addressText: string, opts: CommonOpts) => {
-      const address = addressArg(addressText);
       const { cluster, driver } = context(opts);
+      const address = addressArg(cluster, addressText);
       let found: Awaited<ReturnType<typeof resolveFirst>>;
       try {
         found = await resolveFirst(cluster, driver, address);
@@ -164,20 +175,43 @@ export function register(program: Command): void {
     }),
   );
 
-  common(pcp.command('watchdog').description("pgpool's watchdog cluster: leader, quorum, members")).action(
+  common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
       const { driver } = context(opts);
-      const w = (await driver.watchdog()).value;
+      const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
+        ? await driver.watchdogEach()
+        : [await driver.watchdog().then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
+      const leaders = new Set(answers.flatMap((a) => (a.value?.leaderHostName && a.value.leaderHostName !== 'Not Set' ? [a.value.leaderHostName] : [])));
+      const summary = {
+        leader: leaders.size === 1 ? [...leaders][0] : null,
+        agree: leaders.size <= 1,
+        pgpools: answers.map((a) => ({
+          endpoint: a.endpoint,
+          reachable: a.value !== undefined,
+          role: a.value?.WatchdogNodes[0]?.StateName ?? null,
+          ...(a.value ? { watchdog: a.value } : { error: a.error ?? 'no answer' }),
+        })),
+      };
+      const answered = answers.some((a) => a.value !== undefined);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(w, null, 2) + '\n');
-        return 0;
+        process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        return answered ? 0 : 1;
       }
       const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
-      process.stdout.write(
-        `leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
-      );
-      for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
-      return 0;
+      if (answered) process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
+      for (const a of answers) {
+        const w = a.value;
+        if (!w) {
+          // Unreachable, or pgpool's own refusal (e.g. "watchdog is not enabled"): said on stderr.
+          process.stderr.write(`pcpflow: ${a.endpoint}: ${a.error ?? 'no answer'}\n`);
+          continue;
+        }
+        process.stdout.write(
+          `${a.endpoint}: ${w.WatchdogNodes[0]?.StateName ?? '?'}; sees leader ${w.leaderNodeName || '-'} (${w.leaderHostName || '-'}), ${quorum[String(w.QuorumStatus)] ?? `quorum status ${w.QuorumStatus}`}, ${w.AliveNodeCount} of ${w.RemoteNodeCount} remote node(s) alive, escalated: ${w.Escalated === 1 ? 'yes' : 'no'}\n`,
+        );
+        for (const n of w.WatchdogNodes) process.stdout.write(`  ${n.NodeName}  ${n.HostName}:${n.PgpoolPort ?? '?'}  ${n.StateName}${n.MembershipString ? `  ${n.MembershipString}` : ''}\n`);
+      }
+      return answered ? 0 : 1;
     }),
   );
 }

@@ -15,10 +15,11 @@ export function register(program: Command): void {
     .option('--cluster <name>', 'cluster in the config')
     .option('--primary <addr>', 'the primary at the start when no snapshot is given')
     .option('--json', 'one JSON line per decision entry')
+    .option('--verify', 'FILE is an exported audit: decide every event again from its recorded snapshot; exit 1 naming the first decision that differs')
     .action(
-      action(async (file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean }) => {
-        const [{ eventsFrom, replay }, { canonicalBackends, formatRowsJson, formatRowsTable }, { decodeSnapshot, initialSnapshot }, { loadConfig, selectCluster }] =
-          await Promise.all([import('../offline/replay.ts'), import('../offline/scenario.ts'), import('../../machines/index.ts'), import('../../runtime/config.ts')]);
+      action(async (file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean; verify?: boolean }) => {
+        const [{ eventsFrom, replay }, { canonicalBackends, formatRowsJson, formatRowsTable }, { decodeSnapshot, initialSnapshot, policyOf }, { loadConfig, selectCluster }, { formatVerify, parseAuditLines, verifyDecisions }] =
+          await Promise.all([import('../offline/replay.ts'), import('../offline/scenario.ts'), import('../../machines/index.ts'), import('../../runtime/config.ts'), import('../offline/verify.ts')]);
         const read = (f: string): string => {
           try {
             return readFileSync(f, 'utf8');
@@ -26,6 +27,15 @@ export function register(program: Command): void {
             throw new InvalidInputError(`${f}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, undefined, { cause: err });
           }
         };
+        if (opts.verify) {
+          const result = verifyDecisions(parseAuditLines(read(file)));
+          process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatVerify(result));
+          if (result.difference === null && result.identical === 0) {
+            process.stderr.write(`${file}: no decision recorded with its snapshot; nothing could be verified\n`);
+            return 1;
+          }
+          return result.difference === null ? 0 : 1;
+        }
         const events = eventsFrom(read(file));
         if (events.length === 0) throw new InvalidInputError(`${file}: no events found`);
         let start: ClusterSnapshot;
@@ -41,7 +51,7 @@ export function register(program: Command): void {
           start = initialSnapshot({
             cluster: config?.name ?? first?.cluster ?? 'replay',
             backends: addresses.map((address) => ({ address, role: address === primary || address.split(':')[0] === opts.primary ? 'primary' : 'standby', attached: true })),
-            policy: { detachHealthyPrimary: config?.fence.detachHealthyPrimary ?? false },
+            ...(config ? { policy: policyOf(config.fence) } : {}),
           });
         }
         const result = replay(start, events);

@@ -32,11 +32,21 @@ export function register(program: Command): void {
           }
           for (const s of all) {
             process.stdout.write(`== cluster ${s.cluster} (snapshot v${s.version ?? '-'}; pgpool ${s.pgpoolEndpoint ?? `unreachable: ${s.pgpoolError}`})\n`);
-            process.stdout.write(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${'pgpool'.padEnd(20)} ${'in flight'.padEnd(22)} drift\n`);
+            // One column per pgpool when there are several (a watchdog cluster): its view and role.
+            const several = s.pgpools.length > 1;
+            if (several) {
+              process.stdout.write(`pgpools: ${s.pgpools.map((p) => `${p.endpoint} ${p.reachable ? (p.watchdogRole ?? 'no watchdog') : 'UNREACHABLE'}`).join(', ')}; leader ${s.leader ?? 'none answering'}\n`);
+            }
+            const cols = several ? s.pgpools.map((p) => `${p.endpoint} (${p.reachable ? (p.watchdogRole ?? '-') : 'down'})`) : ['pgpool'];
+            const widths = cols.map((c) => Math.max(20, c.length));
+            process.stdout.write(`${'backend'.padEnd(22)} ${'machine'.padEnd(11)} ${cols.map((c, i) => c.padEnd(widths[i] ?? 20)).join(' ')} ${'in flight'.padEnd(22)} drift\n`);
             for (const b of s.backends) {
-              const pg = b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-';
+              const cells = several
+                ? s.pgpools.map((p) => b.views[p.endpoint] ?? '?')
+                : [b.pgpool ? `#${b.pgpool.nodeId} ${b.pgpool.status}/${b.pgpool.role}` : '-'];
               const pend = b.pending ? `${b.pending.type} ${b.pending.actionId.slice(-12)}` : '-';
-              process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${pg.padEnd(20)} ${pend.padEnd(22)} ${b.drift ?? '-'}\n`);
+              const drift = [b.drift, b.disagreement ? 'pgpools DISAGREE' : null].filter(Boolean).join('; ') || '-';
+              process.stdout.write(`${b.address.padEnd(22)} ${(b.machine ?? '-').padEnd(11)} ${cells.map((c, i) => c.padEnd(widths[i] ?? 20)).join(' ')} ${pend.padEnd(22)} ${drift}\n`);
             }
             for (const w of s.warnings) process.stdout.write(`warning: ${w}\n`);
             process.stdout.write(`-- last audit entries\n${formatTimeline(s.lastAudit)}\n`);

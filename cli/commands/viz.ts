@@ -20,9 +20,11 @@ export function register(program: Command): void {
     .option('--format <format>', `one of ${FORMATS.join(', ')}`, 'mermaid')
     .option('--history <file>', 'audit JSON lines or `pcpflow simulate --json` output: draw one backend path')
     .option('--backend <addr>', 'which backend of the history (default: the first that changed state)')
+    .option('--detail <level>', 'people: states and the transitions a DBA reasons about, taken ones counted; full: every substate, guard and edge', 'people')
     .option('--out <file>', 'write here instead of stdout')
     .action(
-      action(async (opts: { format: string; history?: string; backend?: string; out?: string }) => {
+      action(async (opts: { format: string; history?: string; backend?: string; out?: string; detail: string }) => {
+        if (opts.detail !== 'people' && opts.detail !== 'full') throw new InvalidInputError(`--detail ${opts.detail.slice(0, 20)}: expected people or full`);
         const { parseHistory, renderDiagram } = await import('../../machines/index.ts');
         const format = FORMATS.find((f) => f === opts.format);
         if (!format) throw new InvalidInputError(`--format ${opts.format.slice(0, 20)}: expected one of ${FORMATS.join(', ')}`);
@@ -40,6 +42,7 @@ export function register(program: Command): void {
         }
         const out = await renderDiagram({
           format,
+          detail: opts.detail,
           history: history.steps,
           backend: history.backend,
           ...(format === 'svg' || format === 'html' ? { layout: await graphvizLayout() } : {}),

@@ -3,15 +3,24 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import type { LabHandle } from '../lab.ts';
 import { startWorker, type WorkerProcess } from './fleet-processes.ts';
 import { runScenarios, type StepResult } from './runner.ts';
-import { SCENARIOS, scenarioByName, type Scenario } from './scenarios.ts';
+import { SCENARIOS, type Scenario } from './scenarios.ts';
+import { WATCHDOG_SCENARIOS } from './watchdog-scenarios.ts';
 
-export { SCENARIOS, scenarioByName, type Scenario, type StepResult };
+export { SCENARIOS, WATCHDOG_SCENARIOS, type Scenario, type StepResult };
+export const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...WATCHDOG_SCENARIOS];
 
-export function selectScenarios(names: readonly string[]): Scenario[] {
-  if (names.length === 0 || names.includes('all')) return [...SCENARIOS];
+export function scenarioByName(name: string): Scenario | undefined {
+  return ALL_SCENARIOS.find((s) => s.name === name);
+}
+
+/** `all` = the scenarios made for the lab's shape: the watchdog ones on a lab with 3+ pgpools, else the classic ones. */
+export function selectScenarios(names: readonly string[], pgpoolCount = 1): Scenario[] {
+  if (names.length === 0 || names.includes('all')) return pgpoolCount >= 3 ? [...WATCHDOG_SCENARIOS] : [...SCENARIOS];
   return names.map((n) => {
     const s = scenarioByName(n);
-    if (!s) throw new InvalidInputError(`unknown scenario "${n.slice(0, 40)}"; choose from ${SCENARIOS.map((x) => x.name).join(', ')}, all`);
+    if (!s) throw new InvalidInputError(`unknown scenario "${n.slice(0, 40)}"; choose from ${ALL_SCENARIOS.map((x) => x.name).join(', ')}, all`);
+    if ((s.pgpools ?? 1) > pgpoolCount)
+      throw new InvalidInputError(`scenario ${s.name} needs a lab of ${s.pgpools ?? 1} pgpools joined by the watchdog; this lab has ${pgpoolCount} (pcpflow lab up --pgpools 3)`);
     return s;
   });
 }

@@ -4,6 +4,7 @@ import { createRedis } from '../../runtime/redis.ts';
 import { atRest } from '../../workers/at-rest.ts';
 import type { LabHandle } from '../lab.ts';
 import { callHook } from './hook-call.ts';
+import { thawPgpool } from '../pgpools.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
 import { stopOpenProbes } from './read-probe.ts';
 import type { DrillContext, Scenario } from './scenarios.ts';
@@ -15,6 +16,8 @@ export interface StepResult {
   ms: number;
   view: ViewRow[];
   problems: string[];
+  /** A step with measureFrom: time from that mark (e.g. leader-loss) to the converged view. */
+  measured?: { from: string; ms: number };
 }
 
 export async function runScenarios(
@@ -32,6 +35,8 @@ export async function runScenarios(
     lab,
     roles: { primary: first ?? 'pg0', standbys: rest },
     say: opts.say,
+    pgpoolsOut: new Set(),
+    marks: new Map(),
     async hook(argv, o = {}) {
       const r = await callHook(lab.configPath, cluster.name, argv, { node: o.node });
       opts.say(`    hook ${argv.join(' ')}${o.node ? ` (agent ${o.node})` : ''} → exit ${r.code} in ${r.ms.toFixed(0)} ms${r.stderr ? `: ${r.stderr.split('\n')[0]}` : ''}`);
@@ -51,8 +56,9 @@ export async function runScenarios(
         let problems: string[] = ['not read yet'];
         for (;;) {
           const calm = await atRest(redis, prefix, cluster.name);
-          view = await readView(lab, cluster).catch(() => view);
+          view = await readView(lab, cluster, { out: ctx.pgpoolsOut }).catch(() => view);
           problems = view.length ? mismatches(view, expected, { sqlUnavailable: step.sqlUnavailable }) : ['pgpool PCP unreadable'];
+          if (problems.length === 0 && step.converged) problems = await step.converged(ctx).catch((err: unknown) => [`not converged: ${err instanceof Error ? err.message : String(err)}`]);
           if (calm && problems.length === 0) break;
           if (Date.now() > deadline) {
             if (!calm) problems.push('pcpflow still had undecided events or actions in flight at the deadline');
@@ -63,8 +69,11 @@ export async function runScenarios(
         if (problems.length === 0 && step.check) problems.push(...(await step.check(ctx)));
         const ms = performance.now() - started;
         const ok = problems.length === 0;
+        const from = step.measureFrom ? ctx.marks.get(step.measureFrom) : undefined;
+        const measured = ok && from !== undefined ? { from: step.measureFrom ?? '', ms: performance.now() - from } : undefined;
+        if (measured) opts.say(`  ${measured.from} → converged view on every running pgpool: ${(measured.ms / 1000).toFixed(2)} s`);
         opts.say(`${formatView(view)}\n  ${ok ? 'OK' : 'MISMATCH'} in ${(ms / 1000).toFixed(2)} s${ok ? '' : `:\n    ${problems.join('\n    ')}`}`);
-        results.push({ scenario: scenario.name, step: step.title, ok, ms, view, problems });
+        results.push({ scenario: scenario.name, step: step.title, ok, ms, view, problems, ...(measured ? { measured } : {}) });
         if (!ok) return results;
       }
     }
@@ -72,6 +81,14 @@ export async function runScenarios(
   } finally {
     await stopOpenProbes();
     redis.disconnect();
+    // A drill that stopped half-way must not leave a pgpool frozen (SIGSTOP) behind it.
+    for (const role of ctx.pgpoolsOut) {
+      try {
+        thawPgpool(lab, role);
+      } catch {
+        // not running (killed or stopped by the drill): nothing to thaw
+      }
+    }
   }
 }
 

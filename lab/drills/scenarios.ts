@@ -17,6 +17,10 @@ export interface DrillContext {
   /** Current PostgreSQL primary and standbys by lab node name (tracked across scenarios). */
   roles: { primary: string; standbys: string[] };
   say(line: string): void;
+  /** pgpools (by lab role) a drill has killed, stopped or frozen: their views are not checked. */
+  pgpoolsOut: Set<string>;
+  /** Named moments (performance.now()) a step can measure its convergence from. */
+  marks: Map<string, number>;
 }
 
 export interface DrillStep {
@@ -27,17 +31,23 @@ export interface DrillStep {
   sqlUnavailable?: boolean;
   /** More than pgpool's table: problems found once the table matches (e.g. stale reads). */
   check?(ctx: DrillContext): Promise<string[]>;
+  /** More conditions polled with the table until they hold (e.g. the watchdog elected a new leader); problems, or none. */
+  converged?(ctx: DrillContext): Promise<string[]>;
+  /** Print the time from this mark to the converged view when the step passes. */
+  measureFrom?: string;
 }
 
 export interface Scenario {
   name: string;
   summary: string;
   steps: DrillStep[];
+  /** Pgpools the scenario needs: 1 = the classic single-pgpool drills; 3 = watchdog drills. */
+  pgpools?: number;
 }
 
-const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
+export const addr = (ctx: DrillContext, name: string) => ctx.lab.nodes.find((n) => n.name === name)?.address ?? name;
 
-function allUp(ctx: DrillContext): Expectation {
+export function allUp(ctx: DrillContext): Expectation {
   const e: Expectation = { [ctx.roles.primary]: { status: 'up', role: 'primary' } };
   for (const s of ctx.roles.standbys) e[s] = { status: 'up', role: 'standby' };
   return e;
@@ -105,7 +115,7 @@ const agentCrash: Scenario = {
   ],
 };
 
-function promotionSteps(kind: 'failover' | 'switchover', opts: { repointDelayMs?: number } = {}): DrillStep[] {
+export function promotionSteps(kind: 'failover' | 'switchover', opts: { repointDelayMs?: number } = {}): DrillStep[] {
   let oldPrimary = '';
   let newPrimary = '';
   return [
@@ -287,8 +297,5 @@ const switchback: Scenario = {
   steps: promotionSteps('switchover'),
 };
 
+/** The seed architecture's scenarios, on a lab with one pgpool (what `lab drill all` runs there). */
 export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback, failoverReads];
-
-export function scenarioByName(name: string): Scenario | undefined {
-  return SCENARIOS.find((s) => s.name === name);
-}

@@ -15,3 +15,4 @@ export { PcpBinaryError } from './binary-error.ts';
 export { PcpEndpointsFailedError } from './endpoints-failed-error.ts';
 export { PcpNodeStateError } from './node-state-error.ts';
 export { PcpVerifyTimeoutError } from './verify-timeout-error.ts';
+export { PcpNoLeaderError } from './no-leader-error.ts';

@@ -1,8 +1,12 @@
 import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
+import { formatVerify, parseAuditLines, verifyDecisions } from '../../cli/offline/verify.ts';
 import { createPcpOps } from '../../pcp/index.ts';
 import { labId, startLab, type TestLab } from '../support/lab.ts';
 
@@ -12,6 +16,7 @@ import { labId, startLab, type TestLab } from '../support/lab.ts';
  * SHOW pool_nodes) checked after every step.
  */
 const LAB_ID = labId(8);
+const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 let lab: TestLab;
 
 before(async () => {
@@ -56,6 +61,16 @@ test('every drill scenario ends with pgpool showing the expected table', async (
     // failover-reads: the standby re-pointed late was waited for, and the audit says how long.
     const waited = records.filter((r) => r.kind === 'action-attempt' && r.outcome === 'changed' && /waited \d+ ms for .* to stream from/.test(r.note));
     assert.ok(waited.length >= 1, 'a wait on streaming is audited with its duration');
+
+    // Replay proves the decisions: the exported audit of every scenario, decided again offline
+    // from the snapshots recorded with it, yields exactly the recorded decisions.
+    const exported = records.map((r) => JSON.stringify(r)).join('\n');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, 'drills-audit.jsonl'), `${exported}\n`);
+    const replayed = verifyDecisions(parseAuditLines(exported));
+    assert.equal(replayed.difference, null, formatVerify(replayed));
+    assert.equal(replayed.withoutSnapshot, 0);
+    assert.ok(replayed.identical >= 30, `only ${replayed.identical} decisions verified`);
   } finally {
     redis.disconnect();
   }

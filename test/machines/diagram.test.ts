@@ -12,7 +12,7 @@ function svgTexts(svg: string): string[] {
 }
 
 test('the SVG, rendered in-process from the machine definition, shows every state', async () => {
-  const svg = await renderDiagram({ format: 'svg', layout: await graphvizLayout() });
+  const svg = await renderDiagram({ format: 'svg', detail: 'full', layout: await graphvizLayout() });
   assert.match(svg, /^<\?xml|^<svg/);
   const texts = svgTexts(svg);
   for (const name of BACKEND_STATE_NAMES) assert.ok(texts.includes(name), `state ${name} missing from the SVG`);
@@ -31,10 +31,10 @@ test('a history draws one backend path, numbered in order, in a self-contained H
     history.steps.map((s) => `${s.n} ${s.from}>${s.to}`),
     ['1 promoted>detached', '2 detached>detached', '3 detached>rebuilding.awaiting', '4 rebuilding.awaiting>up.serving', '5 up.serving>up.serving'],
   );
-  const dot = await renderDiagram({ format: 'dot', history: history.steps, backend: history.backend });
+  const dot = await renderDiagram({ format: 'dot', detail: 'full', history: history.steps, backend: history.backend });
   assert.match(dot, /"promoted" -> "detached" \[label="#1 efm.fence" color="#d62728"/);
   assert.match(dot, /"rebuilding.awaiting" -> "up.serving" \[label="#4 efm.attach"/);
-  const html = await renderDiagram({ format: 'html', history: history.steps, backend: history.backend, layout: await graphvizLayout() });
+  const html = await renderDiagram({ format: 'html', detail: 'full', history: history.steps, backend: history.backend, layout: await graphvizLayout() });
   assert.ok(html.startsWith('<!DOCTYPE html>'));
   assert.ok(!/<script|<link|src=/i.test(html), 'no scripts or external resources');
   assert.match(html, /<td class="n">4<\/td>/);
@@ -42,7 +42,7 @@ test('a history draws one backend path, numbered in order, in a self-contained H
 });
 
 test('mermaid output names every state and the path', async () => {
-  const mm = await renderDiagram({ format: 'mermaid', history: [{ n: 1, backend: 'x', from: 'up', to: 'detached', event: 'efm.detach' }] });
+  const mm = await renderDiagram({ format: 'mermaid', detail: 'full', history: [{ n: 1, backend: 'x', from: 'up', to: 'detached', event: 'efm.detach' }] });
   assert.match(mm, /^stateDiagram-v2/);
   for (const name of BACKEND_STATE_NAMES) assert.ok(mm.includes(name), name);
   assert.match(mm, /up_serving --> detached : step 1 efm.detach/);

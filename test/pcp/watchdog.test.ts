@@ -1,0 +1,120 @@
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import type { ClusterConfig } from '../../contracts/config.ts';
+import { EndpointHealth, NativeDriver, opsOver } from '../../pcp/index.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { labStatus, pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
+import { readState } from '../../lab/state.ts';
+import { labId, startLab, type TestLab } from '../support/lab.ts';
+
+/**
+ * Endpoint choice on a real three-pgpool watchdog cluster (pgpool-II 4.3.5): with the first
+ * configured pgpool frozen (SIGSTOP: it accepts connections and never answers) or dead, actions
+ * and reads go through the others and are confirmed by every pgpool that answers.
+ */
+const LAB_ID = labId(21);
+let lab: TestLab;
+
+before(async () => {
+  lab = await startLab({ id: LAB_ID, pgpools: 3 });
+});
+after(async () => {
+  // A failed assertion must not leave a pgpool stopped by SIGSTOP behind (labDown could not stop it gracefully).
+  for (const p of lab?.pgpools ?? []) {
+    try {
+      pgpools.thawPgpool(lab, p.role);
+    } catch {
+      // not running
+    }
+  }
+  await lab?.stop();
+});
+
+const plan = () => readState(`${lab.dir}/lab.json`).plan;
+
+/** The lab's cluster with a standby pgpool (not the watchdog leader) as the first endpoint: the one the test takes away. */
+async function standbyFirst(): Promise<{ cluster: ClusterConfig; victim: { role: string; name: string } }> {
+  const views = await watchdogViews(plan());
+  const leader = views[0]?.info?.leaderHostName;
+  const base = lab.config.clusters[0];
+  assert.ok(base && leader);
+  const standby = base.pcp.endpoints.find((e) => e.host !== leader);
+  assert.ok(standby);
+  const role = lab.pgpools.find((p) => p.host === standby.host)?.role;
+  assert.ok(role);
+  const cluster = { ...base, pcp: { ...base.pcp, endpoints: [standby, ...base.pcp.endpoints.filter((e) => e !== standby)] } };
+  return { cluster, victim: { role, name: standby.label ?? standby.host } };
+}
+
+const standbyAddress = () => `${lab.nodes[2]?.address}:${lab.nodes[2]?.port}`;
+
+const CLI = new URL('../../bin/pcpflow.js', import.meta.url).pathname;
+
+describe('endpoint choice across a watchdog cluster', () => {
+  it('lab status and `pcpflow pcp watchdog --json` show one leader and two standbys, seen alike by all three', async () => {
+    const s = await labStatus(lab.dir);
+    assert.equal(s.watchdog.length, 3);
+    const own = s.watchdog.map((v) => v.info?.WatchdogNodes[0]?.StateName).sort();
+    assert.deepEqual(own, ['LEADER', 'STANDBY', 'STANDBY']);
+    assert.equal(new Set(s.watchdog.map((v) => v.info?.leaderHostName)).size, 1);
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'pcp', 'watchdog', '--json', '--config', lab.configPath]);
+    const out = JSON.parse(stdout) as { leader: string | null; agree: boolean; pgpools: { endpoint: string; reachable: boolean; role: string | null }[] };
+    assert.equal(out.agree, true);
+    assert.ok(out.leader && lab.pgpools.some((p) => p.host === out.leader));
+    assert.deepEqual(out.pgpools.map((p) => p.endpoint), ['pgpool0', 'pgpool1', 'pgpool2']);
+    assert.deepEqual(out.pgpools.map((p) => p.role).sort(), ['LEADER', 'STANDBY', 'STANDBY']);
+  });
+
+  it('a frozen pgpool first in the list: the action goes through another and every pgpool that answers confirms it', async () => {
+    const { cluster, victim } = await standbyFirst();
+    const health = new EndpointHealth();
+    const driver = new NativeDriver(cluster, { health });
+    const ops = opsOver(cluster, driver);
+    pgpools.freezePgpool(lab, victim.role);
+    try {
+      const o = await ops.ensureDetached(standbyAddress());
+      assert.equal(o.result, 'changed', o.reason);
+      assert.notEqual(o.endpoint, victim.name);
+      assert.equal(o.confirmedBy?.length, 2, `confirmed by ${o.confirmedBy?.join(', ')}`);
+      assert.ok(!o.confirmedBy?.includes(victim.name));
+      const frozen = health.view(cluster.pcp.endpoints.map((e) => ({ host: e.host, port: e.port, name: e.label ?? '' })))[0];
+      assert.equal(frozen?.reachable, false);
+      const failedAt = frozen?.lastFailureAt;
+      // Tried last now: the next read answers from another pgpool without asking the frozen one again.
+      const read = await driver.nodes();
+      assert.notEqual(read.endpoint, victim.name);
+      assert.equal(health.view([{ host: cluster.pcp.endpoints[0]!.host, port: cluster.pcp.endpoints[0]!.port, name: victim.name }])[0]?.lastFailureAt, failedAt);
+    } finally {
+      pgpools.thawPgpool(lab, victim.role);
+    }
+    await waitWatchdogSettled(plan());
+    const back = await opsOver(cluster, new NativeDriver(cluster, { health: new EndpointHealth() })).ensureAttached(standbyAddress());
+    assert.notEqual(back.result, 'failed', back.reason);
+    assert.equal(back.confirmedBy?.length, 3, `after the thaw every pgpool confirms: ${back.confirmedBy?.join(', ')}`);
+  });
+
+  it('a dead pgpool first in the list: the action goes through another; pgpools() shows it unreachable and the others with their watchdog roles', async () => {
+    const { cluster, victim } = await standbyFirst();
+    const driver = new NativeDriver(cluster, { health: new EndpointHealth() });
+    const ops = opsOver(cluster, driver);
+    await pgpools.killPgpool(lab, victim.role);
+    try {
+      const o = await ops.ensureDetached(standbyAddress());
+      assert.equal(o.result, 'changed', o.reason);
+      assert.notEqual(o.endpoint, victim.name);
+      const view = await ops.pgpools();
+      const dead = view.pgpools.find((p) => p.endpoint === victim.name);
+      assert.equal(dead?.reachable, false);
+      const roles = view.pgpools.filter((p) => p.reachable).map((p) => p.watchdogRole).sort();
+      assert.deepEqual(roles, ['LEADER', 'STANDBY']);
+      assert.ok(view.authoritative && view.authoritative.endpoint !== victim.name);
+      for (const p of view.pgpools.filter((x) => x.reachable)) assert.equal(p.nodes?.find((n) => n.id === 2)?.status, 'down', `${p.endpoint} shows the detach`);
+    } finally {
+      await pgpools.startPgpoolAgain(lab, victim.role);
+    }
+    await waitWatchdogSettled(plan());
+    const back = await opsOver(cluster, new NativeDriver(cluster, { health: new EndpointHealth() })).ensureAttached(standbyAddress());
+    assert.notEqual(back.result, 'failed', back.reason);
+  });
+});
