@@ -1,4 +1,4 @@
-import { PcpError } from './errors/index.ts';
+import { PcpAbortedError, PcpError } from './errors/index.ts';
 import { sharedEndpointHealth, type EndpointHealth } from './endpoint-health.ts';
 import type { Endpoint } from './endpoints.ts';
 
@@ -33,7 +33,8 @@ export async function eachEndpoint<T>(
         health.answered(ep);
         return { ...base, value };
       } catch (err) {
-        if (!(err instanceof PcpError)) throw err;
+        // The caller gave up (deadline): not this pgpool's failure.
+        if (!(err instanceof PcpError) || err instanceof PcpAbortedError) throw err;
         health.failed(ep, err.message);
         return { ...base, error: err.message };
       }

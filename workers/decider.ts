@@ -7,7 +7,7 @@ import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
 import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { COMMIT_DECISION_LUA } from './lua/scripts.ts';
@@ -20,6 +20,8 @@ import type { Metrics } from './metrics.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
 export const SEEN_TTL_S = 90 * 86_400;
+/** Every how many snapshot versions a decision's audit record carries the whole snapshot. */
+export const SNAPSHOT_EVERY = 20;
 /** How long a synchronous hook can still read what became of its event or action. */
 export const RESULT_TTL_S = 3_600;
 
@@ -74,7 +76,7 @@ export class ClusterDecider {
   private async bootstrap(): Promise<StoredSnapshot | null> {
     let observed;
     try {
-      observed = await this.deps.pcpFor(this.cluster).nodes();
+      observed = await this.deps.pcpFor(this.cluster).nodes({ deadlineMs: callBudgetMs(this.cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
       return null;
@@ -189,7 +191,11 @@ export class ClusterDecider {
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const decision = decide(before, event, at);
-    const bodies = decisionBodies(cluster, event, before, decision, at);
+    // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
+    // changed; between checkpoints replay carries the state forward decision by decision, so the
+    // trail stays small even when the dedupe window holds thousands of events.
+    const checkpoint = before !== state.snapshot || Number(state.version) % SNAPSHOT_EVERY === 0;
+    const bodies = decisionBodies(cluster, event, checkpoint ? before : null, decision, at);
     const result: EventResult = {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),
@@ -245,8 +251,9 @@ export class ClusterDecider {
         keys.audit(this.prefix, cluster),
         keys.auditHead(this.prefix, cluster),
         keys.pendingActions(this.prefix, cluster),
-        seenKey ?? '',
-        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : '',
+        // "none" is the snapshot key again, never '': see commit-decision.lua.
+        seenKey ?? keys.snapshot(this.prefix, cluster),
+        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : keys.snapshot(this.prefix, cluster),
       ],
       [
         state?.version ?? '',

@@ -2,9 +2,9 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
-import type { PcpNode, PcpOps, PgpoolsView } from '../pcp/index.ts';
+import { callBudgetMs, type PcpNode, type PcpOps, type PgpoolsView } from '../pcp/index.ts';
 import type { AuditStore } from '../audit/store.ts';
-import { pgpoolDifferences, recordPgpoolMetrics } from './pgpool-views.ts';
+import { auditPgpoolViews, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { hasUndecided } from './at-rest.ts';
@@ -60,13 +60,13 @@ export class Reconciler {
     if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
     let view: PgpoolsView<PcpNode>;
     try {
-      view = await this.deps.pcpFor(cluster).pgpools();
+      view = await this.deps.pcpFor(cluster).pgpools({ deadlineMs: callBudgetMs(cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
       return [];
     }
     if (this.deps.metrics) recordPgpoolMetrics(this.deps.metrics, cluster.name, view);
-    await this.compareViews(cluster, view);
+    await auditPgpoolViews({ ...this.deps, cluster: cluster.name }, view);
     const observed = view.authoritative;
     if (!observed?.nodes) {
       this.deps.logger.warn(
@@ -100,30 +100,4 @@ export class Reconciler {
     return events;
   }
 
-  /**
-   * Each pgpool's table against the authoritative one (the watchdog leader's): a change in what
-   * differs is audited once, naming each pgpool, and so is the return to agreement. pcpflow does
-   * not act on a standby pgpool's copy: the watchdog syncs it from the leader.
-   */
-  private async compareViews(cluster: ClusterConfig, view: PgpoolsView<PcpNode>): Promise<void> {
-    if (view.pgpools.length < 2) return;
-    const diff = pgpoolDifferences(view);
-    const now = Date.now() / 1000;
-    for (const endpoint of new Set(diff.map((d) => d.endpoint))) this.deps.metrics?.pgpoolLastDisagreement.set({ cluster: cluster.name, endpoint }, now);
-    const signature = diff.map((d) => `${d.endpoint}|${d.backend}|${d.seen}|${d.reference}`).sort().join(';');
-    const key = keys.pgpoolViews(this.deps.prefix, cluster.name);
-    const previous = (await this.deps.redis.get(key)) ?? '';
-    if (previous === signature) return;
-    await this.deps.redis.set(key, signature);
-    if (diff.length) this.deps.logger.warn({ cluster: cluster.name, diff }, 'pgpools disagree about the backends');
-    if (!this.deps.audit) return;
-    const leader = view.authoritative?.endpoint ?? 'none';
-    const note = diff.length
-      ? `The pgpools disagree: ${diff.map((d) => `${d.endpoint} shows ${d.backend} ${d.seen} where ${d.referenceEndpoint} shows ${d.reference}`).join('; ')}. ` +
-        `pcpflow follows the watchdog leader (${leader}); a standby pgpool takes the leader's backend status when it joins the watchdog, so a difference that stays means that pgpool is cut off from the leader: restart it.`
-      : `Every reachable pgpool shows the same backends again (${view.pgpools.filter((p) => p.reachable).map((p) => p.endpoint).join(', ')}; leader ${leader}).`;
-    await this.deps.audit.append(cluster.name, [
-      { kind: 'drift', cluster: cluster.name, at: new Date().toISOString(), backend: diff[0]?.backend ?? null, endpoint: diff[0]?.endpoint ?? leader, note: note.slice(0, 2000) },
-    ]);
-  }
 }

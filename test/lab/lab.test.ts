@@ -46,10 +46,10 @@ describe('lab', { timeout: 240_000 }, () => {
   });
 
   it('is on its own loopback addresses and writes a valid pcpflow config', () => {
-    assert.equal(lab.pgpool.host, '127.0.1.10');
+    assert.equal(lab.pgpool.host, `127.0.${LAB_ID}.10`);
     assert.deepEqual(
       lab.nodes.map((n) => `${n.address}:${n.port}`),
-      ['127.0.1.11:5432', '127.0.1.12:5432', '127.0.1.13:5432'],
+      [`127.0.${LAB_ID}.11:5432`, `127.0.${LAB_ID}.12:5432`, `127.0.${LAB_ID}.13:5432`],
     );
     assert.equal(statSync(lab.pcp.passfile).mode & 0o777, 0o600);
     const { config } = loadConfig(lab.configPath, {});
@@ -57,7 +57,7 @@ describe('lab', { timeout: 240_000 }, () => {
     assert.equal(cluster?.name, 'lab');
     assert.equal(cluster?.pcp.user, 'pcpadmin');
     assert.equal(cluster?.pcp.passfile, lab.pcp.passfile);
-    assert.deepEqual(cluster?.pcp.endpoints.map((e) => `${e.host}:${e.port}`), ['127.0.1.10:9898']);
+    assert.deepEqual(cluster?.pcp.endpoints.map((e) => `${e.host}:${e.port}`), [`127.0.${LAB_ID}.10:9898`]);
     assert.equal(config.redis.url, lab.redisUrl);
     assert.ok(config.outbox.dir.startsWith(lab.dir));
   });

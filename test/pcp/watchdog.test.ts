@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { EndpointHealth, NativeDriver, opsOver } from '../../pcp/index.ts';
-import { pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { labStatus, pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
 import { readState } from '../../lab/state.ts';
 import { labId, startLab, type TestLab } from '../support/lab.ts';
 
@@ -47,7 +49,23 @@ async function standbyFirst(): Promise<{ cluster: ClusterConfig; victim: { role:
 
 const standbyAddress = () => `${lab.nodes[2]?.address}:${lab.nodes[2]?.port}`;
 
+const CLI = new URL('../../bin/pcpflow.js', import.meta.url).pathname;
+
 describe('endpoint choice across a watchdog cluster', () => {
+  it('lab status and `pcpflow pcp watchdog --json` show one leader and two standbys, seen alike by all three', async () => {
+    const s = await labStatus(lab.dir);
+    assert.equal(s.watchdog.length, 3);
+    const own = s.watchdog.map((v) => v.info?.WatchdogNodes[0]?.StateName).sort();
+    assert.deepEqual(own, ['LEADER', 'STANDBY', 'STANDBY']);
+    assert.equal(new Set(s.watchdog.map((v) => v.info?.leaderHostName)).size, 1);
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'pcp', 'watchdog', '--json', '--config', lab.configPath]);
+    const out = JSON.parse(stdout) as { leader: string | null; agree: boolean; pgpools: { endpoint: string; reachable: boolean; role: string | null }[] };
+    assert.equal(out.agree, true);
+    assert.ok(out.leader && lab.pgpools.some((p) => p.host === out.leader));
+    assert.deepEqual(out.pgpools.map((p) => p.endpoint), ['pgpool0', 'pgpool1', 'pgpool2']);
+    assert.deepEqual(out.pgpools.map((p) => p.role).sort(), ['LEADER', 'STANDBY', 'STANDBY']);
+  });
+
   it('a frozen pgpool first in the list: the action goes through another and every pgpool that answers confirms it', async () => {
     const { cluster, victim } = await standbyFirst();
     const health = new EndpointHealth();
