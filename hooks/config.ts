@@ -188,6 +188,7 @@ export const HookConfigSchema = z
         port: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(65535))),
         token: z.optional(SecretRef),
         basicAuth: z.optional(z.strictObject({ user: z.string().check(z.minLength(1)), password: SecretRef })),
+        metricsToken: z.optional(SecretRef),
       }),
     ),
     log: z.optional(
