@@ -342,6 +342,9 @@ export function readHookSecret(ref: HookSecretRef, env: NodeJS.ProcessEnv): stri
       throw new HookConfigError(`redis.password: secret file ${ref.file} ${what}`, undefined, { cause: err });
     }
   }
+  // An empty secret must never read as "no password" (the worker refuses it the same way).
+  if (value.trim() === '')
+    throw new HookConfigError(`redis.password: ${ref.env !== undefined ? `environment variable ${ref.env}` : `secret file ${ref.file}`} is empty; put the secret in it`);
   registerSecret(value);
   return value;
 }
