@@ -11,6 +11,11 @@ export interface NodesAnswer {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /**
+   * One budget for the whole call: every endpoint tried, connect, auth and every reply frame.
+   * Without it each endpoint still gets at most connectMs + readMs.
+   */
+  deadlineMs?: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import { formatAddress } from '../contracts/address.ts';
+import { remainingMs, type CallDeadline } from './deadline.ts';
 import {
   PcpAbortedError,
   PcpAuthError,
@@ -56,12 +57,14 @@ function isTransportFailure(err: PcpError): boolean {
 export async function tryEndpoints<T>(
   endpoints: readonly Endpoint[],
   op: (ep: Endpoint, markSent: MarkSent) => Promise<T>,
-  opts: { readOnly: boolean; signal?: AbortSignal; health?: EndpointHealth },
+  opts: { readOnly: boolean; signal?: AbortSignal; deadline?: CallDeadline; health?: EndpointHealth },
 ): Promise<Answered<T>> {
   const failures: PcpError[] = [];
   const health = opts.health ?? sharedEndpointHealth;
   for (const ep of health.order(endpoints)) {
     if (opts.signal?.aborted) throw new PcpAbortedError('the PCP request');
+    // The call's deadline is spent: the endpoints not yet tried are not asked.
+    if (opts.deadline && failures.length > 0 && remainingMs(opts.deadline) <= 0) break;
     let sent = false;
     try {
       const value = await op(ep, () => {
