@@ -43,7 +43,7 @@ const W = 1100;
 const GUTTER = 170;
 const RIGHT = 16;
 const AXIS_H = 34;
-const LANE_H = 64;
+const LANE_H = 80;
 const CLUSTER_H = 26;
 const LEGEND_H = 52;
 
@@ -105,7 +105,7 @@ export function timelineSvg(t: Timeline, opts: TimelineSvgOptions = {}): string 
     const y = AXIS_H + t.lanes.length * LANE_H;
     out.push(`<g class="lane lane-cluster" data-lane="cluster"><text x="8" y="${y + 16}" fill="#333">cluster-wide</text>`);
     out.push(`<line x1="${GUTTER}" y1="${y + 12}" x2="${GUTTER + plotW}" y2="${y + 12}" stroke="#dddddd"/>`);
-    for (const m of t.clusterMarkers) out.push(markerSvg(m, x(m.at), y + 12, 'cluster'));
+    for (const p of placeMarkers(t.clusterMarkers, x, 1)) out.push(markerSvg(p.m, p.px, y + 12, 'cluster', p.letter));
     out.push(`</g>`);
   }
   out.push(legendSvg(height - LEGEND_H + 8, colours));
@@ -117,15 +117,15 @@ function laneSvg(l: Lane, y: number, x: (ms: number) => number, colours: Map<str
   const out: string[] = [];
   const lane = esc(l.backend);
   out.push(`<g class="lane" data-lane="${lane}">`);
-  const name = `<text x="8" y="${y + 24}" font-weight="bold" fill="#222">${lane}</text>`;
+  const name = `<text x="8" y="${y + 40}" font-weight="bold" fill="#222">${lane}</text>`;
   out.push(opts.laneHref ? `<a href="${esc(opts.laneHref(l.backend))}">${name}</a>` : name);
-  out.push(`<text x="8" y="${y + 38}" fill="#888" font-size="9">actions</text><text x="8" y="${y + 51}" fill="#888" font-size="9">pgpool seen</text>`);
+  out.push(`<text x="8" y="${y + 54}" fill="#888" font-size="9">actions</text><text x="8" y="${y + 67}" fill="#888" font-size="9">pgpool seen</text>`);
   out.push(`<line x1="${GUTTER}" y1="${y + LANE_H - 2}" x2="${W - RIGHT}" y2="${y + LANE_H - 2}" stroke="#e6e6e6"/>`);
-  for (const s of l.spans) out.push(spanSvg(s, y + 12, x, colours, l.backend));
-  l.actions.forEach((a) => out.push(actionSvg(a, y + 32, x, l.backend)));
-  for (const p of l.pgpool) out.push(pgpoolSvg(p, y + 46, x, l.backend));
-  // Markers last, on top of the state band, so each stays hoverable.
-  for (const m of l.markers) out.push(markerSvg(m, x(m.at), y + 10, l.backend));
+  for (const s of l.spans) out.push(spanSvg(s, y + 28, x, colours, l.backend));
+  l.actions.forEach((a) => out.push(actionSvg(a, y + 48, x, l.backend)));
+  for (const p of l.pgpool) out.push(pgpoolSvg(p, y + 62, x, l.backend));
+  // Markers last, above the state band, stacked in up to three rows so none hides another.
+  for (const p of placeMarkers(l.markers, x, 3)) out.push(markerSvg(p.m, p.px, y + 24 - p.row * 10, l.backend, p.letter));
   out.push(`</g>`);
   return out.join('\n');
 }
@@ -177,11 +177,30 @@ function pgpoolSvg(p: PgpoolSpan, y: number, x: (ms: number) => number, backend:
   );
 }
 
-function markerSvg(m: EventMarker, px: number, y: number, lane: string): string {
+const MARKER_W = 13;
+
+/**
+ * Rows for markers: each goes in the lowest row where it clears the one before it; when every
+ * row is taken it goes in the top row without its letter, so no two letters ever overlap.
+ */
+function placeMarkers(markers: readonly EventMarker[], x: (ms: number) => number, rows: number): Array<{ m: EventMarker; px: number; row: number; letter: boolean }> {
+  const last: number[] = Array.from({ length: rows }, () => -Infinity);
+  return [...markers]
+    .sort((a, b) => a.at - b.at)
+    .map((m) => {
+      const px = x(m.at);
+      const row = last.findIndex((lx) => px - lx >= MARKER_W);
+      if (row === -1) return { m, px, row: rows - 1, letter: false };
+      last[row] = px;
+      return { m, px, row, letter: true };
+    });
+}
+
+function markerSvg(m: EventMarker, px: number, y: number, lane: string, withLetter = true): string {
   const c = SOURCE_COLOURS[m.source] ?? '#333333';
   const tip = `${time(m.at)} ${m.type} from ${m.source} (${m.kind}, audit #${m.seq}): ${m.note}`;
   const letter = (m.source[0] ?? '?').toUpperCase();
-  return `<a href="#rec-${m.seq}"><g class="marker" data-source="${esc(m.source)}" data-type="${esc(m.type)}" data-seq="${m.seq}" data-lane="${esc(lane)}"><path d="M${px.toFixed(1)} ${y + 4} l-6 -10 h12 z" fill="${c}" stroke="#ffffff" stroke-width="0.8"/><text x="${px.toFixed(1)}" y="${y - 1}" text-anchor="middle" font-size="7" fill="#ffffff" pointer-events="none">${letter}</text>${title(tip)}</g></a>`;
+  return `<a href="#rec-${m.seq}"><g class="marker" data-source="${esc(m.source)}" data-type="${esc(m.type)}" data-seq="${m.seq}" data-lane="${esc(lane)}"><path d="M${px.toFixed(1)} ${y + 4} l-6 -10 h12 z" fill="${c}" stroke="#ffffff" stroke-width="0.8"/>${withLetter ? `<text x="${px.toFixed(1)}" y="${y - 1}" text-anchor="middle" font-size="7" fill="#ffffff" pointer-events="none">${letter}</text>` : ''}${title(tip)}</g></a>`;
 }
 
 function legendSvg(y: number, colours: Map<string, string>): string {

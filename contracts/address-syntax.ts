@@ -12,8 +12,12 @@ const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
 
 export const MAX_ADDRESS_LENGTH = 260;
 
+/** Digits and dots only: meant as an IPv4 address, so it must be one (`300.1.1.1` is neither). */
+const NUMERIC = /^[\d.]+$/;
+
 export function isHost(h: string): boolean {
-  return IPV4.test(h) || HOSTNAME.test(h) || (h.includes(':') && IPV6.test(h));
+  if (NUMERIC.test(h)) return IPV4.test(h);
+  return HOSTNAME.test(h) || (h.includes(':') && IPV6.test(h));
 }
 
 /** Parses `host`, `host:port`, `[v6]` or `[v6]:port`; returns null when the text is none of these. */

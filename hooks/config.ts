@@ -1,21 +1,35 @@
-import { readFileSync } from 'node:fs';
+import { isHost } from '../contracts/address-syntax.ts';
 import * as z from 'zod/mini';
 import { registerSecret } from '../runtime/redact.ts';
+import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { HookConfigError } from './errors.ts';
 
 /**
- * The part of the pcpflow config a hook uses, validated with zod/mini (a few kB, ~2 ms) because
- * the full ConfigSchema costs the hook ~25 ms of start-up. Sections the hook does not read
- * (PCP, backends, http, …) are left to `pcpflow config check` and the workers: a typo in a PCP
- * timeout must not make EFM's attach event vanish. Defaults and env overrides mirror
- * contracts/config.ts and runtime/config.ts; test/hooks/config.test.ts keeps them equal.
+ * The pcpflow config as the hook reads it, validated with zod/mini (a few kB, ~2 ms) because
+ * contracts/config.ts's zod classic schema costs the hook ~25 ms of start-up. It is the same
+ * schema written again, strict everywhere: a config the worker rejects (an unknown key, a bad
+ * PCP timeout) is rejected by the hook too, so a typo shows up on the first EFM call instead of
+ * at the worker's next restart. test/hooks/config.test.ts runs both on one corpus and requires
+ * the same verdict. Defaults and env overrides mirror contracts/config.ts and runtime/config.ts.
  */
 
 export const DEFAULT_CONFIG_PATH = '/etc/pcpflow/pcpflow.yaml';
 
+/** A config file larger than this is refused unread: /dev/zero or a runaway generator, not a config. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+const MAX_SECRET_BYTES = 64 * 1024;
+
 const EnvName = z.string().check(z.regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'));
 const FilePath = z.string().check(z.minLength(1), z.maxLength(4096));
 const Millis = z.number().check(z.int(), z.positive());
+const Host = z
+  .string()
+  .check(
+    z.minLength(1, 'host is empty'),
+    z.maxLength(253, 'host is longer than 253 characters'),
+    z.refine(isHost, 'not an IPv4 address, IPv6 address or host name'),
+  );
+const Port = z.number().check(z.int(), z.minimum(1), z.maximum(65535));
 
 const SecretRef = z
   .strictObject({ env: z.optional(EnvName), file: z.optional(FilePath) })
@@ -24,10 +38,7 @@ const SecretRef = z
   );
 export type HookSecretRef = z.infer<typeof SecretRef>;
 
-const HostPort = z.looseObject({
-  host: z.string().check(z.minLength(1)),
-  port: z.number().check(z.int(), z.minimum(1), z.maximum(65535)),
-});
+const HostPort = z.strictObject({ host: Host, port: Port });
 
 const HookRedisSchema = z.strictObject({
   url: z._default(
@@ -60,33 +71,142 @@ const HookRedisSchema = z.strictObject({
 });
 export type HookRedisConfig = z.infer<typeof HookRedisSchema>;
 
-const HookClusterSchema = z.looseObject({
-  name: z
-    .string()
-    .check(
-      z.regex(
-        /^[a-z0-9][a-z0-9_-]{0,62}$/,
-        'must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit',
-      ),
-    ),
-  fence: z._default(
-    z.looseObject({
-      mode: z._default(z.enum(['fail-open', 'fail-closed']), 'fail-open'),
-      timeoutMs: z._default(Millis, 10_000),
+const PcpEndpoint = z.strictObject({
+  host: Host,
+  port: z._default(Port, 9898),
+  label: z.optional(z.string().check(z.maxLength(64))),
+});
+
+const Backend = z.strictObject({
+  address: Host,
+  port: z._default(Port, 5432),
+  nodeId: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(127))),
+});
+
+const Retry = z.strictObject({
+  attempts: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(100)), 8),
+  backoffMs: z._default(Millis, 250),
+  maxBackoffMs: z._default(Millis, 10_000),
+  jitter: z._default(z.number().check(z.minimum(0), z.maximum(1)), 0.2),
+});
+
+const Timeouts = z.strictObject({
+  connectMs: z._default(Millis, 2_000),
+  readMs: z._default(Millis, 5_000),
+  verifyMs: z._default(Millis, 15_000),
+  pollIntervalMs: z._default(Millis, 10),
+});
+
+const Fence = z.strictObject({
+  mode: z._default(z.enum(['fail-open', 'fail-closed']), 'fail-open'),
+  timeoutMs: z._default(Millis, 10_000),
+  detachHealthyPrimary: z._default(z.boolean(), false),
+});
+
+const StreamCheck = z.strictObject({
+  source: z._default(z.enum(['auto', 'pgpool', 'postgres', 'off']), 'auto'),
+  pollIntervalMs: z.optional(Millis),
+  deadlineMs: z.optional(Millis),
+  postgres: z.optional(
+    z.strictObject({
+      user: z.string().check(z.minLength(1), z.maxLength(63)),
+      password: z.optional(SecretRef),
+      database: z.optional(z.string().check(z.minLength(1), z.maxLength(63))),
+      connectTimeoutMs: z.optional(Millis),
+      ssl: z.optional(z.enum(['disable', 'require'])),
     }),
-    { mode: 'fail-open', timeoutMs: 10_000 },
   ),
 });
 
-export const HookConfigSchema = z.looseObject({
-  redis: z._default(HookRedisSchema, {
-    url: 'redis://127.0.0.1:6379',
-    keyPrefix: '{pcpflow}',
-    publishTimeoutMs: 800,
-  }),
-  outbox: z._default(z.strictObject({ dir: FilePath }), { dir: '/var/spool/pcpflow' }),
-  clusters: z.array(HookClusterSchema).check(z.minLength(1, 'at least one cluster')),
+const AuditSinks = z.strictObject({
+  streamMaxLen: z._default(z.number().check(z.int(), z.minimum(0)), 0),
+  jsonlFile: z.optional(FilePath),
 });
+
+const HookClusterSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .check(
+        z.regex(
+          /^[a-z0-9][a-z0-9_-]{0,62}$/,
+          'must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit',
+        ),
+      ),
+    pcp: z.strictObject({
+      endpoints: z.array(PcpEndpoint).check(z.minLength(1, 'at least one PCP endpoint')),
+      user: z.string().check(z.minLength(1), z.maxLength(127)),
+      passfile: z.optional(FilePath),
+      driver: z._default(z.enum(['native', 'binaries']), 'native'),
+      binDir: z.optional(FilePath),
+    }),
+    timeouts: z.optional(Timeouts),
+    backends: z.array(Backend).check(z.minLength(1, 'at least one backend')),
+    retry: z.optional(Retry),
+    reconcileIntervalMs: z.optional(Millis),
+    fence: z._default(Fence, { mode: 'fail-open', timeoutMs: 10_000, detachHealthyPrimary: false }),
+    streamCheck: z.optional(StreamCheck),
+    audit: z.optional(AuditSinks),
+    notificationCommand: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      const seen = new Set<string>();
+      c.backends.forEach((b, i) => {
+        const key = `${b.address}:${b.port}`;
+        if (seen.has(key)) ctx.issues.push({ code: 'custom', input: b, path: ['backends', i], message: `duplicate backend ${key}` });
+        seen.add(key);
+      });
+      if (c.streamCheck?.source === 'postgres' && c.streamCheck.postgres === undefined)
+        ctx.issues.push({
+          code: 'custom',
+          input: c.streamCheck,
+          path: ['streamCheck', 'postgres'],
+          message: 'source postgres needs postgres.user (and a password reference unless trust or a .pgpass applies)',
+        });
+    }),
+  );
+
+export const HookConfigSchema = z
+  .strictObject({
+    redis: z._default(HookRedisSchema, {
+      url: 'redis://127.0.0.1:6379',
+      keyPrefix: '{pcpflow}',
+      publishTimeoutMs: 800,
+    }),
+    http: z.optional(
+      z.strictObject({
+        host: z.optional(Host),
+        port: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(65535))),
+        token: z.optional(SecretRef),
+        basicAuth: z.optional(z.strictObject({ user: z.string().check(z.minLength(1)), password: SecretRef })),
+      }),
+    ),
+    log: z.optional(
+      z.strictObject({
+        level: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])),
+      }),
+    ),
+    outbox: z._default(z.strictObject({ dir: FilePath }), { dir: '/var/spool/pcpflow' }),
+    workers: z.optional(
+      z.strictObject({
+        concurrency: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(256))),
+        lockDurationMs: z.optional(Millis),
+        stalledIntervalMs: z.optional(Millis),
+      }),
+    ),
+    clusters: z.array(HookClusterSchema).check(z.minLength(1, 'at least one cluster')),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      const seen = new Set<string>();
+      c.clusters.forEach((cl, i) => {
+        if (seen.has(cl.name))
+          ctx.issues.push({ code: 'custom', input: cl.name, path: ['clusters', i, 'name'], message: `duplicate cluster ${cl.name}` });
+        seen.add(cl.name);
+      });
+    }),
+  );
 export type HookConfig = z.infer<typeof HookConfigSchema>;
 export type HookCluster = HookConfig['clusters'][number];
 
@@ -95,18 +215,23 @@ export interface LoadedHookConfig {
   config: HookConfig;
 }
 
-async function readRaw(path: string): Promise<unknown> {
-  let text: string;
+function readConfigText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readBoundedFile(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new HookConfigError(
-      `${path}: cannot read the config file (${code}); set --config or PCPFLOW_CONFIG`,
-      undefined,
-      { cause: err },
-    );
+    // Kept word for word from before: scripts grep for "cannot read the config file (ENOENT)".
+    const what =
+      err instanceof BoundedReadError && err.message.startsWith('cannot be read')
+        ? `cannot read the config file (${err.code})`
+        : `the config file ${err instanceof Error ? err.message : String(err)}`;
+    throw new HookConfigError(`${path}: ${what}; set --config or PCPFLOW_CONFIG`, undefined, {
+      cause: err,
+    });
   }
+}
+
+async function readRaw(path: string): Promise<unknown> {
+  const text = readConfigText(path);
   const json = path.endsWith('.json');
   try {
     // YAML's parser is loaded only for YAML files: JSON configs start a few ms faster.
@@ -127,15 +252,47 @@ export function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
     const redis = out.redis && typeof out.redis === 'object' ? out.redis : {};
     out.redis = { ...redis, url: env.PCPFLOW_REDIS_URL };
   }
+  if (env.PCPFLOW_HTTP_PORT) {
+    const port = Number(env.PCPFLOW_HTTP_PORT);
+    const http = out.http && typeof out.http === 'object' ? out.http : {};
+    out.http = { ...http, port: Number.isNaN(port) ? env.PCPFLOW_HTTP_PORT : port };
+  }
   if (env.PCPFLOW_OUTBOX_DIR) out.outbox = { dir: env.PCPFLOW_OUTBOX_DIR };
   return out;
+}
+
+/**
+ * zod/mini carries no message locale (loading one costs start-up time): the checks written here
+ * carry their own messages, and the generic issues are worded here, as zod classic words them
+ * for the worker, so `config check` and the hook name a problem alike.
+ */
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.message !== '' && i.message !== 'Invalid input') return i.message;
+  switch (i.code) {
+    case 'unrecognized_keys':
+      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k.slice(0, 64)}"`).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${i.expected}`;
+    case 'invalid_value':
+      return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      return i.origin === 'array' || i.origin === 'string'
+        ? `needs at least ${String(i.minimum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
+        : `must be ${i.inclusive ? 'at least' : 'more than'} ${String(i.minimum)}`;
+    case 'too_big':
+      return i.origin === 'array' || i.origin === 'string'
+        ? `at most ${String(i.maximum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
+        : `must be ${i.inclusive ? 'at most' : 'less than'} ${String(i.maximum)}`;
+    default:
+      return i.message;
+  }
 }
 
 export async function loadHookConfig(path: string, env: NodeJS.ProcessEnv): Promise<LoadedHookConfig> {
   const parsed = HookConfigSchema.safeParse(applyEnv(await readRaw(path), env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
-      (i) => `${path}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${i.message}`,
+      (i) => `${path}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${describeIssue(i)}`,
     );
     throw new HookConfigError(
       `${path}: ${problems.length} problem(s) in the config: ${problems.join('; ')}`,
@@ -170,13 +327,10 @@ export function readHookSecret(ref: HookSecretRef, env: NodeJS.ProcessEnv): stri
     value = v;
   } else {
     try {
-      value = readFileSync(ref.file ?? '', 'utf8').replace(/\r?\n$/, '');
+      value = readBoundedFile(ref.file ?? '', MAX_SECRET_BYTES).toString('utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new HookConfigError(
-        `redis.password: secret file ${ref.file} is not readable (${(err as NodeJS.ErrnoException).code})`,
-        undefined,
-        { cause: err },
-      );
+      const what = err instanceof BoundedReadError ? err.message : String(err);
+      throw new HookConfigError(`redis.password: secret file ${ref.file} ${what}`, undefined, { cause: err });
     }
   }
   registerSecret(value);

@@ -1,5 +1,5 @@
-import { listPending, readPending, removePending } from './outbox.ts';
-import { RedisUnavailableError } from './errors.ts';
+import { cleanStaleTmp, listPending, quarantine, QUARANTINE, readPending, removePending, UnreadableEntry } from './outbox.ts';
+import { OutboxReadError, RedisUnavailableError } from './errors.ts';
 import { RespErrorReply, type RespClient } from './resp.ts';
 import { publishCommand } from './wire.ts';
 
@@ -34,35 +34,62 @@ export async function publishEvent(
 export interface DeliveryReport {
   appended: number;
   duplicates: number;
-  corrupt: number;
-  /** Still in the outbox when the time or count budget ran out. */
+  /** Set aside in quarantine/ with a reason: unreadable, not a file, a write cut short. */
+  quarantined: number;
+  /** Unreadable and not movable by this OS user: left in place, skipped, shown by `outbox status`. */
+  skipped: number;
+  /** Temp files of hooks that died mid-spool, removed. */
+  staleTmp: number;
+  /** Still in the outbox when the time or count budget ran out (skipped entries not counted). */
   remaining: number;
+  /** One line per entry set aside or skipped, for stderr and the flush report. */
+  notes: string[];
 }
 
 const BATCH = 64;
+
+
+function listOrExplain(dir: string, cluster: string): ReturnType<typeof listPending> {
+  try {
+    return listPending(dir, cluster);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new OutboxReadError(`cannot list the outbox ${dir}/${cluster} (${code}); give this user the outbox group (directory mode 2770)`, {
+      cause: err,
+    });
+  }
+}
 
 /** Delivers the oldest spooled events first, in batches, until done or out of budget. */
 export async function deliverPending(
   client: RespClient,
   opts: { prefix: string; cluster: string; dir: string; deadlineAt: number; maxEvents: number },
 ): Promise<DeliveryReport> {
-  const report: DeliveryReport = { appended: 0, duplicates: 0, corrupt: 0, remaining: 0 };
-  const pending = listPending(opts.dir, opts.cluster);
+  const report: DeliveryReport = { appended: 0, duplicates: 0, quarantined: 0, skipped: 0, staleTmp: 0, remaining: 0, notes: [] };
+  report.staleTmp = cleanStaleTmp(opts.dir, opts.cluster);
+  const pending = listOrExplain(opts.dir, opts.cluster);
+  const skipped = new Set<string>();
   let i = 0;
   while (i < pending.length && i < opts.maxEvents && Date.now() < opts.deadlineAt) {
     const batch = pending.slice(i, Math.min(i + BATCH, opts.maxEvents, pending.length));
     i += batch.length;
     const ready: { p: (typeof batch)[number]; json: string }[] = [];
     for (const p of batch) {
-      let json: string | null;
       try {
-        json = readPending(p);
+        ready.push({ p, json: readPending(p) });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another deliverer took it
-        throw err;
+        // One bad entry must never stop the ones behind it: set it aside, or at least step over it.
+        const why = err instanceof UnreadableEntry ? err.message : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+        if (quarantine(opts.dir, opts.cluster, p, why)) {
+          report.quarantined++;
+          report.notes.push(`${p.name} ${why}: set aside in ${QUARANTINE}/`);
+        } else {
+          report.skipped++;
+          skipped.add(p.name);
+          report.notes.push(`${p.name} ${why}: this user cannot set it aside either, skipped`);
+        }
       }
-      if (json === null) report.corrupt++;
-      else ready.push({ p, json });
     }
     const replies = await client.pipeline(
       ready.map((r) => publishCommand(opts.prefix, opts.cluster, r.p.eventId, r.json)),
@@ -70,9 +97,15 @@ export async function deliverPending(
     ready.forEach((r, k) => {
       if (outcomeOf(replies[k], r.p.eventId) === 'appended') report.appended++;
       else report.duplicates++;
-      removePending(r.p);
+      try {
+        removePending(r.p);
+      } catch (err) {
+        // Delivered (its marker is set), so a later run re-sends nothing; say why it stays.
+        skipped.add(r.p.name);
+        report.notes.push(`${r.p.name} delivered but not removable by this user (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      }
     });
   }
-  report.remaining = listPending(opts.dir, opts.cluster).length;
+  report.remaining = listOrExplain(opts.dir, opts.cluster).filter((p) => !skipped.has(p.name)).length;
   return report;
 }

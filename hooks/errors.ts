@@ -19,3 +19,8 @@ export class RedisUnavailableError extends PcpflowError {
 export class OutboxWriteError extends PcpflowError {
   readonly code = 'OUTBOX_WRITE';
 }
+
+/** The outbox directory itself is unreadable by this OS user: nothing in it can be delivered by us. */
+export class OutboxReadError extends PcpflowError {
+  readonly code = 'OUTBOX_READ';
+}

@@ -13,7 +13,8 @@ import {
   type HookConfig,
 } from './config.ts';
 import { deliverPending, publishEvent } from './deliver.ts';
-import { HookArgvError } from './errors.ts';
+import { BackendResolutionError, configuredAddresses, resolveAddress, unresolvedMessage } from '../contracts/backend-resolution.ts';
+import { HookArgvError, OutboxReadError } from './errors.ts';
 import { awaitFence } from './fence.ts';
 import { spool } from './outbox.ts';
 import { RespClient } from './resp.ts';
@@ -122,7 +123,9 @@ async function recordRejection(
   }
 }
 
-type Delivery = { via: 'redis'; client: RespClient } | { via: 'outbox'; path: string; why: string };
+type Delivery =
+  | { via: 'redis'; client: RespClient; notes: string[] }
+  | { via: 'outbox'; path: string; why: string; notes: string[] };
 
 /** Backlog first, then this event; whatever cannot reach Redis in time goes to the outbox, in order. */
 async function deliver(
@@ -135,67 +138,221 @@ async function deliver(
 ): Promise<Delivery> {
   const deadlineAt = startedAt + config.redis.publishTimeoutMs;
   const prefix = config.redis.keyPrefix;
+  const notes: string[] = [];
   let client: RespClient | undefined;
   let why: string;
   try {
     client = await connect(config, env, deadlineAt);
-    const backlog = await deliverPending(client, {
-      prefix,
-      cluster: cluster.name,
-      dir: config.outbox.dir,
-      deadlineAt,
-      maxEvents: MAX_BACKLOG_PER_RUN,
-    });
-    if (backlog.remaining === 0) {
-      await publishEvent(client, prefix, cluster.name, event.eventId, json);
-      return { via: 'redis', client };
+    let remaining = 0;
+    try {
+      const backlog = await deliverPending(client, {
+        prefix,
+        cluster: cluster.name,
+        dir: config.outbox.dir,
+        deadlineAt,
+        maxEvents: MAX_BACKLOG_PER_RUN,
+      });
+      notes.push(...backlog.notes);
+      remaining = backlog.remaining;
+    } catch (err) {
+      // Another user's outbox this one may not even list: what it cannot drain, it must not
+      // lose its own event over. The owner's next run, or `pcpflow outbox flush`, drains it.
+      if (!(err instanceof OutboxReadError)) throw err;
+      notes.push(err.message);
     }
-    why = `${backlog.remaining} older event(s) still in the outbox`;
+    if (remaining === 0) {
+      await publishEvent(client, prefix, cluster.name, event.eventId, json);
+      return { via: 'redis', client, notes };
+    }
+    why = `${remaining} older event(s) still in the outbox`;
+    try {
+      return { via: 'outbox', path: spool(config.outbox.dir, cluster.name, event.eventId, json), why, notes };
+    } catch (err) {
+      // Cannot queue behind the backlog: publishing now, out of order, beats losing the event.
+      notes.push(`${err instanceof Error ? err.message : String(err)}; published ahead of the backlog instead`);
+      await publishEvent(client, prefix, cluster.name, event.eventId, json);
+      return { via: 'redis', client, notes };
+    }
   } catch (err) {
     // Redis down, slow, refusing AUTH, or its secret unreadable by this OS user: spool, never drop.
     why = err instanceof Error ? err.message : String(err);
   }
   client?.close();
-  return { via: 'outbox', path: spool(config.outbox.dir, cluster.name, event.eventId, json), why };
+  return { via: 'outbox', path: spool(config.outbox.dir, cluster.name, event.eventId, json), why, notes };
 }
 
-async function fenceExit(
+/** Why the detach was not confirmed, or null when it was. */
+async function fenceProblem(
   config: HookConfig,
   cluster: HookCluster,
   eventId: string,
   delivery: Delivery,
-  io: HookIo,
-): Promise<number> {
-  const policy = cluster.fence.mode;
-  let detail: string;
-  if (delivery.via === 'outbox') {
-    detail = 'the fence event could not reach Redis, so nothing can confirm the detach';
-  } else {
-    try {
-      const outcome = await awaitFence(delivery.client, {
-        prefix: config.redis.keyPrefix,
-        cluster: cluster.name,
-        eventId,
-        deadlineAt: Date.now() + cluster.fence.timeoutMs,
-      });
-      if (outcome.confirmed) return EXIT_OK;
-      detail = outcome.detail;
-    } catch (err) {
-      detail = err instanceof Error ? err.message : String(err);
-    }
+  deadlineAt: number,
+): Promise<string | null> {
+  if (delivery.via === 'outbox')
+    return `the fence event could not reach Redis (${delivery.why}), so nothing can confirm the detach; spooled to ${delivery.path}`;
+  try {
+    const outcome = await awaitFence(delivery.client, {
+      prefix: config.redis.keyPrefix,
+      cluster: cluster.name,
+      eventId,
+      deadlineAt: Math.min(Date.now() + cluster.fence.timeoutMs, deadlineAt),
+    });
+    return outcome.confirmed ? null : outcome.detail;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
-  if (policy === 'fail-closed') {
-    io.stderr(
-      `pcpflow-hook: fence not confirmed (${detail}); fail-closed: exiting 3 so EFM does not promote`,
-    );
-    return EXIT_FENCE_VETO;
+}
+
+/**
+ * The fence hook's one verdict, whatever went wrong: fail-closed exits 3 (EFM does not promote),
+ * fail-open exits 0; either way exactly one line on stderr says why.
+ */
+function fenceVerdict(mode: HookCluster['fence']['mode'], detail: string, io: HookIo): number {
+  const why = redactText(detail).replace(/[\r\n]+/g, ' ');
+  switch (mode) {
+    case 'fail-closed':
+      io.stderr(`pcpflow-hook: fence not confirmed (${why}); fail-closed: exiting 3 so EFM does not promote`);
+      return EXIT_FENCE_VETO;
+    case 'fail-open':
+      io.stderr(`pcpflow-hook: warning: fence not confirmed (${why}); fail-open: exiting 0, EFM promotes`);
+      return EXIT_OK;
   }
-  io.stderr(`pcpflow-hook: warning: fence not confirmed (${detail}); fail-open: exiting 0, EFM promotes`);
-  return EXIT_OK;
+}
+
+/** Which label an event's address carries in messages, so the DBA knows which argument it was. */
+function addressChecks(event: NodeEvent): [string, string][] {
+  switch (event.type) {
+    case 'efm.attach':
+    case 'efm.detach':
+      return [[event.backend ?? '', 'argument 3 (%h, address of the node)']];
+    case 'efm.fence':
+    case 'efm.post-promotion':
+      return [
+        [event.newPrimary, 'argument 3 (%p, new primary)'],
+        ...(event.failedPrimary === null ? [] : [[event.failedPrimary, 'argument 4 (%f, failed primary)'] as [string, string]]),
+      ];
+    case 'efm.remote-pre-promotion':
+    case 'efm.remote-post-promotion':
+      return [[event.newPrimary, 'argument 3 (%p, new primary)']];
+    case 'efm.resumed':
+    case 'efm.db-failure':
+    case 'efm.primary-isolated':
+      return event.backend === null ? [] : [[event.backend, '--node / PCPFLOW_NODE']];
+    case 'efm.notification':
+      return [];
+    case 'pgpool.follow-primary':
+      return event.backend === null ? [] : [[event.backend, 'arguments 4-5 (%h %p, the node to follow)']];
+    case 'operator.rebuild-started':
+    case 'operator.rebuild-done':
+      return [[event.backend ?? '', 'argument 3 (address of the node)']];
+    case 'action.outcome':
+    case 'reconciler.drift':
+      return []; // built by the workers, never by a hook
+  }
+}
+
+/**
+ * Every address the event names must be one configured backend, by the rule the decider and the
+ * CLI use: a bare host shared by several backends is refused here (exit 2, or the fence policy)
+ * instead of being published and then "not a backend" in the audit.
+ */
+export function checkEventAddresses(event: NodeEvent, cluster: HookCluster): void {
+  // pgpool names its node by id too; a pinned nodeId is how a config says "pgpool calls it otherwise".
+  if (event.type === 'pgpool.follow-primary' && cluster.backends.some((b) => b.nodeId === event.nodeId)) return;
+  const addresses = configuredAddresses(cluster.backends);
+  const prefix = event.argv.slice(0, 2).join(' ');
+  for (const [text, what] of addressChecks(event)) {
+    const res = resolveAddress(addresses, text);
+    if (res.kind !== 'match') throw new BackendResolutionError(`${prefix}: ${unresolvedMessage(res, text, what, `cluster ${cluster.name}`)}`, res.kind);
+  }
+}
+
+/** What the deadline watchdog needs to say, and decide, if it fires. */
+interface RunState {
+  phase: string;
+  fenceMode?: HookCluster['fence']['mode'];
+  eventJson?: string;
+  delivered: boolean;
+}
+
+/** Reading the config: a regular file of at most 4 MiB, so this is generous. */
+const CONFIG_BUDGET_MS = 2_000;
+/** Writing one event to a local disk, fsyncs included. */
+const SPOOL_BUDGET_MS = 2_000;
+
+/**
+ * The backstop deadline: a timer that wins the race against the hook's work. It can fire because
+ * nothing the hook does blocks the event loop (files are opened non-blocking and size-checked,
+ * directories created without Node's recursive mkdir, sockets have their own deadlines).
+ */
+class Watchdog {
+  readonly expired: Promise<number>;
+  private timer: NodeJS.Timeout | undefined;
+  private fire: () => void = () => undefined;
+
+  constructor(
+    private readonly startedAt: number,
+    public budgetMs: number,
+    onExpiry: (budgetMs: number) => number,
+  ) {
+    this.expired = new Promise<number>((resolve) => {
+      this.fire = () => resolve(onExpiry(this.budgetMs));
+    });
+    this.arm();
+  }
+
+  /** Sets the whole run's budget, counted from the start, once the config says what it is. */
+  setBudget(ms: number): void {
+    this.budgetMs = ms;
+    this.arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.fire, Math.max(0, this.startedAt + this.budgetMs - Date.now()));
+  }
 }
 
 export async function runHook(argv: readonly string[], env: NodeJS.ProcessEnv, io: HookIo): Promise<number> {
   const startedAt = Date.now();
+  const state: RunState = { phase: 'reading the config', delivered: false };
+  const watchdog = new Watchdog(startedAt, CONFIG_BUDGET_MS, (budgetMs) => onDeadline(state, budgetMs, io));
+  try {
+    return await Promise.race([work(argv, env, io, startedAt, state, (ms) => watchdog.setBudget(ms)), watchdog.expired]);
+  } finally {
+    watchdog.stop();
+  }
+}
+
+/**
+ * The hook's overall deadline fired (config, publish and spool each have their own, this is the
+ * backstop): EFM must never wait on a hook without end. The event, if built, is printed so
+ * EFM's notification keeps it.
+ */
+function onDeadline(state: RunState, budgetMs: number, io: HookIo): number {
+  const what = `overall deadline of ${budgetMs} ms passed while ${state.phase}`;
+  if (state.fenceMode !== undefined) return fenceVerdict(state.fenceMode, what, io);
+  if (state.eventJson !== undefined && !state.delivered) {
+    io.stderr(`pcpflow-hook: ${what}; event NOT delivered: ${state.eventJson}`);
+    return EXIT_INTERNAL;
+  }
+  io.stderr(`pcpflow-hook: ${what}`);
+  return EXIT_INTERNAL;
+}
+
+async function work(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: HookIo,
+  startedAt: number,
+  state: RunState,
+  setBudget: (ms: number) => void,
+): Promise<number> {
   let flags: GlobalFlags;
   let config: HookConfig;
   let cluster: HookCluster;
@@ -211,8 +368,17 @@ export async function runHook(argv: readonly string[], env: NodeJS.ProcessEnv, i
     return report(err, io);
   }
 
+  // The fence is known by its first two words even when the rest is garbage: its policy then decides.
+  const isFence = flags.rest[0] === 'efm' && flags.rest[1] === 'fence';
+  if (isFence) state.fenceMode = cluster.fence.mode;
+  const overallMs =
+    CONFIG_BUDGET_MS + 2 * config.redis.publishTimeoutMs + SPOOL_BUDGET_MS + (isFence ? cluster.fence.timeoutMs : 0);
+  setBudget(overallMs);
+  const deadlineAt = startedAt + overallMs;
+
   let event: NodeEvent;
   try {
+    state.phase = 'validating the arguments';
     const localNode = flags.node ?? (env.PCPFLOW_NODE || undefined);
     event = parseHookArgv(flags.rest, {
       cluster: cluster.name,
@@ -220,30 +386,45 @@ export async function runHook(argv: readonly string[], env: NodeJS.ProcessEnv, i
       newId: randomUUID,
       localNode,
     });
+    checkEventAddresses(event, cluster);
   } catch (err) {
-    if (err instanceof PcpflowError) await recordRejection(config, cluster, flags.rest, err.message, env);
+    if (err instanceof PcpflowError) {
+      state.phase = 'auditing the refused call';
+      await recordRejection(config, cluster, flags.rest, err.message, env);
+    }
+    if (isFence && err instanceof PcpflowError) return fenceVerdict(cluster.fence.mode, err.message, io);
     return report(err, io);
   }
 
   const json = JSON.stringify(event);
+  state.eventJson = json;
+  state.phase = 'publishing to Redis or spooling to the outbox';
   let delivery: Delivery;
   try {
     delivery = await deliver(config, cluster, event, json, env, startedAt);
   } catch (err) {
     // The outbox refused the event too: the one way to lose it. Put it where EFM's notification
     // (which carries our stderr) keeps it, so an operator can replay it by hand.
-    io.stderr(`pcpflow-hook: ${redactText(err instanceof Error ? err.message : String(err))}`);
+    const why = redactText(err instanceof Error ? err.message : String(err));
+    if (isFence) return fenceVerdict(cluster.fence.mode, `${why}; event NOT delivered: ${json}`, io);
+    io.stderr(`pcpflow-hook: ${why}`);
     io.stderr(`pcpflow-hook: event NOT delivered: ${json}`);
     return EXIT_INTERNAL;
   }
-  if (delivery.via === 'outbox')
-    io.stderr(
-      `pcpflow-hook: warning: Redis unavailable (${redactText(delivery.why)}); event ${event.eventId} spooled to ${delivery.path}`,
-    );
+  state.delivered = true;
+  // The fence says everything in its one verdict line; other hooks warn about what they stepped over.
+  if (!isFence) {
+    for (const note of delivery.notes) io.stderr(`pcpflow-hook: warning: outbox: ${redactText(note)}`);
+    if (delivery.via === 'outbox')
+      io.stderr(
+        `pcpflow-hook: warning: Redis unavailable (${redactText(delivery.why)}); event ${event.eventId} spooled to ${delivery.path}`,
+      );
+  }
   try {
-    return event.type === 'efm.fence'
-      ? await fenceExit(config, cluster, event.eventId, delivery, io)
-      : EXIT_OK;
+    if (event.type !== 'efm.fence') return EXIT_OK;
+    state.phase = 'waiting for the detach of the failed primary to be confirmed';
+    const problem = await fenceProblem(config, cluster, event.eventId, delivery, deadlineAt);
+    return problem === null ? EXIT_OK : fenceVerdict(cluster.fence.mode, problem, io);
   } finally {
     if (delivery.via === 'redis') delivery.client.close();
   }

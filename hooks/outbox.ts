@@ -1,16 +1,23 @@
 import {
+  chmodSync,
   closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
+  readSync,
   renameSync,
+  statSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OutboxWriteError } from './errors.ts';
 
 /**
@@ -23,17 +30,34 @@ import { OutboxWriteError } from './errors.ts';
  * the new name survives a power cut. A reader never sees a half-written file: names only appear
  * after the content is on disk, and temp files start with '.' and are skipped.
  *
- * Removing happens only after Redis confirmed the XADD (see deliver.ts for why a crash in between
- * still cannot append an event twice).
+ * Two OS users share it (EFM's hooks run as efm, pgpool's as postgres, the flush timer as
+ * pcpflow): every directory the hook creates is chmod'ed to 2770 and every file to 0660 after
+ * creation, because the mode given to mkdir/open is filtered by the caller's umask (a umask of
+ * 027 made the directory 2750 and locked the second user out).
+ *
+ * An entry that cannot be read as an event (a directory, a file this user may not read, a
+ * truncated write) is moved to `quarantine/` with a `.reason` file next to it, so it never
+ * blocks the entries behind it. Removing happens only after Redis confirmed the XADD (see
+ * deliver.ts for why a crash in between still cannot append an event twice).
  */
+
+export const DIR_MODE = 0o2770;
+export const FILE_MODE = 0o660;
+/** A spooled event is a few kB; anything far larger is not one of ours. */
+const MAX_EVENT_BYTES = 1024 * 1024;
+/** A temp file older than this belongs to no live hook (their whole run is bounded by seconds). */
+export const STALE_TMP_MS = 5 * 60_000;
+export const QUARANTINE = 'quarantine';
 
 export interface PendingEvent {
   path: string;
+  name: string;
   seq: number;
   eventId: string;
 }
 
 const NAME = /^(\d{16})\.([A-Za-z0-9_.-]{8,128})\.event$/;
+const TMP = /^\.tmp\.(\d+)\./;
 
 export function clusterDir(dir: string, cluster: string): string {
   return join(dir, cluster);
@@ -48,6 +72,34 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * mkdir -p, one level at a time, with the shared mode set explicitly on what it creates.
+ * Not `mkdirSync(…, { recursive: true })`: under /proc it loops forever in Node 20 (ENOENT on a
+ * path it can never create), which hung the hook.
+ */
+export function ensureDir(path: string, depth = 0): void {
+  try {
+    mkdirSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!statSync(path).isDirectory()) throw new Error(`${path} exists and is not a directory`);
+      return;
+    }
+    const parent = dirname(path);
+    if (code !== 'ENOENT' || parent === path || depth > 64) throw err;
+    ensureDir(parent, depth + 1);
+    try {
+      mkdirSync(path);
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+      return;
+    }
+  }
+  // Created by us: the mode is ours to set, whatever the umask did to it.
+  chmodSync(path, DIR_MODE);
+}
+
 export function listPending(dir: string, cluster: string): PendingEvent[] {
   const d = clusterDir(dir, cluster);
   let names: string[];
@@ -60,7 +112,7 @@ export function listPending(dir: string, cluster: string): PendingEvent[] {
   const out: PendingEvent[] = [];
   for (const name of names) {
     const m = NAME.exec(name);
-    if (m) out.push({ path: join(d, name), seq: Number(m[1]), eventId: m[2] ?? '' });
+    if (m) out.push({ path: join(d, name), name, seq: Number(m[1]), eventId: m[2] ?? '' });
   }
   return out.sort((a, b) => a.seq - b.seq);
 }
@@ -69,11 +121,11 @@ export function listPending(dir: string, cluster: string): PendingEvent[] {
 export function spool(dir: string, cluster: string, eventId: string, json: string): string {
   const d = clusterDir(dir, cluster);
   try {
-    // Group-writable: EFM's hooks (efm user), pgpool's (postgres) and the flush timer share it.
-    mkdirSync(d, { recursive: true, mode: 0o2770 });
+    ensureDir(d);
     const tmp = join(d, `.tmp.${process.pid}.${eventId}`);
-    const fd = openSync(tmp, 'wx', 0o660);
+    const fd = openSync(tmp, 'wx', FILE_MODE);
     try {
+      fchmodSync(fd, FILE_MODE);
       writeSync(fd, `${json}\n`);
       fsyncSync(fd);
     } finally {
@@ -102,18 +154,102 @@ export function spool(dir: string, cluster: string, eventId: string, json: strin
   }
 }
 
-/** The event JSON of a spooled file, or null when the file is unreadable as an event (set aside). */
-export function readPending(p: PendingEvent): string | null {
-  const text = readFileSync(p.path, 'utf8').trim();
+/** Why an entry cannot be delivered as it is; the text goes into its `.reason` file. */
+export class UnreadableEntry extends Error {}
+
+function readEntry(p: PendingEvent): string {
+  let fd: number;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && (parsed as { eventId?: unknown }).eventId === p.eventId)
-      return text;
-  } catch {
-    // falls through: a corrupt file must not block every later event
+    // Non-blocking and no symlinks: an entry is a regular file a hook wrote, nothing else.
+    fd = openSync(p.path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw err; // another deliverer took it
+    if (code === 'EACCES' || code === 'EPERM') {
+      const st = lstatSync(p.path);
+      throw new UnreadableEntry(
+        `not readable by uid ${process.getuid?.() ?? '?'} (owner uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o7777).toString(8)}); ` +
+          `written before outbox modes were explicit, or by a user outside the outbox group`,
+      );
+    }
+    if (code === 'ELOOP') throw new UnreadableEntry('is a symbolic link, not an event file');
+    throw new UnreadableEntry(`cannot be opened (${code ?? String(err)})`);
   }
-  renameSync(p.path, `${p.path}.corrupt`);
-  return null;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new UnreadableEntry('is a directory, not an event file');
+    if (!st.isFile()) throw new UnreadableEntry('is not a regular file');
+    if (st.size > MAX_EVENT_BYTES) throw new UnreadableEntry(`is ${st.size} bytes; an event is at most ${MAX_EVENT_BYTES}`);
+    const buf = Buffer.alloc(st.size);
+    let len = 0;
+    while (len < buf.length) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return buf.toString('utf8', 0, len).trim();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The event JSON of a spooled file. Throws UnreadableEntry when it cannot be delivered as it is
+ * (the caller quarantines it), or the fs error ENOENT when another deliverer removed it first.
+ */
+export function readPending(p: PendingEvent): string {
+  const text = readEntry(p);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UnreadableEntry(
+      text.length === 0 ? 'is empty (a write cut short)' : `is not a complete JSON event (${text.length} bytes; a write cut short?)`,
+    );
+  }
+  const id = parsed && typeof parsed === 'object' ? (parsed as { eventId?: unknown }).eventId : undefined;
+  if (id !== p.eventId)
+    throw new UnreadableEntry(`holds event ${typeof id === 'string' ? id.slice(0, 80) : '(none)'}, not ${p.eventId} as its name says`);
+  return text;
+}
+
+export interface QuarantineReason {
+  reason: string;
+  at: string;
+  uid: number | null;
+}
+
+/**
+ * Sets an entry aside with why, so the ones behind it flow. Returns false when even that is not
+ * allowed (the directory is not ours to change): the caller skips the entry and goes on.
+ */
+export function quarantine(dir: string, cluster: string, p: PendingEvent, reason: string, now = new Date()): boolean {
+  const q = join(clusterDir(dir, cluster), QUARANTINE);
+  try {
+    ensureDir(q);
+    const record: QuarantineReason = { reason, at: now.toISOString(), uid: process.getuid?.() ?? null };
+    const reasonPath = join(q, `${p.name}.reason`);
+    writeFileSync(reasonPath, `${JSON.stringify(record)}\n`, { mode: FILE_MODE });
+    try {
+      chmodSync(reasonPath, FILE_MODE);
+    } catch {
+      // a reason file left by another user: its content is what matters
+    }
+    renameSync(p.path, join(q, p.name));
+    return true;
+  } catch {
+    // Not ours to move (or another deliverer moved it first): fine either way if it is gone.
+    return !exists(p.path);
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function removePending(p: PendingEvent): void {
@@ -123,4 +259,121 @@ export function removePending(p: PendingEvent): void {
     // Another flusher delivered and removed it first; the delivered marker kept Redis single.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, as another user's process.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes temp files a hook left when it died mid-spool (its pid is gone, or the file is older
+ * than any hook run can be). Their event was either linked under its real name already, or never
+ * acknowledged to EFM (the hook did not exit 0). Returns how many were removed.
+ */
+export function cleanStaleTmp(dir: string, cluster: string, now = Date.now()): number {
+  const d = clusterDir(dir, cluster);
+  let names: string[];
+  try {
+    names = readdirSync(d);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = TMP.exec(name);
+    if (!m) continue;
+    const path = join(d, name);
+    try {
+      const st = lstatSync(path);
+      const pid = Number(m[1]);
+      if (pid === process.pid) continue;
+      if (now - st.mtimeMs < STALE_TMP_MS && pidAlive(pid)) continue;
+      unlinkSync(path);
+      removed++;
+    } catch {
+      // gone already, or not ours to remove: the next run or an operator will see it in status
+    }
+  }
+  return removed;
+}
+
+export interface OutboxEntryInfo {
+  name: string;
+  ageMs: number;
+}
+
+export interface QuarantinedInfo extends OutboxEntryInfo {
+  reason: string;
+}
+
+export interface OutboxScan {
+  cluster: string;
+  dir: string;
+  pending: OutboxEntryInfo[];
+  quarantined: QuarantinedInfo[];
+  tmp: OutboxEntryInfo[];
+  /** Set when the directory itself could not be read. */
+  error?: string;
+}
+
+function ageOf(path: string, now: number): number {
+  try {
+    return Math.max(0, now - lstatSync(path).mtimeMs);
+  } catch {
+    return 0;
+  }
+}
+
+function reasonOf(path: string): string {
+  try {
+    const r = JSON.parse(readEntryText(path)) as Partial<QuarantineReason>;
+    return typeof r.reason === 'string' ? r.reason : 'no reason recorded';
+  } catch {
+    return 'no reason recorded';
+  }
+}
+
+function readEntryText(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    const buf = Buffer.alloc(8192);
+    const n = readSync(fd, buf, 0, buf.length, null);
+    return buf.toString('utf8', 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What `pcpflow outbox status` shows: what waits, what was set aside and why, leftovers. */
+export function scanOutbox(dir: string, cluster: string, now = Date.now()): OutboxScan {
+  const d = clusterDir(dir, cluster);
+  const scan: OutboxScan = { cluster, dir: d, pending: [], quarantined: [], tmp: [] };
+  let names: string[];
+  try {
+    names = readdirSync(d);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') scan.error = `cannot list ${d} (${code ?? String(err)})`;
+    return scan;
+  }
+  for (const p of listPending(dir, cluster)) scan.pending.push({ name: p.name, ageMs: ageOf(p.path, now) });
+  for (const name of names.filter((n) => TMP.test(n)).sort())
+    scan.tmp.push({ name, ageMs: ageOf(join(d, name), now) });
+  const q = join(d, QUARANTINE);
+  let qNames: string[] = [];
+  try {
+    qNames = readdirSync(q);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') scan.error = `cannot list ${q} (${code ?? String(err)})`;
+  }
+  for (const name of qNames.filter((n) => !n.endsWith('.reason')).sort())
+    scan.quarantined.push({ name, ageMs: ageOf(join(q, name), now), reason: reasonOf(join(q, `${name}.reason`)) });
+  return scan;
 }

@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { readBoundedFile } from './bounded-read.ts';
 import type { HookRedisConfig } from './config.ts';
 import { readHookSecret } from './config.ts';
+import { HookConfigError } from './errors.ts';
 import type { RespEndpoint } from './resp.ts';
 
 /**
@@ -55,6 +56,15 @@ export function publishCommand(
   ];
 }
 
+/** TLS material is a few kB; a FIFO or a device there must not hang or bloat the hook. */
+function tlsFile(what: string, path: string): Buffer {
+  try {
+    return readBoundedFile(path, 1024 * 1024);
+  } catch (err) {
+    throw new HookConfigError(`${what}: ${path} ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
+  }
+}
+
 /** redis:// or rediss:// URL plus the redis section → where and how to connect. */
 export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
   const url = new URL(cfg.url);
@@ -66,9 +76,9 @@ export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): Resp
   let tls: ConnectionOptions | undefined;
   if (cfg.tls || url.protocol === 'rediss:') {
     tls = {
-      ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
-      cert: cfg.tls?.certFile ? readFileSync(cfg.tls.certFile) : undefined,
-      key: cfg.tls?.keyFile ? readFileSync(cfg.tls.keyFile) : undefined,
+      ca: cfg.tls?.caFile ? tlsFile('redis.tls.caFile', cfg.tls.caFile) : undefined,
+      cert: cfg.tls?.certFile ? tlsFile('redis.tls.certFile', cfg.tls.certFile) : undefined,
+      key: cfg.tls?.keyFile ? tlsFile('redis.tls.keyFile', cfg.tls.keyFile) : undefined,
       rejectUnauthorized: cfg.tls?.rejectUnauthorized ?? true,
       servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname,
     };

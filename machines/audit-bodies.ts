@@ -4,11 +4,12 @@ import type { Decision } from './decide.ts';
 import type { ClusterSnapshot } from './snapshot.ts';
 
 /**
- * Turns a decision into audit bodies. The first carries the event and the snapshot it was decided
- * from, so the trail alone is enough to decide it again (`pcpflow replay --verify`). Production
- * and the verifier both build records here, so a difference can only come from the decision.
+ * Turns a decision into audit bodies. The first carries the event and, at checkpoints, the
+ * snapshot it was decided from (null: not recorded this time), so the trail alone is enough to
+ * decide every event again (`pcpflow replay --verify`). Production and the verifier both build
+ * records here, so a difference can only come from the decision.
  */
-export function decisionBodies(cluster: string, event: NodeEvent, before: ClusterSnapshot, decision: Decision, at: Date): AuditBody[] {
+export function decisionBodies(cluster: string, event: NodeEvent, before: ClusterSnapshot | null, decision: Decision, at: Date): AuditBody[] {
   const audits = decision.audit.length
     ? decision.audit
     : [{ kind: 'event-ignored' as const, backend: event.backend, actionIds: [], note: `Event ${event.type} required nothing.` }];
@@ -27,6 +28,6 @@ export function decisionBodies(cluster: string, event: NodeEvent, before: Cluste
       .map((x) => ({ actionId: x.actionId, type: x.type, backend: x.backend })),
     note: a.note,
     payload: i === 0 ? event : undefined,
-    snapshot: i === 0 ? before : undefined,
+    snapshot: i === 0 && before !== null ? before : undefined,
   }));
 }

@@ -109,6 +109,10 @@ export const backendMachine = setup({
       const o = outcomeOf(event);
       return o !== null && context.pending?.actionId === o.actionId && (o.result === 'changed' || o.result === 'already');
     },
+    streamSeen: ({ context, event }) => {
+      const o = outcomeOf(event);
+      return o !== null && context.pending?.actionId === o.actionId && context.pending.type === 'await-streaming' && (o.result === 'changed' || o.result === 'already');
+    },
     pendingFailedAttempt: ({ context, event }) => {
       const o = outcomeOf(event);
       return o !== null && context.pending?.actionId === o.actionId && o.result === 'failed';
@@ -165,6 +169,8 @@ export const backendMachine = setup({
   initial: 'boot',
   on: {
     OUTCOME: [
+      // Nothing was asked of pgpool: the wait ended because the standby follows the new primary.
+      { guard: 'streamSeen', actions: ['completePending', { type: 'note', params: { text: 'the wait is over: it streams from the new primary' } }] },
       { guard: 'pendingSucceeded', actions: ['completePending', { type: 'note', params: { text: 'pgpool confirmed the action' } }] },
       {
         guard: 'pendingFailedAttempt',

@@ -1,5 +1,5 @@
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
-import { parseAddress } from '../contracts/address.ts';
+import { requireBackend } from '../contracts/backend-resolution.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { backendMachine, isLeafPath } from './backend-machine.ts';
 import { toFoldedDot, toFoldedMermaid, type Visit } from './diagram-folded.ts';
@@ -172,14 +172,12 @@ export function parseHistory(text: string, backend?: string): { backend: string 
       ...(typeof r.note === 'string' ? { note: r.note } : {}),
     });
   });
-  const wanted = backend === undefined ? undefined : parseAddress(backend);
-  const matches = (b: string): boolean => {
-    if (backend === undefined) return true;
-    if (b === backend) return true;
-    const p = parseAddress(b);
-    return p !== null && wanted !== null && wanted !== undefined && p.host === wanted.host && (wanted.port === undefined || p.port === wanted.port);
-  };
-  const chosen = backend === undefined ? (rows.find((r) => r.from !== r.to)?.backend ?? rows[0]?.backend ?? null) : (rows.find((r) => matches(r.backend))?.backend ?? null);
+  // --backend by the one rule the hooks and the CLI use, over the backends this history names.
+  const named = [...new Set(rows.map((r) => r.backend))];
+  let chosen: string | null;
+  if (backend === undefined) chosen = rows.find((r) => r.from !== r.to)?.backend ?? rows[0]?.backend ?? null;
+  else if (named.length === 0) chosen = null;
+  else chosen = requireBackend(named, backend, '--backend', 'the history');
   const steps = rows.filter((r) => chosen !== null && r.backend === chosen).map((r, i) => ({ ...r, n: i + 1 }));
   return { backend: chosen, steps };
 }

@@ -1,5 +1,6 @@
 import type { Action } from '../contracts/actions.ts';
-import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address.ts';
+import { resolveAddress } from '../contracts/backend-resolution.ts';
 import { stateNameOf, type BackendStateName, type LeafPath } from './backend-machine.ts';
 import { backendPath, type ClusterSnapshot } from './snapshot.ts';
 
@@ -41,21 +42,16 @@ export function backendViews(s: ClusterSnapshot): BackendView[] {
 }
 
 /**
- * Matches an address as EFM or pgpool spell it to a backend: `host:port` exactly, or a bare host
- * when exactly one backend has that host (EFM's %h carries no port). Ambiguous or unknown → null.
+ * Matches an address as EFM or pgpool spell it to a backend, by the one rule everyone uses
+ * (contracts/backend-resolution.ts): `host:port` exactly, or a bare host when exactly one backend
+ * has that host (EFM's %h carries no port). Ambiguous or unknown → null.
  */
 export function resolveBackend(s: ClusterSnapshot, addressText: string): string | null {
-  const parsed = parseAddress(addressText);
-  if (!parsed) return null;
-  const text = formatAddress(parsed);
-  const addresses = s.backends.map((b) => b.context.address);
-  if (addresses.includes(text)) return text;
-  // A port on only one side still matches: the config may name backends without ports.
-  const sameHost = addresses.filter((a) => {
-    const b = parseAddress(a);
-    return b?.host === parsed.host && (b.port === undefined || parsed.port === undefined);
-  });
-  return sameHost.length === 1 ? (sameHost[0] ?? null) : null;
+  const res = resolveAddress(
+    s.backends.map((b) => b.context.address),
+    addressText,
+  );
+  return res.kind === 'match' ? res.address : null;
 }
 
 export interface ObservedNode {

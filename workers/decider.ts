@@ -20,6 +20,8 @@ import type { Metrics } from './metrics.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
 export const SEEN_TTL_S = 90 * 86_400;
+/** Every how many snapshot versions a decision's audit record carries the whole snapshot. */
+export const SNAPSHOT_EVERY = 20;
 /** How long a synchronous hook can still read what became of its event or action. */
 export const RESULT_TTL_S = 3_600;
 
@@ -189,7 +191,11 @@ export class ClusterDecider {
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const decision = decide(before, event, at);
-    const bodies = decisionBodies(cluster, event, before, decision, at);
+    // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
+    // changed; between checkpoints replay carries the state forward decision by decision, so the
+    // trail stays small even when the dedupe window holds thousands of events.
+    const checkpoint = before !== state.snapshot || Number(state.version) % SNAPSHOT_EVERY === 0;
+    const bodies = decisionBodies(cluster, event, checkpoint ? before : null, decision, at);
     const result: EventResult = {
       actionIds: decision.actions.map((a) => a.actionId),
       note: decision.audit.map((a) => a.note).join(' '),

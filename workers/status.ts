@@ -1,4 +1,5 @@
-import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address.ts';
+import { resolveAddress } from '../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { AuditStore } from '../audit/store.ts';
@@ -69,12 +70,11 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
     leader: pgpools.find((p) => p.watchdogRole === 'LEADER')?.endpoint ?? null,
     backends: addresses.map((address) => {
       const view = views.find((v) => v.address === address);
-      const parsed = parseAddress(address);
-      const node = nodes.find((n) => n.host === parsed?.host && n.port === parsed.port);
+      const node = pgpoolNodeOf(cluster, addresses, nodes, address);
       const d = drift.find((x) => x.backend === address);
       const perPgpool: Record<string, string | null> = {};
       for (const p of pgpools) {
-        const n = p.nodes?.find((x) => x.host === parsed?.host && x.port === parsed.port);
+        const n = p.nodes ? pgpoolNodeOf(cluster, addresses, p.nodes, address) : undefined;
         perPgpool[p.endpoint] = p.nodes ? (n ? `${n.status}/${n.role}` : 'absent') : null;
       }
       const seen = Object.values(perPgpool).filter((v): v is string => v !== null);
@@ -92,4 +92,17 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
     warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
+}
+
+/**
+ * pgpool's node for a backend: by its pinned nodeId when the config has one (pgpool may know the
+ * host by another name), else the node whose host:port the one resolution rule maps to it.
+ */
+function pgpoolNodeOf(cluster: ClusterConfig, addresses: readonly string[], nodes: readonly PcpNode[], address: string): PcpNode | undefined {
+  const pinned = cluster.backends.find((b) => formatAddress({ host: b.address, port: b.port }) === address)?.nodeId;
+  if (pinned !== undefined) return nodes.find((n) => n.id === pinned);
+  return nodes.find((n) => {
+    const r = resolveAddress(addresses, formatAddress({ host: n.host, port: n.port }));
+    return r.kind === 'match' && r.address === address;
+  });
 }

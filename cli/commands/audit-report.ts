@@ -17,6 +17,16 @@ interface ReportOpts {
   svg?: string;
 }
 
+/** `13:22` or `13:22:30` (UTC, the latest such time not in the future), else as `--since` of `pcpflow audit`. */
+export function parseWhen(text: string, now: Date): Date {
+  const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (!m) return parseSince(text, now);
+  const [h, min, sec] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  if (h > 23 || min > 59 || sec > 59) throw new InvalidInputError(`"${text}" is not a time of day`);
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), h, min, sec));
+  return d > now ? new Date(d.getTime() - 86_400_000) : d;
+}
+
 /** Padding around an incident found automatically, so its first and last events are not on the edge. */
 const PAD_MS = 5_000;
 
@@ -32,8 +42,8 @@ export function registerReport(audit: Command): void {
     .description('write the incident report of a cluster: timeline, per-backend summary, diagram, records (HTML + Markdown)')
     .option('--config <file>', 'config file (default: $PCPFLOW_CONFIG)')
     .option('--cluster <name>', 'the cluster (default: $PCPFLOW_CLUSTER, else the only one)')
-    .option('--since <when>', 'start: a duration ago (15m, 2h) or an ISO time (default: the latest incident found)')
-    .option('--until <when>', 'end: a duration ago or an ISO time (default: the incident end, or now)')
+    .option('--since <when>', 'start: a time of day in UTC (13:22), a duration ago (15m, 2h) or an ISO time (default: the latest incident found)')
+    .option('--until <when>', 'end: a time of day in UTC, a duration ago or an ISO time (default: the incident end, or now)')
     .option('--input <file>', 'read an exported audit (pcpflow audit --export) instead of Redis')
     .option('--out <file>', 'the HTML report', 'incident.html')
     .option('--markdown <file>', 'the Markdown summary (default: the HTML path with .md)')
@@ -87,8 +97,8 @@ export function registerReport(audit: Command): void {
         }
         if (records.length === 0) throw new InvalidInputError(`cluster ${cluster} has no audit record`);
         const times = records.map((r) => Date.parse(r.at));
-        let from = opts.since ? parseSince(opts.since, now).getTime() : null;
-        let to = opts.until ? parseSince(opts.until, now).getTime() : null;
+        let from = opts.since ? parseWhen(opts.since, now).getTime() : null;
+        let to = opts.until ? parseWhen(opts.until, now).getTime() : null;
         if (from === null) {
           const whole = buildTimeline(cluster, records, { from: Math.min(...times), to: Math.max(...times) });
           const latest = findIncidents(whole.lanes, whole.clusterMarkers, 60_000).at(-1);

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { parseAddress, formatAddress } from '../../contracts/address.ts';
+import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
+import type { ClusterConfig } from '../../contracts/config.ts';
 import { action } from '../run.ts';
 import { registerReport } from './audit-report.ts';
 
@@ -53,14 +54,7 @@ export function register(program: Command): void {
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
         if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
-        let backend: string | undefined;
-        if (opts.backend) {
-          const parsed = parseAddress(opts.backend);
-          if (!parsed) throw new InvalidInputError(`--backend: "${opts.backend.slice(0, 60)}" is not host or host:port`);
-          const c = clusters[0];
-          const match = c?.backends.find((b) => b.address === parsed.host && (parsed.port === undefined || b.port === parsed.port));
-          backend = match ? formatAddress({ host: match.address, port: match.port }) : formatAddress(parsed);
-        }
+        const backendOf = backendFilter(clusters, opts.backend);
         const limit = opts.limit === undefined ? undefined : Number(opts.limit);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError('--limit: must be a positive integer');
         const redis = createRedis(config.redis, 'producer');
@@ -79,6 +73,7 @@ export function register(program: Command): void {
               }
               continue;
             }
+            const backend = backendOf(c.name);
             const rows = await store.query(c.name, { backend, since: opts.since ? parseSince(opts.since, new Date()) : undefined, limit });
             const records = rows.map((r) => r.record);
             if (opts.export) exported.push(...records.map((r) => JSON.stringify(r)));
@@ -97,3 +92,29 @@ export function register(program: Command): void {
     );
   registerReport(audit);
 }
+
+/**
+ * `--backend` by the one resolution rule (contracts/backend-resolution.ts), per cluster: a cluster
+ * where it names nothing is skipped, but an address no selected cluster has, or a bare host two
+ * backends share, is exit 2 with the candidates or the configured backends.
+ */
+function backendFilter(clusters: readonly ClusterConfig[], text: string | undefined): (cluster: string) => string | undefined {
+  if (text === undefined) return () => undefined;
+  const found = new Map<string, string>();
+  let firstError: unknown;
+  for (const c of clusters) {
+    try {
+      found.set(c.name, resolveInCluster(c, text, '--backend'));
+    } catch (err) {
+      if (!(err instanceof BackendResolutionError)) throw err;
+      // Ambiguous or invalid anywhere is a question only the DBA can answer.
+      if (err.kind !== 'unknown' || clusters.length === 1) throw err;
+      firstError ??= err;
+    }
+  }
+  if (found.size === 0) throw firstError;
+  return (cluster) => found.get(cluster) ?? NO_SUCH_BACKEND;
+}
+
+/** Matches no record: the cluster has no backend of that address. */
+const NO_SUCH_BACKEND = '(none)';

@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadHookConfig, selectHookCluster, type HookConfig } from '../../hooks/config.ts';
 import { deliverPending } from '../../hooks/deliver.ts';
-import { RedisUnavailableError } from '../../hooks/errors.ts';
-import { listPending } from '../../hooks/outbox.ts';
+import { OutboxReadError, RedisUnavailableError } from '../../hooks/errors.ts';
+import { cleanStaleTmp, listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
 import { connectRedis } from '../../hooks/connect.ts';
 import { action } from '../run.ts';
 
 /**
  * The outbox is the hooks' machinery, so these commands read the config as the hooks do
- * (hooks/config.ts: Redis, outbox and cluster names, zod/mini): the timer's flush starts in a few
- * ms, and a typo in a PCP timeout never keeps spooled events from being delivered. The rest of
- * the file is `pcpflow config check`'s business.
+ * (hooks/config.ts, zod/mini): the timer's flush starts in a few ms. That reader is as strict as
+ * the worker's (a config the worker rejects is rejected here too, with the same problems named),
+ * so a bad config shows up at once on every path rather than only at the worker's restart.
  */
 function loadConfig(flag: string | undefined): Promise<{ config: HookConfig }> {
   return loadHookConfig(flag ?? process.env.PCPFLOW_CONFIG ?? DEFAULT_CONFIG_PATH, process.env);
@@ -46,8 +46,18 @@ export function register(program: Command): void {
         const deadlineAt = Date.now() + (Number.isFinite(budget) && budget > 0 ? budget : 60_000);
         let remaining = 0;
         for (const c of clusters) {
-          if (listPending(config.outbox.dir, c.name).length === 0) {
-            process.stdout.write(`${c.name}: outbox empty\n`);
+          let waiting: number;
+          try {
+            waiting = listPending(config.outbox.dir, c.name).length;
+          } catch (err) {
+            throw new OutboxReadError(
+              `cannot list the outbox ${config.outbox.dir}/${c.name} (${(err as NodeJS.ErrnoException).code ?? String(err)}); run flush as a member of the outbox group`,
+              { cause: err },
+            );
+          }
+          if (waiting === 0) {
+            const stale = cleanStaleTmp(config.outbox.dir, c.name);
+            process.stdout.write(`${c.name}: outbox empty${stale ? `; stale temp files removed ${stale}` : ''}\n`);
             continue;
           }
           const client = await connectRedis(
@@ -65,8 +75,9 @@ export function register(program: Command): void {
               maxEvents: Number.MAX_SAFE_INTEGER,
             });
             remaining += r.remaining;
+            for (const note of r.notes) process.stderr.write(`pcpflow: ${c.name}: ${note}\n`);
             process.stdout.write(
-              `${c.name}: delivered ${r.appended}, already delivered ${r.duplicates}, set aside as corrupt ${r.corrupt}, remaining ${r.remaining}\n`,
+              `${c.name}: delivered ${r.appended}, already delivered ${r.duplicates}, quarantined ${r.quarantined}, skipped ${r.skipped}, stale temp files removed ${r.staleTmp}, remaining ${r.remaining}\n`,
             );
           } finally {
             client.close();
@@ -80,15 +91,36 @@ export function register(program: Command): void {
     );
   outbox
     .command('status')
-    .description("how many events wait in each cluster's outbox")
+    .description("what waits in each cluster's outbox, what was quarantined and why, and how old")
     .option('--config <file>', 'config file')
+    .option('--cluster <name>', 'only this cluster (default: every configured cluster)')
+    .option('--json', 'print JSON')
     .action(
-      action(async (opts: { config?: string }) => {
+      action(async (opts: { config?: string; cluster?: string; json?: boolean }) => {
         const { config } = await loadConfig(opts.config);
-        for (const c of config.clusters)
-          process.stdout.write(
-            `${c.name}: ${listPending(config.outbox.dir, c.name).length} pending in ${config.outbox.dir}/${c.name}\n`,
-          );
+        const clusters = opts.cluster ? [selectHookCluster(config, opts.cluster)] : config.clusters;
+        const scans = clusters.map((c) => scanOutbox(config.outbox.dir, c.name));
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(scans, null, 2)}\n`);
+        } else {
+          for (const s of scans) process.stdout.write(formatScan(s));
+        }
+        return scans.some((s) => s.error !== undefined) ? 1 : 0;
       }),
     );
+}
+
+const age = (ms: number) =>
+  ms < 120_000 ? `${Math.round(ms / 1000)}s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 3_600_000)}h`;
+
+function formatScan(s: OutboxScan): string {
+  const lines = [
+    `${s.cluster}: ${s.pending.length} spooled` +
+      (s.pending[0] ? ` (oldest ${age(Math.max(...s.pending.map((p) => p.ageMs)))})` : '') +
+      `, ${s.quarantined.length} quarantined, ${s.tmp.length} temp file(s) in ${s.dir}`,
+  ];
+  if (s.error) lines.push(`  error: ${s.error}`);
+  for (const q of s.quarantined) lines.push(`  quarantined ${q.name} (${age(q.ageMs)} ago): ${q.reason}`);
+  for (const t of s.tmp) lines.push(`  temp file ${t.name} (${age(t.ageMs)} old; removed by the next delivery once stale)`);
+  return `${lines.join('\n')}\n`;
 }

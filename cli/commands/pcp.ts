@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
+import { formatAddress, printable } from '../../contracts/address.ts';
+import { resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
@@ -24,8 +25,10 @@ import { action } from '../run.ts';
 /**
  * Operator commands over PCP, replacing pgpool_backend.sh: the same operations the executor runs
  * (read, act only when needed, verify by polling), printed for a human or as JSON.
- * check-primary exit codes: 0 primary, 1 standby, 3 no backend has that address, 2 bad input,
- * 4 pgpool could not be asked.
+ * The address argument is resolved against the config first, by the rule the hooks use: an
+ * address no configured backend has, or a bare host several share, is bad input (exit 2).
+ * check-primary exit codes: 0 primary, 1 standby, 2 bad input (or not a configured backend),
+ * 3 pgpool has no such backend, 4 pgpool could not be asked.
  */
 
 interface CommonOpts {
@@ -48,10 +51,9 @@ function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver 
   return { cluster, driver: createDriver(cluster, { logger }) };
 }
 
-function addressArg(text: string): string {
-  const parsed = parseAddress(text);
-  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
-  return formatAddress(parsed);
+/** The configured backend the argument names (one rule with the hooks, audit and viz): exit 2 otherwise. */
+function addressArg(cluster: ClusterConfig, text: string): string {
+  return resolveInCluster(cluster, text, '<address>');
 }
 
 function verifyMsOpt(text: string | undefined): number | undefined {
@@ -140,9 +142,9 @@ export function register(program: Command): void {
       .option('--verify-ms <ms>', 'how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
       .action(
         action(async (addressText: string, opts: CommonOpts) => {
-          const address = addressArg(addressText);
           const verifyMs = verifyMsOpt(opts.verifyMs);
           const { cluster, driver } = context(opts);
+          const address = addressArg(cluster, addressText);
           await resolveFirst(cluster, driver, address);
           const ops = opsOver(cluster, driver);
           const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
@@ -151,10 +153,10 @@ export function register(program: Command): void {
       );
   }
 
-  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
+  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 2 if no configured backend has that address, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
     action(async (addressText: string, opts: CommonOpts) => {
-      const address = addressArg(addressText);
       const { cluster, driver } = context(opts);
+      const address = addressArg(cluster, addressText);
       let found: Awaited<ReturnType<typeof resolveFirst>>;
       try {
         found = await resolveFirst(cluster, driver, address);

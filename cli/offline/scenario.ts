@@ -157,6 +157,8 @@ export interface ClusterSetup {
   cluster: string;
   backends: InitialBackend[];
   detachHealthyPrimary: boolean;
+  /** The config's fence policy, so a late fail-closed fence is simulated as production decides it. */
+  fence?: { mode: 'fail-open' | 'fail-closed'; timeoutMs: number };
 }
 
 export function clusterFor(sc: Scenario, opts: { primary?: string; config?: ClusterConfig; detachHealthyPrimary?: boolean }): ClusterSetup {
@@ -175,6 +177,7 @@ export function clusterFor(sc: Scenario, opts: { primary?: string; config?: Clus
     cluster,
     backends: addresses.map((address) => ({ address, role: address === primary ? 'primary' : 'standby', attached: true })),
     detachHealthyPrimary: opts.detachHealthyPrimary ?? opts.config?.fence.detachHealthyPrimary ?? false,
+    ...(opts.config ? { fence: { mode: opts.config.fence.mode, timeoutMs: opts.config.fence.timeoutMs } } : {}),
   };
 }
 
@@ -215,7 +218,7 @@ export function rowsOf(line: number | null, event: NodeEvent, d: ReturnType<type
 const MAX_FOLLOW_UPS = 1000;
 
 export function runScenario(sc: Scenario, setup: ClusterSetup): RunResult {
-  let snapshot = initialSnapshot({ cluster: setup.cluster, backends: setup.backends, policy: { detachHealthyPrimary: setup.detachHealthyPrimary } });
+  let snapshot = initialSnapshot({ cluster: setup.cluster, backends: setup.backends, policy: { detachHealthyPrimary: setup.detachHealthyPrimary, ...(setup.fence ? { fenceMode: setup.fence.mode, fenceTimeoutMs: setup.fence.timeoutMs } : {}) } });
   let seq = 0;
   let clock = SIM_EPOCH;
   const newId = (): string => `sim-${String(++seq).padStart(6, '0')}`;

@@ -5,11 +5,12 @@ import { NodeEventSchema } from '../../contracts/events.ts';
 import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../../machines/index.ts';
 
 /**
- * `pcpflow replay --verify`: every decision in an exported audit is decided again from the
- * snapshot recorded with it, and the records it yields are compared with the recorded ones. The
- * state each decision leaves must also be the state the next one starts from, so a snapshot that
- * was not the product of the decisions before it (a hand-edited state, a rule outside decide())
- * is named too. Pure: the caller reads the file.
+ * `pcpflow replay --verify`: every decision in an exported audit is decided again and the records
+ * it yields are compared with the recorded ones. The decider records the whole snapshot at
+ * bootstrap, every few versions and whenever the policy changes; between those checkpoints each
+ * decision starts from the state the one before it left. At a checkpoint the recorded snapshot
+ * must be that state, so a state that was not the product of the decisions before it (edited by
+ * hand, or changed by a rule outside decide()) is named too. Pure: the caller reads the file.
  */
 
 export interface VerifyDifference {
@@ -29,7 +30,7 @@ export interface VerifyResult {
   clusters: string[];
   /** Decisions decided again and found identical (up to the first difference). */
   identical: number;
-  /** Decision records without a snapshot (written by an older pcpflow): cannot be re-decided. */
+  /** Decisions before the first recorded snapshot of the export: no state to decide them from. */
   withoutSnapshot: number;
   difference: VerifyDifference | null;
 }
@@ -116,32 +117,39 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     const event = NodeEventSchema.safeParse(first.payload);
     if (!event.success || first.eventId === undefined || first.eventId !== event.data.eventId) continue;
     const eventId = first.eventId;
+    const cluster = first.cluster;
+    const prev = left.get(cluster);
     // The records of one decision were committed together (one script), so they are consecutive;
     // a kept request decided inside it is recorded under its own event id.
+    const keptFrom = first.snapshot ?? prev?.snapshot;
     const kept = new Set(
-      z.object({ deferredEvents: z.array(z.object({ event: z.object({ eventId: z.string() }) })).optional() }).safeParse(first.snapshot).data?.deferredEvents?.map((d) => d.event.eventId) ?? [],
+      z.object({ deferredEvents: z.array(z.object({ event: z.object({ eventId: z.string() }) })).optional() }).safeParse(keptFrom).data?.deferredEvents?.map((d) => d.event.eventId) ?? [],
     );
     const group: AuditBody[] = [first];
     for (let next = rows[i + 1]; next && next.body.at === first.at && next.body.payload === undefined && next.body.kind !== 'action-attempt' && (next.body.eventId === eventId || kept.has(next.body.eventId ?? '')); next = rows[i + 1]) {
       i += 1;
       group.push(next.body);
     }
-    if (first.snapshot === undefined) {
-      // The decider records "already decided" redeliveries with the event but without a snapshot.
-      if (first.kind !== 'event-duplicate' && first.kind !== 'event-rejected') result.withoutSnapshot += 1;
+    if (first.snapshot === undefined && !prev) {
+      // Before the first checkpoint of an export (or written by an older pcpflow): no state to start from.
+      result.withoutSnapshot += 1;
       continue;
     }
-    const cluster = first.cluster;
     if (!result.clusters.includes(cluster)) result.clusters.push(cluster);
     const base = { cluster, line: row.line, seq: row.seq, eventId, eventType: event.data.type, at: first.at };
-    const parsed = ClusterSnapshotSchema.safeParse(first.snapshot);
-    if (!parsed.success) {
-      result.difference = { ...base, what: `the recorded snapshot is invalid (${parsed.error.issues[0]?.message ?? 'invalid'})`, recorded: '', replayed: '' };
-      return result;
+    let before: ClusterSnapshot;
+    if (first.snapshot === undefined && prev) {
+      // Between checkpoints the state is the one the previous decision left.
+      before = prev.snapshot;
+    } else {
+      const parsed = ClusterSnapshotSchema.safeParse(first.snapshot);
+      if (!parsed.success) {
+        result.difference = { ...base, what: `the recorded snapshot is invalid (${parsed.error.issues[0]?.message ?? 'invalid'})`, recorded: '', replayed: '' };
+        return result;
+      }
+      before = parsed.data;
     }
-    const before = parsed.data;
-    const prev = left.get(cluster);
-    if (prev) {
+    if (prev && first.snapshot !== undefined) {
       const expected = withPolicy(prev.snapshot, before.policy);
       if (stable(expected) !== stable(before))
         return {
@@ -156,7 +164,7 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     }
     const at = new Date(first.at);
     const decision = decide(before, event.data, at);
-    const replayed = decisionBodies(cluster, event.data, before, decision, at);
+    const replayed = decisionBodies(cluster, event.data, first.snapshot === undefined ? null : before, decision, at);
     const diff = compare(group, replayed);
     if (diff) return { ...result, difference: { ...base, ...diff } };
     result.identical += 1;
@@ -167,7 +175,7 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
 
 export function formatVerify(r: VerifyResult): string {
   const lines: string[] = [];
-  const skipped = r.withoutSnapshot ? `; ${r.withoutSnapshot} decision(s) recorded without a snapshot (older pcpflow) not checked` : '';
+  const skipped = r.withoutSnapshot ? `; ${r.withoutSnapshot} decision(s) before the first recorded snapshot not checked` : '';
   if (r.difference === null) {
     lines.push(`${r.identical} decision(s) of ${r.clusters.join(', ') || 'no cluster'} decided again from their recorded snapshots: all identical${skipped}`);
     return `${lines.join('\n')}\n`;

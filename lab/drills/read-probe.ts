@@ -5,13 +5,17 @@ import pg from 'pg';
  * The writer inserts an increasing id every `writeEveryMs`; each read opens a new session (pgpool
  * picks the load-balance node per session) and asks for the highest id it can see. A read is
  * stale when it misses a row whose commit was acknowledged more than `graceMs` before the read
- * started: a healthy streaming standby replays within milliseconds, one still following the dead
- * primary never does. Errors (no primary yet, sessions refused during the failover) are counted
- * apart: they are unavailability, not stale data.
+ * started and that the new primary still has at the end: a healthy streaming standby replays
+ * within milliseconds, one still following the dead primary never does. Rows acknowledged by the
+ * dead primary but never shipped (asynchronous replication, immediate stop) are lost writes,
+ * counted apart: EFM's trade, not a stale read. Errors (no primary yet, sessions refused during
+ * the failover) are unavailability, not stale data.
  */
 export interface ReadProbeReport {
   writes: number;
   writeErrors: number;
+  /** Acknowledged by the old primary, absent from the new one: lost in the crash. */
+  lostWrites: number;
   reads: number;
   readErrors: number;
   stale: number;
@@ -50,7 +54,8 @@ export async function startReadProbe(pgpool: { host: string; port: number }, opt
   const graceMs = opts.graceMs ?? 1_000;
   const t0 = performance.now();
   const acked: { id: number; at: number }[] = [];
-  const report: ReadProbeReport = { writes: 0, writeErrors: 0, reads: 0, readErrors: 0, stale: 0, byServer: {}, firstStale: null, staleAt: [] };
+  const report: ReadProbeReport = { writes: 0, writeErrors: 0, reads: 0, readErrors: 0, stale: 0, byServer: {}, firstStale: null, staleAt: [], lostWrites: 0 };
+  const seenReads: { started: number; seen: number; server: string }[] = [];
   let running = true;
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,8 +86,6 @@ export async function startReadProbe(pgpool: { host: string; port: number }, opt
   const reader = (async () => {
     while (running) {
       const started = performance.now();
-      // The newest row acknowledged more than graceMs before this read: it must be visible.
-      const due = [...acked].reverse().find((a) => a.at <= started - graceMs);
       const client = new pg.Client(conn);
       client.on('error', () => undefined);
       try {
@@ -92,16 +95,10 @@ export async function startReadProbe(pgpool: { host: string; port: number }, opt
         );
         const row = r.rows[0];
         const server = `${row?.a ?? '?'}:${row?.p ?? '?'}`;
-        const seen = Number(row?.m ?? 0);
         const slot = (report.byServer[server] ??= { reads: 0, stale: 0 });
         slot.reads += 1;
         report.reads += 1;
-        if (due && seen < due.id) {
-          report.stale += 1;
-          slot.stale += 1;
-          report.staleAt.push(Math.round((started - t0) / 100) / 10);
-          report.firstStale ??= `${server} returned max id ${seen} while id ${due.id} was committed ${Math.round(started - due.at)} ms before the read`;
-        }
+        seenReads.push({ started, seen: Number(row?.m ?? 0), server });
       } catch {
         report.readErrors += 1;
       } finally {
@@ -116,6 +113,20 @@ export async function startReadProbe(pgpool: { host: string; port: number }, opt
       running = false;
       open.delete(probe);
       await Promise.all([writer, reader]);
+      // Judged at the end, against what the primary kept: the newest surviving row acknowledged
+      // more than graceMs before a read must be visible to it.
+      const kept = await survivors(conn);
+      const surviving = acked.filter((a) => kept.has(a.id));
+      report.lostWrites = acked.length - surviving.length;
+      for (const r of seenReads) {
+        const due = [...surviving].reverse().find((a) => a.at <= r.started - graceMs);
+        if (!due || r.seen >= due.id) continue;
+        report.stale += 1;
+        const slot = report.byServer[r.server];
+        if (slot) slot.stale += 1;
+        report.staleAt.push(Math.round((r.started - t0) / 100) / 10);
+        report.firstStale ??= `${r.server} returned max id ${r.seen} while id ${due.id} was committed ${Math.round(r.started - due.at)} ms before the read`;
+      }
       return report;
     },
   };
@@ -123,12 +134,26 @@ export async function startReadProbe(pgpool: { host: string; port: number }, opt
   return probe;
 }
 
+async function survivors(conn: pg.ClientConfig): Promise<Set<number>> {
+  const client = new pg.Client(conn);
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    // Through pgpool, FOR UPDATE: pgpool never balances it, and a standby would refuse it.
+    const r = await client.query<{ id: string }>(`select id::text as id from ${TABLE} for update`);
+    return new Set(r.rows.map((x) => Number(x.id)));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export function formatReadReport(r: ReadProbeReport): string {
   const servers = Object.entries(r.byServer)
     .map(([s, x]) => `${s} ${x.reads}${x.stale ? ` (${x.stale} stale)` : ''}`)
     .join(', ');
   return (
-    `stale reads: ${r.stale} of ${r.reads} (target 0); writes ${r.writes} (${r.writeErrors} refused during the failover), ` +
+    `stale reads: ${r.stale} of ${r.reads} (target 0); writes ${r.writes} (${r.writeErrors} refused during the failover, ` +
+    `${r.lostWrites} acknowledged by the dead primary and lost with it), ` +
     `reads refused ${r.readErrors}; reads served by ${servers || 'none'}` +
     `${r.firstStale ? `; first stale: ${r.firstStale}; stale reads at ${r.staleAt.slice(0, 20).join(', ')} s` : ''}`
   );

@@ -111,7 +111,10 @@ test('the cluster timeline follows the failover drills live in Chromium and matc
     const updatesBefore = Number((await page.locator('body').getAttribute('data-updates')) ?? '0');
 
     const lines: string[] = [];
-    const results = await runScenarios(lab, SCENARIOS, { say: (l) => lines.push(l) });
+    // Every scenario but failover-reads: its read-after-write count through async standbys is
+    // test/drills' business, and timing-sensitive with a browser on the same two cores.
+    const scenarios = SCENARIOS.filter((s) => s.name !== 'failover-reads');
+    const results = await runScenarios(lab, scenarios, { say: (l) => lines.push(l) });
     assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.scenario}: ${r.step}`), [], lines.join('\n'));
 
     const redis = new Redis(lab.redisUrl);

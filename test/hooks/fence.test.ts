@@ -72,7 +72,8 @@ describe('fence waits for the detach to be confirmed, then applies the policy', 
   it('no decider, fail-closed: exits 3 so EFM does not promote', async () => {
     const run = await fence('closed');
     assert.equal(run.code, 3);
-    assert.match(run.stderr, /fence not confirmed .*fail-closed: exiting 3/);
+    assert.match(run.stderr, /^pcpflow-hook: fence not confirmed \(no decision on the event before fence\.timeoutMs.*fail-closed: exiting 3/);
+    assert.equal(run.stderr.trim().split('\n').length, 1, 'one line saying why');
   });
 
   it('confirmed detach (changed, already): exits 0', async () => {
@@ -117,9 +118,12 @@ describe('fence waits for the detach to be confirmed, then applies the policy', 
     await redis.stop();
     const closed = await fence('closed');
     assert.equal(closed.code, 3);
-    assert.match(closed.stderr, /spooled to/);
+    assert.match(closed.stderr, /^pcpflow-hook: fence not confirmed \(the fence event could not reach Redis \(.*\), so nothing can confirm the detach; spooled to .*\); fail-closed: exiting 3/);
+    assert.equal(closed.stderr.trim().split('\n').length, 1, 'one line saying why');
     const open = await fence('open');
     assert.equal(open.code, 0);
+    assert.match(open.stderr, /^pcpflow-hook: warning: fence not confirmed \(the fence event could not reach Redis .*fail-open: exiting 0, EFM promotes/);
+    assert.equal(open.stderr.trim().split('\n').length, 1, 'one line saying why');
     assert.equal(listPending(box.outbox, 'closed').length, 1);
     assert.equal(listPending(box.outbox, 'open').length, 1);
     await redis.start();

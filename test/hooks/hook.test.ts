@@ -12,8 +12,8 @@ const FORMS: { args: string[]; env?: Record<string, string>; expect: Record<stri
   },
   { args: ['efm', 'attach', '10.0.0.1', 'p'], expect: { type: 'efm.attach', nodeType: 'primary' } },
   {
-    args: ['efm', 'detach', '10.0.0.1:5444', 'm'],
-    expect: { type: 'efm.detach', backend: '10.0.0.1:5444', nodeType: 'primary' },
+    args: ['efm', 'detach', '10.0.0.1:5432', 'm'],
+    expect: { type: 'efm.detach', backend: '10.0.0.1:5432', nodeType: 'primary' },
   },
   {
     args: ['efm', 'post-promotion', '10.0.0.2', '10.0.0.1'],
@@ -31,11 +31,11 @@ const FORMS: { args: string[]; env?: Record<string, string>; expect: Record<stri
     args: ['efm', 'remote-post-promotion', '10.0.0.2'],
     expect: { type: 'efm.remote-post-promotion', newPrimary: '10.0.0.2' },
   },
-  { args: ['--node', '10.0.0.3', 'efm', 'resumed'], expect: { type: 'efm.resumed', backend: '10.0.0.3' } },
+  { args: ['--node', '10.0.0.2', 'efm', 'resumed'], expect: { type: 'efm.resumed', backend: '10.0.0.2' } },
   {
     args: ['efm', 'db-failure'],
-    env: { PCPFLOW_NODE: '10.0.0.3' },
-    expect: { type: 'efm.db-failure', backend: '10.0.0.3' },
+    env: { PCPFLOW_NODE: '10.0.0.2' },
+    expect: { type: 'efm.db-failure', backend: '10.0.0.2' },
   },
   { args: ['efm', 'primary-isolated'], expect: { type: 'efm.primary-isolated', backend: null } },
   { args: ['efm', 'master-isolated'], expect: { type: 'efm.primary-isolated' } },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,14 +14,16 @@ interface Case {
   stderr: string;
   env?: Record<string, string>;
   cluster?: string;
-  config?: 'missing' | 'broken-yaml' | 'broken-json' | 'no-clusters' | 'bad-url';
+  config?: string;
+  /** Default 2; the fence applies its policy instead (fail-open 0, fail-closed 3). */
+  exit?: number;
 }
 
 const corpus = JSON.parse(readFileSync(join(import.meta.dirname, 'malformed-corpus.json'), 'utf8')) as {
   cases: Case[];
 };
 
-describe('malformed invocations exit 2, say why, and publish no event', () => {
+describe('malformed invocations exit 2 (a fence: its policy), say why in one line, and publish no event', () => {
   let redis: TestRedis;
   let box: Sandbox;
   const configs: Record<string, string> = {};
@@ -35,6 +38,37 @@ describe('malformed invocations exit 2, say why, and publish no event', () => {
     writeFileSync(configs['broken-json'], '{"clusters": [');
     configs['no-clusters'] = join(box.dir, 'no-clusters.json');
     writeFileSync(configs['no-clusters'], JSON.stringify({ redis: { url: redis.url }, clusters: [] }));
+    const variant = (name: string, mutate: (c: ReturnType<typeof baseConfig>) => void) => {
+      const c = baseConfig();
+      mutate(c);
+      configs[name] = join(box.dir, `${name}.json`);
+      writeFileSync(configs[name], JSON.stringify(c));
+    };
+    const baseConfig = () => ({
+      redis: { url: redis.url } as Record<string, unknown>,
+      outbox: { dir: box.outbox },
+      clusters: [
+        {
+          name: 'c1',
+          pcp: { endpoints: [{ host: '127.0.0.1' }], user: 'pcpadmin' },
+          backends: [{ address: '10.0.0.1' }, { address: '10.0.0.2' }] as Record<string, unknown>[],
+        } as Record<string, unknown>,
+      ],
+    });
+    variant('fail-closed', (c) => (c.clusters[0]!.fence = { mode: 'fail-closed', timeoutMs: 300 }));
+    variant('shared-host', (c) => (c.clusters[0]!.backends = [{ address: '10.0.0.1' }, { address: '10.0.0.1', port: 5433 }, { address: '10.0.0.2' }]));
+    variant('shared-host-closed', (c) => {
+      c.clusters[0]!.backends = [{ address: '10.0.0.1' }, { address: '10.0.0.1', port: 5433 }, { address: '10.0.0.2' }];
+      c.clusters[0]!.fence = { mode: 'fail-closed', timeoutMs: 300 };
+    });
+    variant('unknown-key', (c) => (c.clusters[0]!.fense = { mode: 'fail-closed' }));
+    variant('bad-timeout', (c) => (c.clusters[0]!.timeouts = { readMs: -5 }));
+    configs['dev-zero'] = '/dev/zero';
+    configs['fifo'] = join(box.dir, 'config.fifo');
+    execFileSync('mkfifo', [configs['fifo']]);
+    configs['too-big'] = join(box.dir, 'too-big.yaml');
+    writeFileSync(configs['too-big'], `# ${'x'.repeat(5_000_000 - 3)}\n`);
+    configs['directory'] = box.dir;
     configs['bad-url'] = join(box.dir, 'bad-url.json');
     writeFileSync(
       configs['bad-url'],
@@ -55,7 +89,7 @@ describe('malformed invocations exit 2, say why, and publish no event', () => {
       assert.ok(config);
       const flags = ['--config', config, ...(c.cluster ? ['--cluster', c.cluster] : [])];
       const run = await runHook([...flags, ...argv], c.env ?? {});
-      assert.equal(run.code, 2, `exit ${run.code}; stderr: ${run.stderr}`);
+      assert.equal(run.code, c.exit ?? 2, `exit ${run.code}; stderr: ${run.stderr}`);
       assert.match(run.stderr, new RegExp(c.stderr), run.stderr);
       assert.equal(run.stderr.trim().split('\n').length, 1, 'one clear line');
       assert.ok(run.stderr.length < 1500, 'message is bounded even for 10 kB input');

@@ -63,6 +63,69 @@ describe('hook copies of contract details', () => {
     }
   });
 
+  it('the hook accepts exactly the configs the worker accepts (one verdict per case)', () => {
+    const base = () => ({
+      redis: { url: 'redis://127.0.0.1:6379' },
+      outbox: { dir: '/var/spool/pcpflow' },
+      clusters: [
+        {
+          name: 'c1',
+          pcp: { endpoints: [{ host: '127.0.0.1', port: 9898 }], user: 'pcpadmin' },
+          backends: [{ address: '10.0.0.1' }, { address: '10.0.0.2', port: 5433, nodeId: 1 }],
+        },
+      ],
+    });
+    type Raw = ReturnType<typeof base> & Record<string, unknown>;
+    const c0 = (r: Raw) => r.clusters[0] as Record<string, unknown> & { pcp: Record<string, unknown>; backends: Record<string, unknown>[] };
+    const cases: [string, (r: Raw) => void][] = [
+      ['the base', () => undefined],
+      ['an unknown top-level key', (r) => (r.redsi = {})],
+      ['an unknown key in a cluster', (r) => (c0(r).fense = {})],
+      ['an unknown key in pcp', (r) => (c0(r).pcp.pasfile = '/x')],
+      ['an unknown key in a backend', (r) => (c0(r).backends[0]!.adress = 'x')],
+      ['an unknown key in redis', (r) => ((r.redis as Record<string, unknown>).urll = 'x')],
+      ['an unknown key in timeouts', (r) => (c0(r).timeouts = { readMS: 5 })],
+      ['a negative PCP timeout', (r) => (c0(r).timeouts = { readMs: -1 })],
+      ['a valid timeouts block', (r) => (c0(r).timeouts = { readMs: 900, connectMs: 100 })],
+      ['no backends', (r) => (c0(r).backends = [])],
+      ['a duplicate backend', (r) => c0(r).backends.push({ address: '10.0.0.1', port: 5432 })],
+      ['a duplicate cluster', (r) => r.clusters.push(structuredClone(r.clusters[0]!))],
+      ['a backend host that is not a host', (r) => (c0(r).backends[0]!.address = '300.1.1.1')],
+      ['a nodeId out of range', (r) => (c0(r).backends[0]!.nodeId = 200)],
+      ['a PCP endpoint label too long', (r) => ((c0(r).pcp.endpoints as Record<string, unknown>[])[0]!.label = 'x'.repeat(65))],
+      ['an unknown PCP driver', (r) => (c0(r).pcp.driver = 'shell')],
+      ['retry jitter above 1', (r) => (c0(r).retry = { jitter: 2 })],
+      ['an empty notification command', (r) => (c0(r).notificationCommand = [])],
+      ['an unknown fence mode', (r) => (c0(r).fence = { mode: 'fail-maybe' })],
+      ['an unknown fence key', (r) => (c0(r).fence = { mode: 'fail-closed', timeout: 5 })],
+      ['a negative audit streamMaxLen', (r) => (c0(r).audit = { streamMaxLen: -1 })],
+      ['an unknown http key', (r) => (r.http = { porrt: 1 })],
+      ['an http port as text', (r) => (r.http = { port: '9464' })],
+      ['http with token', (r) => (r.http = { host: '127.0.0.1', port: 0, token: { env: 'TOKEN' } })],
+      ['an unknown log level', (r) => (r.log = { level: 'loud' })],
+      ['zero worker concurrency', (r) => (r.workers = { concurrency: 0 })],
+      ['an unknown outbox key', (r) => (r.outbox = { dir: '/x', mode: 1 } as never)],
+      ['a sentinel host that is not a host', (r) => ((r.redis as Record<string, unknown>).sentinel = { name: 'm', sentinels: [{ host: 'a b', port: 1 }] })],
+      ['a sentinel with an extra key', (r) => ((r.redis as Record<string, unknown>).sentinel = { name: 'm', sentinels: [{ host: 'h', port: 1, db: 0 }] })],
+      ['a reconcile interval of 0', (r) => (c0(r).reconcileIntervalMs = 0)],
+      ['clusters missing', (r) => delete (r as Partial<Raw>).clusters],
+      ['a valid stream check', (r) => (c0(r).streamCheck = { source: 'postgres', postgres: { user: 'pcpflow', password: { env: 'PGPW' } } })],
+      ['stream check source postgres without postgres', (r) => (c0(r).streamCheck = { source: 'postgres' })],
+      ['an unknown stream check key', (r) => (c0(r).streamCheck = { source: 'auto', deadline: 5 })],
+      ['an unknown stream check source', (r) => (c0(r).streamCheck = { source: 'guess' })],
+      ['an unknown stream check ssl mode', (r) => (c0(r).streamCheck = { postgres: { user: 'u', ssl: 'verify-full' } })],
+    ];
+    for (const [what, mutate] of cases) {
+      const raw = base() as Raw;
+      mutate(raw);
+      for (const env of [{}, { PCPFLOW_HTTP_PORT: 'x' }]) {
+        const worker = ConfigSchema.safeParse(applyEnv(raw, env)).success;
+        const hook = HookConfigSchema.safeParse(applyEnv(raw, env)).success;
+        assert.equal(hook, worker, `${what} (env ${JSON.stringify(env)}): worker ${worker ? 'accepts' : 'rejects'} it, the hook ${hook ? 'accepts' : 'rejects'} it`);
+      }
+    }
+  });
+
   it("the hook's YAML parser reads config files as the CLI's does", () => {
     const samples = [
       'redis:\n  url: redis://127.0.0.1:6379\n  publishTimeoutMs: 800\noutbox: { dir: /var/spool/pcpflow }\nclusters:\n  - name: c1\n    fence: { mode: fail-closed, timeoutMs: 10000 }\n',

@@ -49,7 +49,7 @@ describe('lab', { timeout: 240_000 }, () => {
     assert.equal(lab.pgpool.host, `127.0.${LAB_ID}.10`);
     assert.deepEqual(
       lab.nodes.map((n) => `${n.address}:${n.port}`),
-      [11, 12, 13].map((h) => `127.0.${LAB_ID}.${h}:5432`),
+      [`127.0.${LAB_ID}.11:5432`, `127.0.${LAB_ID}.12:5432`, `127.0.${LAB_ID}.13:5432`],
     );
     assert.equal(statSync(lab.pcp.passfile).mode & 0o777, 0o600);
     const { config } = loadConfig(lab.configPath, {});

@@ -78,13 +78,18 @@ test('detach / attach / promote: changed, then already; exit 0', async () => {
   });
 });
 
-test('check-primary: 0 primary, 1 standby, 3 unknown, 2 bad input, 4 pgpool unreachable', async () => {
+test('check-primary: 0 primary, 1 standby, 2 not a configured backend or bad input, 4 pgpool unreachable', async () => {
   await withServer(async (_s, config) => {
     assert.equal((await run(['check-primary', '127.0.0.1:15432', '--config', config])).code, 0);
     assert.equal((await run(['check-primary', '127.0.0.1:15433', '--config', config])).code, 1);
     const unknown = await run(['check-primary', '10.1.1.1', '--config', config]);
-    assert.equal(unknown.code, 3);
-    assert.match(unknown.stderr, /no pgpool backend has address 10\.1\.1\.1/);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /<address>: 10\.1\.1\.1 is not a backend of cluster c1; configured backends: 127\.0\.0\.1:15432, 127\.0\.0\.1:15433, 127\.0\.0\.1:15434/);
+    // All three share a host, told apart by port: a bare host is ambiguous, never a guess.
+    const shared = await run(['detach', '127.0.0.1', '--config', config]);
+    assert.equal(shared.code, 2);
+    assert.match(shared.stderr, /127\.0\.0\.1 is ambiguous in cluster c1: it matches 127\.0\.0\.1:15432, 127\.0\.0\.1:15433, 127\.0\.0\.1:15434; name one as host:port/);
+    assert.equal((await run(['attach', '300.1.1.1', '--config', config])).code, 2);
     const bad = await run(['check-primary', '$(reboot)', '--config', config]);
     assert.equal(bad.code, 2);
     assert.equal((await run(['detach', 'a b', '--config', config])).code, 2);
