@@ -206,7 +206,7 @@ export class BinariesDriver implements PcpDriver {
   }
 
   private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (ep: Endpoint, markSent: MarkSent) => Promise<T>): Promise<Answered<T>> {
-    return tryEndpoints(this.endpoints, fn, { readOnly, signal: opts?.signal });
+    return tryEndpoints(this.endpoints, fn, { readOnly, signal: opts?.signal, prefer: opts?.prefer });
   }
 
   nodeCount(opts?: CallOptions): Promise<Answered<number>> {

@@ -11,6 +11,8 @@ export interface NodesAnswer {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Host of the endpoint to try first when it is not suspect: the watchdog leader, whose table the others copy. */
+  prefer?: string;
 }
 
 /**

@@ -69,6 +69,7 @@ export class NativeDriver implements PcpDriver {
       readOnly,
       signal: opts?.signal,
       health: this.opts.health,
+      prefer: opts?.prefer,
     });
   }
 
