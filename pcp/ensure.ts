@@ -6,6 +6,7 @@ import { describeViews, judge } from './confirm.ts';
 import {
   PcpAbortedError,
   PcpClosedError,
+  PcpEndpointsFailedError,
   PcpError,
   PcpNoLeaderError,
   PcpNodeStateError,
@@ -51,6 +52,9 @@ type Goal = 'attached' | 'detached' | 'primary';
  */
 function transient(err: unknown): err is PcpError {
   if (err instanceof PcpClosedError || err instanceof PcpProtocolError || err instanceof PcpNoLeaderError) return true;
+  // Several pgpools all failing: transient when one of them is only restarting its PCP process
+  // (a watchdog cluster restarts it on every state change), not when every one refuses.
+  if (err instanceof PcpEndpointsFailedError) return err.failures.some(transient);
   return err instanceof PcpTimeoutError && err.phase !== 'connect';
 }
 

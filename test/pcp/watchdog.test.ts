@@ -130,7 +130,8 @@ describe('endpoint choice across a watchdog cluster', () => {
         const v = (await watchdogViews(plan())).find((x) => x.info);
         return v?.info && v.info.QuorumStatus < 0 ? true : undefined;
       }, { timeoutMs: 60_000, intervalMs: 200 });
-      const o = await createPcpOps(base).ensureDetached(standbyAddress(), { verifyMs: 1_500 });
+      // pgpool restarts its PCP process when the watchdog state changes: verifyMs leaves room for that.
+      const o = await createPcpOps(base).ensureDetached(standbyAddress(), { verifyMs: 5_000 });
       assert.equal(o.result, 'failed');
       assert.equal(o.retryable, true);
       assert.match(o.reason ?? '', /cannot carry out a failover request now/);
