@@ -95,8 +95,11 @@ export async function benchCli(opts: { rounds?: number } = {}): Promise<void> {
       },
       { label: 'pcpflow status', argv: [node, CLI, 'status', ...cfg], ok: [0], goal: 3.0 },
       { label: 'pcpflow outbox flush (nothing spooled)', argv: [node, CLI, 'outbox', 'flush', ...cfg], ok: [0], goal: 2.0 },
+      // Where the time goes: node plus one library the commands load (no goal; see the README).
+      ...['commander', 'zod', 'ioredis', 'xstate', 'pino'].map((p): Row => ({ label: `  node + require('${p}')`, argv: [node, '-e', `require(${JSON.stringify(p)})`], ok: [0] })),
     ];
     const times = rows.map(() => [] as number[]);
+    process.chdir(packageRoot()); // the library rows resolve from pcpflow's node_modules
     for (const r of rows) await timeOnce(r); // warm the page cache; not counted
     for (let i = 0; i < rounds; i++) for (const [j, r] of rows.entries()) times[j]?.push(await timeOnce(r));
     const med = times.map((t) => median(t));

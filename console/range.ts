@@ -37,11 +37,15 @@ export class RangeError extends InvalidInputError {
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The audit trail's ids are milliseconds since 1970; a bound outside that era is a typo. */
+const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function toDate(text: string, now: Date, name: string): Date {
   const dur = /^(\d+)([smhd])$/.exec(text);
-  if (dur) return new Date(now.getTime() - Number(dur[1]) * (UNIT_MS[dur[2] ?? 'h'] ?? 0));
-  const d = new Date(text);
+  const d = dur ? new Date(now.getTime() - Number(dur[1]) * (UNIT_MS[dur[2] ?? 'h'] ?? 0)) : new Date(text);
   if (Number.isNaN(d.getTime())) throw new RangeError(`${name}: not a valid time`);
+  if (d.getTime() < 0 || d.getTime() > LATEST_MS)
+    throw new RangeError(`${name}: ${text} is out of range (${dur ? 'it reaches back before 1970' : 'give a time between 1970 and 9999'})`);
   return d;
 }
 

@@ -63,7 +63,7 @@ function decodeSegment(text: string, what: string): string {
 
 export function createConsole(opts: { config: Config; audit?: AuditStore; env?: NodeJS.ProcessEnv; logger?: Logger }): ConsoleHandle {
   const { config, logger } = opts;
-  const gate: AuthGate = createAuthGate(config.http, opts.env);
+  const gate: AuthGate = createAuthGate(config.http, opts.env ? { env: opts.env } : {});
   const prefix = config.redis.keyPrefix;
   // Page reads fail fast when Redis is away (an error page beats a hung tab); the subscriber waits.
   const redis = createRedis(config.redis, 'producer');

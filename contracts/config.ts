@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HostSchema, PortSchema } from './address.ts';
+import { redisUrlProblem } from './redis-url.ts';
 
 /**
  * The pcpflow configuration file. Every object is strict: an unknown key is a typo a DBA wants to
@@ -21,7 +22,14 @@ export type SecretRef = z.infer<typeof SecretRefSchema>;
 const HostPort = z.strictObject({ host: HostSchema, port: PortSchema });
 
 export const RedisConfigSchema = z.strictObject({
-  url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  url: z
+    .string()
+    .max(4096)
+    .superRefine((u, ctx) => {
+      const problem = redisUrlProblem(u);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default('redis://127.0.0.1:6379'),
   /** A Redis Cluster hash tag keeps every key of pcpflow in one slot so Lua and MULTI work. */
   keyPrefix: z
     .string()
@@ -182,6 +190,8 @@ export const ConfigSchema = z
         /** Console auth: a bearer token or basic credentials, read from env or file. */
         token: SecretRefSchema.optional(),
         basicAuth: z.strictObject({ user: z.string().min(1), password: SecretRefSchema }).optional(),
+        /** A bearer token for /metrics alone (a Prometheus scraper); without it /metrics follows the console's auth. */
+        metricsToken: SecretRefSchema.optional(),
       })
       .default({ host: '127.0.0.1', port: 9464 }),
     log: z

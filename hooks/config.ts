@@ -1,5 +1,6 @@
 import { isHost } from '../contracts/address-syntax.ts';
 import * as z from 'zod/mini';
+import { redisUrlProblem } from '../contracts/redis-url.ts';
 import { registerSecret } from '../runtime/redact.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { HookConfigError } from './errors.ts';
@@ -42,7 +43,14 @@ const HostPort = z.strictObject({ host: Host, port: Port });
 
 const HookRedisSchema = z.strictObject({
   url: z._default(
-    z.string().check(z.regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')),
+    // The same rule as contracts/config.ts: a URL that passes cannot crash endpointFrom.
+    z.string().check(
+      z.maxLength(4096),
+      z.check<string>((ctx) => {
+        const problem = redisUrlProblem(ctx.value);
+        if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+      }),
+    ),
     'redis://127.0.0.1:6379',
   ),
   keyPrefix: z._default(

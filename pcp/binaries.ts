@@ -5,6 +5,8 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { PgpoolNodeStatus } from '../contracts/events.ts';
 import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
 import { lookupPassword } from './passfile.ts';
+import { deadlineIn, remainingMs, type CallDeadline } from './deadline.ts';
+import { escapeControls } from '../contracts/text.ts';
 import { validateNodeId, validateUser, type HealthCheckStats, type PoolParam, type WatchdogInfo } from './commands.ts';
 import { NodeInfoSchema, type NodeInfo } from './node-info.ts';
 import { PcpServerMessageSchema, type PcpServerMessage } from './messages.ts';
@@ -89,6 +91,14 @@ const VerboseRecordSchema = z.object({
   lastStatusChange: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/).optional(),
 });
 
+/** pcp_* print what pgpool sent them: control characters escaped, lines kept for parsing. */
+const clean = (text: string): string => escapeControls(text, { keepNewlines: true });
+
+interface Ctx {
+  signal?: AbortSignal;
+  deadline?: CallDeadline;
+}
+
 /** `pcp_node_info -v` blocks ("Label   : value" lines, a blank line after each node). */
 export function parseVerboseNodeInfo(stdout: string, firstId: number): NodeInfo[] | string {
   const blocks = stdout.split(/\n\s*\n/).map((b) => b.trim()).filter((b) => b.length > 0);
@@ -148,7 +158,7 @@ export class BinariesDriver implements PcpDriver {
   }
 
   /** Runs one binary against one endpoint; never through a shell. */
-  exec(binary: string, ep: Endpoint, args: readonly string[], signal?: AbortSignal): Promise<RunResult> {
+  exec(binary: string, ep: Endpoint, args: readonly string[], signal?: AbortSignal, deadline?: CallDeadline): Promise<RunResult> {
     validateUser(this.cluster.pcp.user);
     const env = { ...(this.opts.env ?? process.env) };
     if (this.cluster.pcp.passfile) env.PCPPASSFILE = this.cluster.pcp.passfile;
@@ -156,7 +166,11 @@ export class BinariesDriver implements PcpDriver {
     lookupPassword({ host: ep.host, port: ep.port, user: this.cluster.pcp.user }, { passfile: env.PCPPASSFILE, env });
     const file = this.cluster.pcp.binDir ? join(this.cluster.pcp.binDir, binary) : binary;
     const argv = ['-h', ep.host, '-p', String(ep.port), '-U', this.cluster.pcp.user, '-w', ...args];
-    const timeoutMs = this.cluster.timeouts.connectMs + this.cluster.timeouts.readMs;
+    const ownMs = this.cluster.timeouts.connectMs + this.cluster.timeouts.readMs;
+    const left = deadline ? Math.max(1, Math.floor(remainingMs(deadline))) : Infinity;
+    const timeoutMs = Math.min(ownMs, left);
+    const timedOut = (err: unknown): PcpTimeoutError =>
+      deadline && left < ownMs ? new PcpTimeoutError(ep.name, 'call', deadline.ms, { cause: err }) : new PcpTimeoutError(ep.name, 'command', timeoutMs, { cause: err });
     return new Promise((resolve, reject) => {
       execFile(
         file,
@@ -167,11 +181,11 @@ export class BinariesDriver implements PcpDriver {
             const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
             if (e.name === 'AbortError') return reject(new PcpAbortedError(binary, { endpoint: ep.name, cause: err }));
             if (e.code === 'ENOENT') return reject(new PcpBinaryError(binary, `not found (${file})`, { endpoint: ep.name, cause: err }));
-            if (e.killed) return reject(new PcpTimeoutError(ep.name, 'command', timeoutMs, { cause: err }));
+            if (e.killed) return reject(timedOut(err));
             if (typeof e.code !== 'number') return reject(new PcpBinaryError(binary, `could not run (${String(e.code)})`, { endpoint: ep.name, cause: err }));
-            return resolve({ stdout, stderr, code: e.code });
+            return resolve({ stdout: clean(stdout), stderr: clean(stderr), code: e.code });
           }
-          resolve({ stdout, stderr, code: 0 });
+          resolve({ stdout: clean(stdout), stderr: clean(stderr), code: 0 });
         },
       );
     });
@@ -195,29 +209,31 @@ export class BinariesDriver implements PcpDriver {
     return r.stdout;
   }
 
-  private async call(binary: string, ep: Endpoint, args: string[], signal: AbortSignal | undefined, request: string, action = false): Promise<string> {
-    return this.check(binary, ep, await this.exec(binary, ep, args, signal), request, action);
+  private async call(binary: string, ep: Endpoint, args: string[], ctx: Ctx, request: string, action = false): Promise<string> {
+    return this.check(binary, ep, await this.exec(binary, ep, args, ctx.signal, ctx.deadline), request, action);
   }
 
-  private async count(ep: Endpoint, signal?: AbortSignal): Promise<number> {
-    const out = (await this.call('pcp_node_count', ep, [], signal, 'node count')).trim();
+  private async count(ep: Endpoint, ctx: Ctx): Promise<number> {
+    const out = (await this.call('pcp_node_count', ep, [], ctx, 'node count')).trim();
     if (!/^\d{1,3}$/.test(out)) throw new PcpBinaryError('pcp_node_count', `printed "${out.slice(0, 40)}" instead of a number`, { endpoint: ep.name });
     return Number(out);
   }
 
-  private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (ep: Endpoint, markSent: MarkSent) => Promise<T>): Promise<Answered<T>> {
-    return tryEndpoints(this.endpoints, fn, { readOnly, signal: opts?.signal, prefer: opts?.prefer });
+  private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (ep: Endpoint, markSent: MarkSent, ctx: Ctx) => Promise<T>): Promise<Answered<T>> {
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    const ctx: Ctx = { ...(opts?.signal ? { signal: opts.signal } : {}), ...(deadline ? { deadline } : {}) };
+    return tryEndpoints(this.endpoints, (ep, sent) => fn(ep, sent, ctx), { readOnly, ...ctx, ...(opts?.prefer !== undefined ? { prefer: opts.prefer } : {}) });
   }
 
   nodeCount(opts?: CallOptions): Promise<Answered<number>> {
-    return this.run(true, opts, (ep) => this.count(ep, opts?.signal));
+    return this.run(true, opts, (ep, _sent, ctx) => this.count(ep, ctx));
   }
 
   /** One node through its own pcp_node_info process (what the old scripts did for each node). */
   nodeInfo(nodeId: number, opts?: CallOptions): Promise<Answered<NodeInfo>> {
-    return this.run(true, opts, async (ep) => {
+    return this.run(true, opts, async (ep, _sent, ctx) => {
       if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 127) validateNodeId(nodeId, 128);
-      const out = await this.call('pcp_node_info', ep, ['-v', '-n', String(nodeId)], opts?.signal, `node info ${nodeId}`);
+      const out = await this.call('pcp_node_info', ep, ['-v', '-n', String(nodeId)], ctx, `node info ${nodeId}`);
       const nodes = parseVerboseNodeInfo(out, nodeId);
       if (typeof nodes === 'string' || nodes.length !== 1 || !nodes[0]) throw new PcpBinaryError('pcp_node_info', `unexpected output (${typeof nodes === 'string' ? nodes : `${nodes.length} records`})`, { endpoint: ep.name });
       return nodes[0];
@@ -225,13 +241,13 @@ export class BinariesDriver implements PcpDriver {
   }
 
   nodes(opts?: CallOptions): Promise<Answered<NodesAnswer>> {
-    return this.run(true, opts, (ep) => this.nodesAt(ep, opts?.signal));
+    return this.run(true, opts, (ep, _sent, ctx) => this.nodesAt(ep, ctx));
   }
 
-  private async nodesAt(ep: Endpoint, signal: AbortSignal | undefined): Promise<NodesAnswer> {
-    const count = await this.count(ep, signal);
+  private async nodesAt(ep: Endpoint, ctx: Ctx): Promise<NodesAnswer> {
+    const count = await this.count(ep, ctx);
     if (count === 0) return { nodes: [], layout: undefined };
-    const out = await this.call('pcp_node_info', ep, ['-v', '-a'], signal, 'node info');
+    const out = await this.call('pcp_node_info', ep, ['-v', '-a'], ctx, 'node info');
     const nodes = parseVerboseNodeInfo(out, 0);
     if (typeof nodes === 'string') throw new PcpBinaryError('pcp_node_info', `unexpected output (${nodes})`, { endpoint: ep.name });
     if (nodes.length !== count) throw new PcpBinaryError('pcp_node_info', `printed ${nodes.length} nodes, node count is ${count}`, { endpoint: ep.name });
@@ -243,14 +259,16 @@ export class BinariesDriver implements PcpDriver {
   }
 
   nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
-    return eachEndpoint(this.endpoints, (ep) => this.nodesAt(ep, opts?.signal), { skipSuspects: opts?.skipSuspects });
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    const ctx: Ctx = { ...(opts?.signal ? { signal: opts.signal } : {}), ...(deadline ? { deadline } : {}) };
+    return eachEndpoint(this.endpoints, (ep) => this.nodesAt(ep, ctx), { skipSuspects: opts?.skipSuspects });
   }
 
   private action(binary: string, nodeId: number, extra: string[], what: string, opts?: CallOptions): Promise<Answered<void>> {
-    return this.run(false, opts, async (ep, sent) => {
-      validateNodeId(nodeId, await this.count(ep, opts?.signal));
+    return this.run(false, opts, async (ep, sent, ctx) => {
+      validateNodeId(nodeId, await this.count(ep, ctx));
       sent();
-      await this.call(binary, ep, ['-n', String(nodeId), ...extra], opts?.signal, `${what} of node ${nodeId}`, true);
+      await this.call(binary, ep, ['-n', String(nodeId), ...extra], ctx, `${what} of node ${nodeId}`, true);
     });
   }
 

@@ -5,6 +5,7 @@ import { pcpAuthResponse, MAX_USER_BYTES } from './auth.ts';
 import { decodeNodeInfo, supportsSwitchover, type NodeInfo, type NodeInfoLayout } from './node-info.ts';
 import { PcpAuthError, PcpInvalidRequestError, PcpProtocolError, PcpServerError, PcpUnsupportedError } from './errors/index.ts';
 import { formatServerMessage } from './messages.ts';
+import { escapeControlsDeep } from '../contracts/text.ts';
 
 /**
  * One function per PCP command, each over an open connection: send the request, read exactly the
@@ -253,7 +254,8 @@ export async function watchdogInfo(conn: PcpConnection): Promise<WatchdogInfo> {
   } catch (err) {
     throw conn.fail(new PcpProtocolError(conn.name, 'watchdog info is not JSON', { cause: err }));
   }
-  const parsed = WatchdogInfoSchema.safeParse(json);
+  // JSON escapes (\u001b) decode to control characters: escape them again like every pgpool text.
+  const parsed = WatchdogInfoSchema.safeParse(escapeControlsDeep(json));
   if (!parsed.success) throw conn.fail(new PcpProtocolError(conn.name, `watchdog info JSON: ${parsed.error.issues[0]?.message ?? 'invalid'}`));
   return parsed.data;
 }

@@ -1,6 +1,7 @@
 import { Socket, connect as netConnect } from 'node:net';
 import { encodeFrame, FrameDecoder, MAX_REQUEST_LENGTH, type Frame } from './framing.ts';
 import { decodeServerMessage, type PcpServerMessage } from './messages.ts';
+import { remainingMs, type CallDeadline } from './deadline.ts';
 import {
   PcpAbortedError,
   PcpClosedError,
@@ -19,7 +20,10 @@ export interface ConnectionOptions {
   /** How the endpoint is named in results and errors. */
   name: string;
   connectMs: number;
+  /** The whole exchange after connect (salt, auth, every reply frame and notice) shares this budget. */
   readMs: number;
+  /** The caller's deadline for the whole call; it caps connectMs and readMs. */
+  deadline?: CallDeadline;
   signal?: AbortSignal;
   /** `N` frames (warnings, notices) that arrive before a reply. */
   onNotice?: (notice: PcpServerMessage) => void;
@@ -31,9 +35,14 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** Notices accepted before one reply; pgpool sends at most a few, a stream of them is hostile. */
+export const MAX_NOTICES_PER_REPLY = 32;
+
 /**
  * One TCP connection to a PCP port. At most one read is outstanding (PCP is strictly
- * request/reply); every read has its own deadline because pgpool itself never times out.
+ * request/reply). pgpool itself never times out, so the client does, with one budget for the
+ * whole exchange rather than one per frame: a peer that sends a notice, or one node record,
+ * just before each read's deadline would otherwise hold the caller for ever.
  * Any failure destroys the socket: a half-read PCP stream cannot be resynchronised.
  */
 export class PcpConnection {
@@ -41,11 +50,14 @@ export class PcpConnection {
   private waiter: Waiter | undefined;
   private failure: PcpError | undefined;
   private readonly onAbort: () => void;
+  /** performance.now() by which every reply of this session must have arrived. */
+  private readonly replyBy: number;
 
   private constructor(
     private readonly socket: Socket,
     readonly opts: ConnectionOptions,
   ) {
+    this.replyBy = performance.now() + opts.readMs;
     this.onAbort = () => this.fail(new PcpAbortedError(`PCP request to ${opts.name}`, { endpoint: opts.name }));
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     socket.on('data', (chunk: Buffer) => {
@@ -81,7 +93,12 @@ export class PcpConnection {
       const onError = (err: NodeJS.ErrnoException): void =>
         giveUp(new PcpConnectError(opts.name, err.code ?? err.message, { cause: err }));
       const onAbort = (): void => giveUp(new PcpAbortedError(`PCP connect to ${opts.name}`, { endpoint: opts.name }));
-      const timer = setTimeout(() => giveUp(new PcpTimeoutError(opts.name, 'connect', opts.connectMs)), opts.connectMs);
+      const left = opts.deadline ? remainingMs(opts.deadline) : Infinity;
+      const byCall = left < opts.connectMs;
+      const timer = setTimeout(
+        () => giveUp(byCall && opts.deadline ? new PcpTimeoutError(opts.name, 'call', opts.deadline.ms) : new PcpTimeoutError(opts.name, 'connect', opts.connectMs)),
+        Math.min(opts.connectMs, left),
+      );
       socket.once('connect', onConnect);
       socket.once('error', onError);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -103,11 +120,18 @@ export class PcpConnection {
     this.socket.write(frame);
   }
 
-  /** The next frame, whatever its type, within readMs. */
+  /** The next frame, whatever its type, within what is left of the session's and the call's budget. */
   readFrame(phase: PcpPhase): Promise<Frame> {
     if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
+    const now = performance.now();
+    const session = this.replyBy - now;
+    const call = this.opts.deadline ? remainingMs(this.opts.deadline, now) : Infinity;
+    const timeout = (): PcpTimeoutError =>
+      call < session && this.opts.deadline
+        ? new PcpTimeoutError(this.name, 'call', this.opts.deadline.ms)
+        : new PcpTimeoutError(this.name, phase, this.opts.readMs);
     return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new PcpTimeoutError(this.name, phase, this.opts.readMs)), this.opts.readMs);
+      const timer = setTimeout(() => this.fail(timeout()), Math.max(0, Math.min(session, call)));
       this.waiter = { resolve, reject, timer };
       this.deliver();
     });
@@ -118,9 +142,11 @@ export class PcpConnection {
    * becomes a PcpServerError (the connection dies with FATAL/PANIC), anything else is desync.
    */
   async expect(types: readonly string[], request: string, phase: PcpPhase = 'reply'): Promise<Frame> {
-    for (;;) {
+    for (let notices = 0; ; ) {
       const frame = await this.readFrame(phase);
       if (frame.type === 'N') {
+        if (++notices > MAX_NOTICES_PER_REPLY)
+          throw this.fail(new PcpProtocolError(this.name, `more than ${MAX_NOTICES_PER_REPLY} notices before the reply to ${request}`));
         const notice = decodeServerMessage(frame.payload);
         if (!notice) throw this.fail(new PcpProtocolError(this.name, 'an undecodable notice (N) frame'));
         this.opts.onNotice?.(notice);

@@ -1,5 +1,6 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import { formatAddress } from '../contracts/address.ts';
+import { remainingMs, type CallDeadline } from './deadline.ts';
 import {
   PcpAbortedError,
   PcpAuthError,
@@ -56,7 +57,7 @@ function isTransportFailure(err: PcpError): boolean {
 export async function tryEndpoints<T>(
   endpoints: readonly Endpoint[],
   op: (ep: Endpoint, markSent: MarkSent) => Promise<T>,
-  opts: { readOnly: boolean; signal?: AbortSignal; health?: EndpointHealth; prefer?: string },
+  opts: { readOnly: boolean; signal?: AbortSignal; deadline?: CallDeadline; health?: EndpointHealth; prefer?: string },
 ): Promise<Answered<T>> {
   const failures: PcpError[] = [];
   const health = opts.health ?? sharedEndpointHealth;
@@ -65,6 +66,8 @@ export async function tryEndpoints<T>(
   if (first > 0) ordered.unshift(...ordered.splice(first, 1));
   for (const ep of ordered) {
     if (opts.signal?.aborted) throw new PcpAbortedError('the PCP request');
+    // The call's deadline is spent: the endpoints not yet tried are not asked.
+    if (opts.deadline && failures.length > 0 && remainingMs(opts.deadline) <= 0) break;
     let sent = false;
     try {
       const value = await op(ep, () => {

@@ -1,3 +1,5 @@
+import { escapeControls } from '../contracts/text.ts';
+
 /**
  * PCP framing, both directions: type byte, int32 big-endian length counting itself and the
  * payload (not the type byte), payload. Strings inside payloads are NUL-terminated.
@@ -27,7 +29,9 @@ export function cstrings(...parts: string[]): Buffer {
 
 /**
  * Splits a payload into its NUL-terminated strings. A payload must end with NUL; the single
- * trailing empty element of the split is dropped so empty fields stay countable.
+ * trailing empty element of the split is dropped so empty fields stay countable. Every string
+ * pgpool sends ends up in front of a human (audit, logs, terminal, notification), so control
+ * characters are escaped here, at the one place all of them pass.
  */
 export function splitCStrings(payload: Buffer): string[] | null {
   if (payload.length === 0) return [];
@@ -36,7 +40,7 @@ export function splitCStrings(payload: Buffer): string[] | null {
   let start = 0;
   for (let i = 0; i < payload.length; i++) {
     if (payload[i] === 0) {
-      out.push(payload.subarray(start, i).toString('utf8'));
+      out.push(escapeControls(payload.subarray(start, i).toString('utf8')));
       start = i + 1;
     }
   }

@@ -1,7 +1,7 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { BinariesDriver } from './binaries.ts';
-import type { PcpDriver } from './driver.ts';
+import type { CallOptions, PcpDriver } from './driver.ts';
 import { Ensurer, type EnsureOptions, type EnsureOutcome } from './ensure.ts';
 import { NativeDriver } from './native.ts';
 import type { NodeInfo } from './node-info.ts';
@@ -22,6 +22,7 @@ export { judge, describeViews, type PgpoolNodeView } from './confirm.ts';
 export { NativeDriver } from './native.ts';
 export { BinariesDriver } from './binaries.ts';
 export { resolveNodeId } from './resolve.ts';
+export { callBudgetMs } from './deadline.ts';
 export { lookupPassword, matchPassfile, passfilePath } from './passfile.ts';
 export * from './errors/index.ts';
 
@@ -41,9 +42,9 @@ export interface PcpNode {
 }
 
 export interface PcpOps {
-  nodes(opts?: { signal?: AbortSignal }): Promise<{ endpoint: string; nodes: PcpNode[] }>;
+  nodes(opts?: CallOptions): Promise<{ endpoint: string; nodes: PcpNode[] }>;
   /** Every pgpool's own node table and watchdog role (one entry when there is one endpoint). */
-  pgpools(opts?: { signal?: AbortSignal }): Promise<PgpoolsView<PcpNode>>;
+  pgpools(opts?: CallOptions): Promise<PgpoolsView<PcpNode>>;
   ensureAttached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
   ensureDetached(address: string, opts?: EnsureOptions): Promise<EnsureOutcome>;
   /** Promote without switchover; attaches first if the node is down (pgpool silently ignores promote of a down node); "already primary" = already. */

@@ -3,6 +3,7 @@ import { PcpConnection } from './connection.ts';
 import * as cmd from './commands.ts';
 import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
 import { lookupPassword } from './passfile.ts';
+import { deadlineIn, type CallDeadline } from './deadline.ts';
 import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
 import { eachEndpoint, type EachAnswer } from './views.ts';
@@ -40,7 +41,12 @@ export class NativeDriver implements PcpDriver {
     );
   }
 
-  private async session<T>(ep: Endpoint, signal: AbortSignal | undefined, fn: (c: PcpConnection) => Promise<T>): Promise<T> {
+  private async session<T>(
+    ep: Endpoint,
+    signal: AbortSignal | undefined,
+    deadline: CallDeadline | undefined,
+    fn: (c: PcpConnection) => Promise<T>,
+  ): Promise<T> {
     cmd.validateUser(this.cluster.pcp.user);
     const password = this.password(ep);
     const t = this.cluster.timeouts;
@@ -50,6 +56,7 @@ export class NativeDriver implements PcpDriver {
       name: ep.name,
       connectMs: t.connectMs,
       readMs: t.readMs,
+      ...(deadline ? { deadline } : {}),
       signal,
       onNotice: (n) => this.opts.onNotice?.(n, ep.name),
     });
@@ -65,9 +72,11 @@ export class NativeDriver implements PcpDriver {
   }
 
   private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (c: PcpConnection, markSent: MarkSent) => Promise<T>): Promise<Answered<T>> {
-    return tryEndpoints(this.endpoints, (ep, markSent) => this.session(ep, opts?.signal, (c) => fn(c, markSent)), {
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    return tryEndpoints(this.endpoints, (ep, markSent) => this.session(ep, opts?.signal, deadline, (c) => fn(c, markSent)), {
       readOnly,
       signal: opts?.signal,
+      ...(deadline ? { deadline } : {}),
       health: this.opts.health,
       prefer: opts?.prefer,
     });
@@ -128,10 +137,12 @@ export class NativeDriver implements PcpDriver {
   }
 
   nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
   }
 
   watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
+    const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
+    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
   }
 }

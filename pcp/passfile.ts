@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { registerSecret } from '../runtime/redact.ts';
@@ -8,7 +8,9 @@ import { PcpPasswordNotFoundError } from './errors/index.ts';
  * `.pcppass` lookup with libpcp's rules, so one file serves pcpflow and the pcp_* binaries alike:
  *  - the file: the configured passfile, else $PCPPASSFILE (taken literally), else <home>/.pcppass
  *    where home comes from the passwd entry of the effective uid (not $HOME);
- *  - ignored unless it is a regular file without any group/other permission bits;
+ *  - ignored unless it is a regular file without any group/other permission bits, owned by the
+ *    user reading it (a symlink is followed only to a file of that user: a link planted to
+ *    someone else's passfile must not lend their passwords);
  *  - lines are `host:port:user:password`, read the way fgets() with a 320-byte buffer reads them
  *    (longer lines are cut into 319-byte pieces, each matched on its own), only `\n` stripped;
  *  - fields 1–3 are `*` (only as the whole field) or literal text in which `\` escapes the next
@@ -33,6 +35,8 @@ export interface PassfileSource {
   env?: NodeJS.ProcessEnv;
   /** For tests: the home directory otherwise taken from the passwd entry. */
   home?: string;
+  /** For tests: the uid that must own the file, otherwise the effective uid. */
+  uid?: number;
 }
 
 export function passfilePath(src: PassfileSource = {}): string {
@@ -112,21 +116,34 @@ export function lookupPassword(q: PassfileQuery, src: PassfileSource = {}): stri
   const path = passfilePath(src);
   const key = `${hostKey(q.host)}:${q.port}:${q.user}`;
   let content: Buffer;
+  let fd: number | undefined;
   try {
-    const st = statSync(path);
+    // Checked on the open descriptor: what is checked is what is read (no swap in between).
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new PcpPasswordNotFoundError(key, `${path} is not a regular file`);
     if ((st.mode & 0o077) !== 0)
       throw new PcpPasswordNotFoundError(
         key,
         `${path} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} and is ignored (pgpool's rule); run chmod 600 ${path}`,
       );
-    content = readFileSync(path);
+    const uid = src.uid ?? process.geteuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      const link = lstatSync(path).isSymbolicLink() ? ' (through a symbolic link)' : '';
+      throw new PcpPasswordNotFoundError(
+        key,
+        `${path}${link} is owned by uid ${st.uid}, not by the user reading it (uid ${uid}); give this user its own copy (chown, chmod 600)`,
+      );
+    }
+    content = readFileSync(fd);
   } catch (err) {
     if (err instanceof PcpPasswordNotFoundError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new PcpPasswordNotFoundError(key, `cannot read ${path} (${code}); set pcp.passfile in the config or PCPPASSFILE`, {
       cause: err,
     });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   const password = matchPassfile(content, q);
   if (password === undefined)

@@ -1,4 +1,4 @@
-import type { PcpDriver } from './driver.ts';
+import type { CallOptions, PcpDriver } from './driver.ts';
 import type { WatchdogInfo } from './commands.ts';
 import type { EachAnswer } from './views.ts';
 import type { NodesAnswer } from './driver.ts';
@@ -32,7 +32,7 @@ const key = (n: { id: number; status: string; role: string }): string => `${n.id
 export async function readPgpools<N extends { id: number; status: string; role: string }>(
   driver: PcpDriver,
   convert: (a: NodesAnswer) => N[],
-  opts: { signal?: AbortSignal } = {},
+  opts: CallOptions = {},
 ): Promise<PgpoolsView<N>> {
   if (!driver.nodesEach) {
     const a = await driver.nodes(opts);

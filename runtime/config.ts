@@ -138,6 +138,50 @@ export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env)
       });
     }
   }
+  // An empty secret must never read as "no authentication" (or an empty Redis password).
+  if (value === undefined || value.trim() === '')
+    throw new SecretUnavailableError(`${ref.env !== undefined ? `environment variable ${ref.env}` : `secret file ${ref.file}`} is empty; put the secret in it`);
   registerSecret(value);
-  return value ?? '';
+  return value;
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/i;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/**
+ * What only a process that serves HTTP (the worker, `pcpflow console`) and `config check` need:
+ * the console's secrets exist and are not empty, and a console bound beyond loopback has auth.
+ * Other commands do not read these secrets, so they are not refused for them.
+ */
+export function servingProblems(config: Config, file: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const problems: string[] = [];
+  const http = config.http;
+  const refs: [string, SecretRef | undefined][] = [
+    ['http.token', http.token],
+    ['http.basicAuth.password', http.basicAuth?.password],
+    ['http.metricsToken', http.metricsToken],
+  ];
+  for (const [path, ref] of refs) {
+    if (!ref) continue;
+    try {
+      readSecret(ref, env);
+    } catch (err) {
+      if (!(err instanceof SecretUnavailableError)) throw err;
+      problems.push(`${file}: ${path}: ${err.message}`);
+    }
+  }
+  if (!isLoopback(http.host) && !http.token && !http.basicAuth)
+    problems.push(
+      `${file}: http.host: ${http.host} serves the console and /metrics beyond loopback without authentication; set http.token (or http.basicAuth) to a secret, or bind http.host to 127.0.0.1`,
+    );
+  return problems;
+}
+
+/** Throws the serving problems as one config error (exit 2). */
+export function checkServing(config: Config, file: string, env: NodeJS.ProcessEnv = process.env): void {
+  const problems = servingProblems(config, file, env);
+  if (problems.length) throw new ConfigError(`${file}: ${problems.length} problem(s) in the config`, problems);
 }

@@ -9,7 +9,7 @@ import { bundleHook, HOOK_BUNDLE } from './build-hook.ts';
  * JavaScript in build/, for `node` without a TypeScript loader; then the hook's single-file
  * bundle (scripts/build-hook.ts). esbuild rather than tsc: it bundles our modules into a few
  * files with code splitting, so a command loads one entry plus the chunks it uses instead of
- * resolving ~150 small modules at every start, and each subcommand's dynamic import becomes a
+ * resolving hundreds of small modules at every start, and each subcommand's dynamic import becomes a
  * chunk loaded only when that subcommand runs. Type checking stays with `tsc --noEmit` (npm test).
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,10 +21,10 @@ export const BUILD_DIR = join(root, 'build');
  * the bundle for a reason: BullMQ reads its Lua commands from its own folder and takes ioredis
  * as a peer (one copy, or its instanceof checks fail); pino runs transports in worker threads
  * from files; the Graphviz WebAssembly loads from its package; js-yaml loads only for a YAML
- * config (runtime/config.ts requires it then); pg (the stream check) has an optional native
- * binding it looks for at run time; xstate and prom-client stay
- * external so a test can see from the module trace that `--help` loads neither. The rest (zod,
- * yaml, commander) is bundled: a few chunk files instead of ~330 small modules at every start.
+ * config (runtime/config.ts requires it then); pg (the stream check) looks for its optional
+ * native binding at run time; xstate and prom-client stay external so a test can see from the
+ * module trace that `--help` loads neither. The rest (zod, commander) is bundled: a few chunk
+ * files instead of ~300 small modules at every start.
  */
 export const RUNTIME_PACKAGES = ['@hpcc-js/wasm-graphviz', 'bullmq', 'ioredis', 'js-yaml', 'pg', 'pino', 'pino-pretty', 'prom-client', 'xstate'] as const;
 
@@ -77,7 +77,7 @@ const shared: BuildOptions = {
   absWorkingDir: root,
   logLevel: 'silent',
   write: false,
-  // Bundled CommonJS packages (yaml's node build) require() node builtins: give ESM chunks a require.
+  // Bundled CommonJS code that require()s node builtins needs a require in ESM chunks.
   banner: { js: "import { createRequire as __pcpflowRequire } from 'node:module'; const require = __pcpflowRequire(import.meta.url);" },
 };
 

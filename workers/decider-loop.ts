@@ -3,6 +3,7 @@ import { keys } from '../contracts/keys.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { ClusterDecider, type DeciderDeps } from './decider.ts';
+import { isRedisRefusal } from './refusal-backoff.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 
 /** How many clusters one fleet member decides at the same time. */
@@ -17,6 +18,8 @@ const DRAIN_LANES = 32;
 export class DeciderLoop {
   private readonly deciders: ClusterDecider[];
   private readonly positions = new Map<string, string>();
+  /** Clusters whose commands Redis refused: skipped until `until`, the pause doubling each time. */
+  private readonly refused = new Map<string, { until: number; pauseMs: number }>();
   private running = false;
   private loop: Promise<void> | null = null;
 
@@ -50,10 +53,26 @@ export class DeciderLoop {
         }
         if (!r.more) break;
       }
+      this.refused.delete(d.cluster.name);
     } catch (err) {
-      this.deps.logger.error({ err, cluster: d.cluster.name }, 'decider step failed; will retry');
+      if (isRedisRefusal(err)) {
+        // Retrying at once cannot help (an ACL, a password, a replica): pause this cluster.
+        const pauseMs = Math.min(30_000, (this.refused.get(d.cluster.name)?.pauseMs ?? 250) * 2);
+        this.refused.set(d.cluster.name, { until: Date.now() + pauseMs, pauseMs });
+        this.deps.logger.error(
+          { err, cluster: d.cluster.name, pauseMs },
+          `Redis refused a command of the decider; cluster ${d.cluster.name} waits ${pauseMs} ms. Check the Redis user's ACL (README, Deployment notes) and password.`,
+        );
+      } else {
+        this.deps.logger.error({ err, cluster: d.cluster.name }, 'decider step failed; will retry');
+      }
     }
     return n;
+  }
+
+  private paused(d: ClusterDecider): boolean {
+    const r = this.refused.get(d.cluster.name);
+    return r !== undefined && Date.now() < r.until;
   }
 
   /**
@@ -73,8 +92,9 @@ export class DeciderLoop {
   private async run(): Promise<void> {
     await this.drainAll();
     while (this.running) {
-      const ready = this.deciders.filter((d) => this.positions.has(d.cluster.name));
-      const waiting = this.deciders.filter((d) => !this.positions.has(d.cluster.name));
+      const active = this.deciders.filter((d) => !this.paused(d));
+      const ready = active.filter((d) => this.positions.has(d.cluster.name));
+      const waiting = active.filter((d) => !this.positions.has(d.cluster.name));
       // Not yet bootstrapped clusters are retried on every wake-up (at least once a second).
       await this.drainMany(waiting);
       if (!this.running) break;

@@ -7,7 +7,7 @@ import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
 import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
-import type { PcpOps } from '../pcp/index.ts';
+import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { COMMIT_DECISION_LUA } from './lua/scripts.ts';
@@ -76,7 +76,7 @@ export class ClusterDecider {
   private async bootstrap(): Promise<StoredSnapshot | null> {
     let observed;
     try {
-      observed = await this.deps.pcpFor(this.cluster).nodes();
+      observed = await this.deps.pcpFor(this.cluster).nodes({ deadlineMs: callBudgetMs(this.cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
       return null;
@@ -251,8 +251,9 @@ export class ClusterDecider {
         keys.audit(this.prefix, cluster),
         keys.auditHead(this.prefix, cluster),
         keys.pendingActions(this.prefix, cluster),
-        seenKey ?? '',
-        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : '',
+        // "none" is the snapshot key again, never '': see commit-decision.lua.
+        seenKey ?? keys.snapshot(this.prefix, cluster),
+        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : keys.snapshot(this.prefix, cluster),
       ],
       [
         state?.version ?? '',

@@ -13,6 +13,7 @@ import type { RedisClient } from '../runtime/redis.ts';
 import { RESULT_TTL_S } from './decider.ts';
 import type { Metrics } from './metrics.ts';
 import { notify } from './notify.ts';
+import { RefusalBackoff } from './refusal-backoff.ts';
 import { ACTION_QUEUE, ActionJobSchema, backoffDelay, type ActionJob } from './topology.ts';
 
 export interface ExecutorDeps {
@@ -95,6 +96,7 @@ function pgpoolsSentence(o: EnsureOutcome): string {
  */
 export class Executor {
   readonly worker: Worker;
+  private readonly refusals: RefusalBackoff;
 
   constructor(private readonly deps: ExecutorDeps) {
     this.worker = new Worker(ACTION_QUEUE, (job) => this.process(job), {
@@ -112,7 +114,10 @@ export class Executor {
         },
       },
     });
-    this.worker.on('error', (err) => deps.logger.error({ err }, 'action worker error'));
+    this.refusals = new RefusalBackoff({ pause: () => this.worker.pause(true), resume: () => this.worker.resume() }, deps.logger, 'action worker');
+    this.worker.on('error', (err) => this.refusals.onError(err));
+    this.worker.on('completed', () => this.refusals.succeeded());
+    this.worker.on('failed', () => this.refusals.succeeded());
   }
 
   private async process(job: Job): Promise<string> {
@@ -228,6 +233,7 @@ export class Executor {
   }
 
   close(): Promise<void> {
+    this.refusals.close();
     return this.worker.close();
   }
 }

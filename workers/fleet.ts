@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Config, ClusterConfig } from '../contracts/config.ts';
 import { AuditStore } from '../audit/store.ts';
+import { createMetricsGate } from '../console/auth.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createRedis } from '../runtime/redis.ts';
@@ -98,6 +99,7 @@ export async function startFleetMember(opts: {
       host: config.http.host,
       port: config.http.port,
       registry: metrics.registry,
+      metricsGate: createMetricsGate(config.http),
       ready: async () => (await redis.ping()) === 'PONG' && (executor ? executor.worker.isRunning() : true),
       routes: opts.routes?.({ audit }),
     });

@@ -11,7 +11,8 @@ export type RouteHandler = ((req: IncomingMessage, res: ServerResponse, url: URL
 
 /**
  * The fleet member's HTTP face: /healthz (the process is alive), /readyz (its Redis answers and
- * its roles are running), /metrics (Prometheus). Extra read-only routes (the audit console) are
+ * its roles are running), both open and saying nothing about clusters; /metrics (Prometheus),
+ * behind the console's auth or its own token (metricsGate). Extra read-only routes (the audit console) are
  * plugged in by the caller. Nothing served here changes state.
  */
 export function startHttp(opts: {
@@ -20,6 +21,8 @@ export function startHttp(opts: {
   registry: Registry;
   ready: () => Promise<boolean>;
   routes?: RouteHandler[];
+  /** Whether a request may read /metrics (the console's auth or a metrics token); absent: open. */
+  metricsGate?: (req: IncomingMessage) => boolean;
 }): Promise<Server> {
   const server = createServer((req, res) => {
     void (async () => {
@@ -38,6 +41,10 @@ export function startHttp(opts: {
         return;
       }
       if (url.pathname === '/metrics') {
+        if (opts.metricsGate && !opts.metricsGate(req)) {
+          res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="pcpflow metrics"' }).end('unauthorized\n');
+          return;
+        }
         res.writeHead(200, { 'content-type': opts.registry.contentType }).end(await opts.registry.metrics());
         return;
       }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { escapeControls } from '../contracts/text.ts';
 import type { Logger } from '../runtime/logger.ts';
 
 /**
@@ -6,7 +7,10 @@ import type { Logger } from '../runtime/logger.ts';
  * through execFile (never a shell: the body quotes backend addresses and pgpool messages).
  * A failing notifier is logged, not retried: the error-level log line is the second channel.
  */
-export function notify(command: readonly string[] | undefined, subject: string, body: string, logger: Logger): Promise<void> {
+export function notify(command: readonly string[] | undefined, rawSubject: string, rawBody: string, logger: Logger): Promise<void> {
+  // pgpool's texts are escaped where they are read; this is the last line before a mail or a pager.
+  const subject = escapeControls(rawSubject);
+  const body = escapeControls(rawBody, { keepNewlines: true });
   logger.error({ subject }, body);
   const [file, ...args] = command ?? [];
   if (!file) return Promise.resolve();

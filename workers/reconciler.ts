@@ -2,7 +2,7 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
 import { findDrift } from '../machines/index.ts';
-import type { PcpNode, PcpOps, PgpoolsView } from '../pcp/index.ts';
+import { callBudgetMs, type PcpNode, type PcpOps, type PgpoolsView } from '../pcp/index.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { auditPgpoolViews, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -60,7 +60,7 @@ export class Reconciler {
     if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
     let view: PgpoolsView<PcpNode>;
     try {
-      view = await this.deps.pcpFor(cluster).pgpools();
+      view = await this.deps.pcpFor(cluster).pgpools({ deadlineMs: callBudgetMs(cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
       return [];

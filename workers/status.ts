@@ -4,7 +4,7 @@ import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { AuditStore } from '../audit/store.ts';
 import { backendViews, findDrift } from '../machines/index.ts';
-import type { PcpNode, PcpOps } from '../pcp/index.ts';
+import { callBudgetMs, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 import { backendListMismatches } from './backend-list.ts';
@@ -48,7 +48,7 @@ export interface ClusterStatus {
 export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, prefix: string, pcp: PcpOps, auditCount = 5): Promise<ClusterStatus> {
   const [state, live, audit] = await Promise.all([
     loadSnapshot(redis, prefix, cluster.name),
-    pcp.pgpools().then(
+    pcp.pgpools({ deadlineMs: callBudgetMs(cluster) }).then(
       (r) => ({ ok: true as const, ...r }),
       (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
     ),

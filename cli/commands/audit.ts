@@ -17,15 +17,19 @@ interface AuditOpts {
   limit?: string;
 }
 
-/** `--since 15m`, `2h`, `3d` or an ISO time. */
+/** `--since 15m`, `2h`, `3d` or an ISO time, between 1970 and 9999 (audit ids are ms since 1970). */
 export function parseSince(text: string, now: Date): Date {
   const rel = /^(\d+)([smhd])$/.exec(text);
+  let d: Date;
   if (rel) {
     const mult = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'];
-    return new Date(now.getTime() - Number(rel[1]) * mult);
+    d = new Date(now.getTime() - Number(rel[1]) * mult);
+  } else {
+    d = new Date(text);
   }
-  const d = new Date(text);
   if (Number.isNaN(d.getTime())) throw new InvalidInputError(`--since: "${text.slice(0, 40)}" is neither a duration (15m, 2h, 3d) nor an ISO time`);
+  if (d.getTime() < 0 || d.getTime() > Date.UTC(9999, 11, 31))
+    throw new InvalidInputError(`--since: "${text.slice(0, 40)}" is out of range (${rel ? 'it reaches back before 1970' : 'give a time between 1970 and 9999'})`);
   return d;
 }
 

@@ -10,8 +10,9 @@ export function register(program: Command): void {
     .option('--no-stream-check', "do not ask pgpool for its sr_check settings (how standbys come back after a promotion)")
     .action(
       action(async (opts: { config?: string; streamCheck?: boolean }) => {
-        const { loadConfig } = await import('../../runtime/config.ts');
+        const { checkServing, loadConfig } = await import('../../runtime/config.ts');
         const { path, config: cfg } = loadConfig(opts.config);
+        checkServing(cfg, path);
         const backends = cfg.clusters.reduce((n, c) => n + c.backends.length, 0);
         process.stdout.write(`${path}: ok (${cfg.clusters.length} cluster(s), ${backends} backend(s))\n`);
         if (opts.streamCheck === false) return 0;

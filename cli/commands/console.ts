@@ -14,15 +14,17 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default: config http.port, $PCPFLOW_HTTP_PORT)')
     .action(
       action(async (opts: { config?: string; port?: string }) => {
-        const [{ Registry }, { createConsole }, { loadConfig }, { createLogger }, { createRedis }, { startHttp }] = await Promise.all([
+        const [{ Registry }, { createMetricsGate }, { createConsole }, { checkServing, loadConfig }, { createLogger }, { createRedis }, { startHttp }] = await Promise.all([
           import('prom-client'),
+          import('../../console/auth.ts'),
           import('../../console/routes.ts'),
           import('../../runtime/config.ts'),
           import('../../runtime/logger.ts'),
           import('../../runtime/redis.ts'),
           import('../../workers/http.ts'),
         ]);
-        const { config } = loadConfig(opts.config);
+        const { path, config } = loadConfig(opts.config);
+        checkServing(config, path);
         if (opts.port !== undefined) {
           const port = Number(opts.port);
           if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`--port: "${opts.port.slice(0, 20)}" is not a port`);
@@ -36,6 +38,7 @@ export function register(program: Command): void {
           host: config.http.host,
           port: config.http.port,
           registry: new Registry(),
+          metricsGate: createMetricsGate(config.http),
           ready: async () => (await probe.ping()) === 'PONG',
           routes: web.routes,
         });

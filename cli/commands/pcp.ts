@@ -6,6 +6,7 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { redactText } from '../../runtime/redact.ts';
 import {
+  callBudgetMs,
   createDriver,
   opsOver,
   PcpAmbiguousAddressError,
@@ -110,7 +111,7 @@ function printOutcome(verb: string, address: string, o: EnsureOutcome, json: boo
 }
 
 async function resolveFirst(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
-  const a = await driver.nodes();
+  const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
   const nodeId = resolveNodeId(cluster, address, a.value.nodes);
   const node = a.value.nodes.find((n) => n.id === nodeId);
   if (!node) throw new PcpUnknownAddressError(address, []);
@@ -124,8 +125,8 @@ export function register(program: Command): void {
 
   common(pcp.command('nodes').description("pgpool's backends: id, address, status, role and what this pgpool version reports")).action(
     action(async (opts: CommonOpts) => {
-      const { driver } = context(opts);
-      const a = await driver.nodes();
+      const { cluster, driver } = context(opts);
+      const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
       if (opts.json) process.stdout.write(JSON.stringify(a.value.nodes.map(nodeJson), null, 2) + '\n');
       else process.stdout.write(table(a.value.nodes));
       return 0;
@@ -177,10 +178,11 @@ export function register(program: Command): void {
 
   common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
-      const { driver } = context(opts);
+      const { cluster, driver } = context(opts);
+      const deadlineMs = callBudgetMs(cluster);
       const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
-        ? await driver.watchdogEach()
-        : [await driver.watchdog().then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
+        ? await driver.watchdogEach({ deadlineMs })
+        : [await driver.watchdog({ deadlineMs }).then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
       const leaders = new Set(answers.flatMap((a) => (a.value?.leaderHostName && a.value.leaderHostName !== 'Not Set' ? [a.value.leaderHostName] : [])));
       const summary = {
         leader: leaders.size === 1 ? [...leaders][0] : null,

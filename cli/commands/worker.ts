@@ -22,13 +22,14 @@ export function register(program: Command): void {
     .option('--shutdown-deadline <ms>', 'on SIGTERM, how long to wait for in-flight work', '10000')
     .action(
       action(async (opts: { config?: string; roles: string; httpPort?: string; http: boolean; shutdownDeadline: string }) => {
-        const [{ loadConfig }, { createLogger }, { startFleetMember }] = await Promise.all([
+        const [{ checkServing, loadConfig }, { createLogger }, { startFleetMember }] = await Promise.all([
           import('../../runtime/config.ts'),
           import('../../runtime/logger.ts'),
           import('../../workers/fleet.ts'),
         ]);
         const roles = parseRoles(opts.roles);
-        const { config } = loadConfig(opts.config);
+        const { path, config } = loadConfig(opts.config);
+        if (opts.http) checkServing(config, path);
         if (opts.httpPort !== undefined) {
           const port = Number(opts.httpPort);
           if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`--http-port: "${opts.httpPort}" is not a port`);

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../../contracts/config.ts';
-import { createPcpOps } from '../../pcp/index.ts';
+import { callBudgetMs, createPcpOps } from '../../pcp/index.ts';
 import { run } from '../exec.ts';
 import type { LabHandle } from '../lab.ts';
 
@@ -35,7 +35,7 @@ export async function readView(lab: LabHandle, cluster: ClusterConfig, opts: { o
   const per = await Promise.all(
     pgpools.map(async (p) => {
       const [{ nodes }, sql] = await Promise.all([
-        createPcpOps(onlyEndpoint(cluster, p.host, p.pcpPort)).nodes(),
+        createPcpOps(onlyEndpoint(cluster, p.host, p.pcpPort)).nodes({ deadlineMs: callBudgetMs(cluster) }),
         // pgpool refuses new sessions while a backend it believes up is dead (health checks off):
         // then SHOW pool_nodes is unavailable, which is itself an observation.
         run(['psql', '-h', p.host, '-p', String(p.port), '-U', 'postgres', '-d', 'postgres', '-X', '-At', '-F', '|', '-c', 'SHOW pool_nodes'], {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { ConfigSchema } from '../../contracts/config.ts';
+import { servingProblems } from '../../runtime/config.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -19,9 +20,15 @@ test('docker-compose.yml is valid for docker-compose and runs Redis plus a worke
   assert.equal(worker?.environment?.PCPFLOW_REDIS_URL, 'redis://redis:6379');
 });
 
-test('the example config is a valid pcpflow config', () => {
-  const parsed = ConfigSchema.safeParse(parse(readFileSync(join(root, 'deploy', 'pcpflow.example.yaml'), 'utf8')));
-  assert.ok(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues));
+test('the example configs are valid pcpflow configs that a worker would serve (loopback, or auth)', () => {
+  for (const file of [join(root, 'deploy', 'pcpflow.example.yaml'), join(root, 'deploy', 'docker', 'pcpflow.yaml')]) {
+    const parsed = ConfigSchema.safeParse(parse(readFileSync(file, 'utf8')));
+    assert.ok(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues));
+    assert.deepEqual(servingProblems(parsed.data, file, {}), []);
+    // Opened to the network as the comments describe, it needs the token they name.
+    const exposed = { ...parsed.data, http: { ...parsed.data.http, host: '0.0.0.0' } };
+    assert.match(servingProblems(exposed, file, {}).join('\n'), /beyond loopback without authentication/);
+  }
 });
 
 test('systemd units start the worker and the outbox timer as an unprivileged user', () => {

@@ -119,3 +119,25 @@ describe('docker-compose.yml', () => {
     assert.ok(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues));
   });
 });
+
+describe('the image, where a container engine runs', () => {
+  const engine = spawnSync('docker', ['info'], { encoding: 'utf8' });
+  const skip = engine.status === 0 ? false : 'no container engine answers `docker info` on this machine (see README Install)';
+
+  it('builds, runs `pcpflow --help` as uid 10001, and carries the labels', { skip, timeout: 900_000 }, () => {
+    const tag = `pcpflow:test-${process.pid}`;
+    try {
+      const b = spawnSync('docker', ['build', '-t', tag, ROOT], { encoding: 'utf8' });
+      assert.equal(b.status, 0, b.stderr);
+      const help = spawnSync('docker', ['run', '--rm', tag, '--help'], { encoding: 'utf8' });
+      assert.equal(help.status, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: pcpflow/m);
+      const id = spawnSync('docker', ['run', '--rm', '--entrypoint', 'id', tag, '-u'], { encoding: 'utf8' });
+      assert.equal(id.stdout.trim(), '10001');
+      const labels = spawnSync('docker', ['image', 'inspect', '-f', '{{json .Config.Labels}}', tag], { encoding: 'utf8' });
+      assert.match(labels.stdout, /org\.opencontainers\.image\.licenses/);
+    } finally {
+      spawnSync('docker', ['image', 'rm', '-f', tag]);
+    }
+  });
+});

@@ -43,7 +43,11 @@ export type Fault =
   /** answer with an E frame instead */
   | { kind: 'error'; severity: 'ERROR' | 'FATAL'; message: string; detail?: string }
   /** send N frames before the real answer */
-  | { kind: 'notice'; messages: string[]; severity?: Severity };
+  | { kind: 'notice'; messages: string[]; severity?: Severity }
+  /** a NOTICE every everyMs, for ever, and never the answer (each one just inside a per-frame timeout) */
+  | { kind: 'notice-drip'; everyMs: number; message?: string }
+  /** the answer's frames one at a time, gapMs apart (128 node records trickled out) */
+  | { kind: 'spaced'; gapMs: number };
 
 export interface PcpRequest {
   type: string;
@@ -300,6 +304,31 @@ export async function startPcpServer(opts: PcpServerOptions = {}): Promise<PcpTe
       const write = (): void => {
         if (socket.destroyed) return;
         switch (fault?.kind) {
+          case 'notice-drip': {
+            const drip = (): void => {
+              if (socket.destroyed) return;
+              socket.write(report('N', 'NOTICE', fault.message ?? 'still working'));
+              later(drip, fault.everyMs);
+            };
+            drip();
+            return;
+          }
+          case 'spaced': {
+            const rest = [...frames];
+            const step = (): void => {
+              if (socket.destroyed) return;
+              const f = rest.shift();
+              if (!f) {
+                if (close) socket.end();
+                else done();
+                return;
+              }
+              socket.write(f);
+              later(step, fault.gapMs);
+            };
+            step();
+            return;
+          }
           case 'silence':
             return;
           case 'close':

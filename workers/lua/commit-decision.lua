@@ -4,7 +4,8 @@
 -- Returns 1 on success, 0 when another writer got there first (the caller reloads and retries).
 --
 -- KEYS[1] snapshot hash   KEYS[2] audit stream   KEYS[3] audit head   KEYS[4] pending actions list
--- KEYS[5] seen key ('' when the entry had no valid event id)   KEYS[6] event result key ('' = none)
+-- KEYS[5] seen key   KEYS[6] event result key; either is KEYS[1] again when there is none: an
+-- empty key name would hash to slot 0 (CROSSSLOT in Redis Cluster) and match no ACL key pattern.
 -- ARGV[1] expected version ('' = no snapshot yet)   ARGV[2] new version   ARGV[3] snapshot text
 -- ARGV[4] intake id consumed   ARGV[5] expected head ('' = empty chain)   ARGV[6] new head
 -- ARGV[7] event result JSON   ARGV[8] result ttl s   ARGV[9] seen ttl s   ARGV[10] stream maxlen (0 = all)
@@ -35,6 +36,6 @@ for i = 1, a do
   redis.call('RPUSH', KEYS[4], ARGV[14 + n + i])
 end
 
-if KEYS[5] ~= '' then redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[9])) end
-if KEYS[6] ~= '' then redis.call('SET', KEYS[6], ARGV[7], 'EX', tonumber(ARGV[8])) end
+if KEYS[5] ~= KEYS[1] then redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[9])) end
+if KEYS[6] ~= KEYS[1] then redis.call('SET', KEYS[6], ARGV[7], 'EX', tonumber(ARGV[8])) end
 return 1
