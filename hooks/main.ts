@@ -166,7 +166,9 @@ async function deliver(
     }
     why = `${remaining} older event(s) still in the outbox`;
     try {
-      return { via: 'outbox', path: spool(config.outbox.dir, cluster.name, event.eventId, json), why, notes };
+      const path = spool(config.outbox.dir, cluster.name, event.eventId, json);
+      client.close();
+      return { via: 'outbox', path, why, notes };
     } catch (err) {
       // Cannot queue behind the backlog: publishing now, out of order, beats losing the event.
       notes.push(`${err instanceof Error ? err.message : String(err)}; published ahead of the backlog instead`);

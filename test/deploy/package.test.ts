@@ -135,7 +135,7 @@ describe('Debian package (npm run package:deb)', { skip: canRun ? false : 'needs
     const hook = sh('pcpflow-hook', ['efm', 'detach', '10.0.0.12', 's'], { cwd, env });
     assert.equal(hook.status, 0, hook.stderr);
     assert.equal(readdirSync(join(cwd, 'outbox', 'prod')).filter((f) => f.endsWith('.event')).length, 1);
-    assert.match(ok(sh('pcpflow', ['outbox', 'status'], { cwd, env }), 'outbox status'), /prod: 1 pending/);
+    assert.match(ok(sh('pcpflow', ['outbox', 'status'], { cwd, env }), 'outbox status'), /prod: 1 spooled/);
   });
 
   it('purges: files, configuration, spool and logs are gone', () => {

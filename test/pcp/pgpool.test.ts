@@ -114,7 +114,10 @@ test('CLI: nodes --json, check-primary exit codes, bad input', async () => {
   }
   assert.equal((await cli(['check-primary', addr(0)])).code, 0);
   assert.equal((await cli(['check-primary', addr(1)])).code, 1);
-  assert.equal((await cli(['check-primary', '127.0.0.99:5432'])).code, 3);
+  // Not a configured backend: the one address rule refuses it before pgpool is asked (exit 2).
+  const unknown = await cli(['check-primary', '127.0.0.99:5432']);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /127\.0\.0\.99:5432 is not a backend of cluster \S+; configured backends: /);
   assert.equal((await cli(['check-primary', 'bad;host'])).code, 2);
   const table = await cli(['nodes']);
   assert.match(table.stdout, /primary/);
