@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatAddress, printable } from '../../contracts/address.ts';
-import { resolveInCluster } from '../../contracts/backend-resolution.ts';
+import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
@@ -76,9 +76,10 @@ interface OperatorOpts {
  * time, 4 pgpool or Redis unreachable (then nothing is published).
  */
 async function audited(verb: 'attach' | 'detach' | 'promote', addressText: string, opts: CommonOpts & OperatorOpts): Promise<number> {
-  const [{ openRedis }, { configuredBackend, operatorEvent, operatorName, publishAndAwait }, { reportOutcome }, { parseAddress }] = await Promise.all([
+  const [{ openRedis }, { operatorEvent, operatorName, publishAndAwait }, { publishEvent }, { reportOutcome }, { parseAddress }] = await Promise.all([
     import('../../runtime/redis.ts'),
     import('../../workers/operator.ts'),
+    import('../../workers/intake.ts'),
     import('../operator-report.ts'),
     import('../../contracts/address.ts'),
   ]);
@@ -88,6 +89,20 @@ async function audited(verb: 'attach' | 'detach' | 'promote', addressText: strin
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
   const waitMs = opts.waitMs === undefined ? 120_000 : verifyMsOpt(opts.waitMs) ?? 120_000;
+  const event = (backend: string) =>
+    operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
+  let backend: string;
+  try {
+    backend = addressArg(cluster, address);
+  } catch (err) {
+    // Exit 2 at once, before pgpool or a worker is asked; where Redis answers, the attempt still
+    // enters the intake so the decider audits it as rejected (nothing is waited for).
+    if (err instanceof BackendResolutionError) {
+      const redis = await openRedis(config.redis).catch(() => null);
+      if (redis) await publishEvent(redis, config.redis.keyPrefix, event(address)).catch(() => undefined).finally(() => redis.disconnect());
+    }
+    throw err;
+  }
   try {
     await createPcpOps(cluster).nodes();
   } catch (err) {
@@ -96,12 +111,9 @@ async function audited(verb: 'attach' | 'detach' | 'promote', addressText: strin
   }
   const redis = await openRedis(config.redis);
   try {
-    const backend = configuredBackend(cluster, address);
-    const event = operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend: backend ?? address, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
-    const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs });
-    const code = reportOutcome(`${verb} ${backend ?? address}`, event.eventId, outcome, opts.json);
-    // Not a backend of the cluster: bad input (exit 2), and audited as rejected by the decider.
-    return backend === null ? 2 : code;
+    const e = event(backend);
+    const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, e, { waitMs });
+    return reportOutcome(`${verb} ${backend}`, e.eventId, outcome, opts.json);
   } finally {
     redis.disconnect();
   }

@@ -64,15 +64,15 @@ test('nodes --json: an array with id, address, port, status, role and the layout
 
 test('detach / attach / promote: changed, then already; exit 0', async () => {
   await withServer(async (s, config) => {
-    const d = await run(['detach', '127.0.0.1:15434', '--config', config]);
+    const d = await run(['detach', '127.0.0.1:15434', '--direct', '--config', config]);
     assert.equal(d.code, 0, d.stderr);
     assert.match(d.stdout, /detached, confirmed/);
     assert.equal(s.backends[2]?.status, 3);
-    const again = await run(['detach', '127.0.0.1:15434', '--config', config, '--json']);
+    const again = await run(['detach', '127.0.0.1:15434', '--direct', '--config', config, '--json']);
     assert.equal(again.code, 0);
     assert.equal((JSON.parse(again.stdout) as { result: string }).result, 'already');
-    assert.equal((await run(['attach', '127.0.0.1:15434', '--config', config])).code, 0);
-    const p = await run(['promote', '127.0.0.1:15433', '--config', config]);
+    assert.equal((await run(['attach', '127.0.0.1:15434', '--direct', '--config', config])).code, 0);
+    const p = await run(['promote', '127.0.0.1:15433', '--direct', '--config', config]);
     assert.equal(p.code, 0, p.stderr);
     assert.equal(s.backends[1]?.role, 'primary');
   });
@@ -93,7 +93,7 @@ test('check-primary: 0 primary, 1 standby, 2 not a configured backend or bad inp
     const bad = await run(['check-primary', '$(reboot)', '--config', config]);
     assert.equal(bad.code, 2);
     assert.equal((await run(['detach', 'a b', '--config', config])).code, 2);
-    assert.equal((await run(['detach', '127.0.0.1:15434', '--config', config, '--verify-ms', 'soon'])).code, 2);
+    assert.equal((await run(['detach', '127.0.0.1:15434', '--direct', '--config', config, '--verify-ms', 'soon'])).code, 2);
     assert.equal((await run(['frobnicate', '--config', config])).code, 2);
   });
   const gone = await startPcpServer();
@@ -102,7 +102,7 @@ test('check-primary: 0 primary, 1 standby, 2 not a configured backend or bad inp
   const r = await run(['check-primary', '127.0.0.1:15432', '--config', config]);
   assert.equal(r.code, 4);
   assert.match(r.stderr, /ECONNREFUSED/);
-  const d = await run(['detach', '127.0.0.1:15432', '--config', config]);
+  const d = await run(['detach', '127.0.0.1:15432', '--direct', '--config', config]);
   assert.equal(d.code, 1);
 });
 

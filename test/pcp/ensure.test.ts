@@ -209,7 +209,7 @@ test('abort during verification: failed, retryable, promptly', async () => {
 test('nodes(): the stable PcpNode view, empty strings dropped', async () => {
   await withOps({}, async (_s, ops) => {
     const r = await ops.nodes();
-    assert.deepEqual(Object.keys(r.nodes[0] ?? {}).sort(), ['backendRole', 'backendStatus', 'host', 'id', 'lastStatusChange', 'port', 'replicationDelay', 'role', 'status', 'weight']);
+    assert.deepEqual(Object.keys(r.nodes[0] ?? {}).sort(), ['backendRole', 'backendStatus', 'host', 'id', 'lastStatusChange', 'port', 'replicationDelay', 'replicationDelayUnit', 'role', 'status', 'weight']);
     assert.equal(r.nodes[1]?.replicationState, 'streaming');
   });
 });
