@@ -44,6 +44,11 @@ export interface Decision {
   snapshot: ClusterSnapshot;
   actions: Action[];
   audit: DecisionAudit[];
+  /**
+   * Actions already in flight that this event's purpose depends on (a standby detach started by
+   * remote-pre-promotion, for the fence): a synchronous hook waits for them as for `actions`.
+   */
+  awaits: string[];
 }
 
 /** Keeps the dedupe list bounded even under an event storm; the window usually prunes far sooner. */
@@ -60,6 +65,7 @@ interface Work {
   readonly machines: Map<string, BackendSnapshot>;
   readonly actions: Action[];
   readonly audit: DecisionAudit[];
+  readonly awaits: string[];
   deferred: ClusterSnapshot['deferredPromotion'];
   deferredEvents: ClusterSnapshot['deferredEvents'];
 }
@@ -224,14 +230,20 @@ function waitsFor(w: Work, address: string, primary: string): boolean {
  * primary takes writes through pgpool before pcpflow's promote, while a standby still replaying
  * the dead primary's WAL would serve balanced reads missing them.
  */
-function stepAside(w: Work, primary: string, failed: string | null): void {
+function stepAside(w: Work, by: 'fence' | 'remote-pre-promotion', primary: string, failed: string | null): void {
   for (const other of w.order) {
-    if (other === primary || other === failed || !pathOf(w, other).startsWith('up.') || waitsFor(w, other, primary)) continue;
+    if (other === primary || other === failed || !pathOf(w, other).startsWith('up.')) continue;
+    const pending = machineOf(w, other).context.pending;
+    if (waitsFor(w, other, primary)) {
+      // Started earlier (remote-pre-promotion): the fence's verdict waits for that detach too.
+      if (pending?.type === 'detach') w.awaits.push(pending.actionId);
+      continue;
+    }
     send(
       w,
       other,
       (ref) => ({ type: 'STEP_ASIDE', ref }),
-      `fence: EFM is about to promote ${primary}; detach standby ${other} before ${primary} can take writes through pgpool (pgpool may adopt it as primary by itself), ` +
+      `${by}: EFM is about to promote ${primary}; detach standby ${other} before ${primary} can take writes through pgpool (pgpool may adopt it as primary by itself), ` +
         `so no balanced read goes to a standby still following ${failed ?? 'the old primary'}; it is attached again once it streams from ${primary}`,
       true,
       primary,
@@ -364,13 +376,13 @@ function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>, now: 
   const p = resolveBackend(s, e.newPrimary);
   if (e.failedPrimary === null) {
     ignore(w, `EFM promotes ${e.newPrimary} with no failed primary: nothing to fence`);
-    if (p !== null) stepAside(w, p, null);
+    if (p !== null) stepAside(w, 'fence', p, null);
     return;
   }
   const f = resolve(w, s, e.failedPrimary, 'failed primary');
   if (f === null) return;
   send(w, f, (ref) => ({ type: 'DETACH', ref }), `fence: EFM is about to promote ${e.newPrimary}; detach the failed primary ${f} so pgpool sends it nothing`);
-  if (p !== null) stepAside(w, p, f);
+  if (p !== null) stepAside(w, 'fence', p, f);
 }
 
 function onPostPromotion(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.post-promotion'>): void {
@@ -492,7 +504,7 @@ function auditOnly(e: NodeEvent): string | null {
     case 'efm.primary-isolated':
       return 'the primary is isolated from the EFM majority; pgpool is left as is until EFM promotes another node';
     case 'efm.remote-pre-promotion':
-      return `EFM is about to promote ${e.newPrimary}; the fence and post-promotion hooks carry the pgpool change`;
+      return `EFM is about to promote ${e.newPrimary}; the fence and post-promotion hooks carry the rest of the pgpool change`;
     case 'efm.remote-post-promotion':
       return `EFM promoted ${e.newPrimary}; the post-promotion hook on the new primary carries the pgpool change`;
     case 'efm.notification':
@@ -529,10 +541,17 @@ function route(w: Work, s: ClusterSnapshot): void {
       return onOutcome(w, s, e);
     case 'reconciler.drift':
       return onDrift(w, s, e);
+    case 'efm.remote-pre-promotion': {
+      // The earliest word of a promotion: standbys leave load balancing while the old primary is
+      // still pgpool's primary (pgpool then needs no primary search to detach them).
+      const p = resolveBackend(s, e.newPrimary);
+      if (p !== null) stepAside(w, 'remote-pre-promotion', p, w.order.find((a) => pathOf(w, a) === 'promoted') ?? null);
+      if (w.audit.length === 0) ignore(w, auditOnly(e) ?? e.type);
+      return;
+    }
     case 'efm.resumed':
     case 'efm.db-failure':
     case 'efm.primary-isolated':
-    case 'efm.remote-pre-promotion':
     case 'efm.remote-post-promotion':
     case 'efm.notification':
       return ignore(w, auditOnly(e) ?? e.type);
@@ -562,6 +581,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     return {
       snapshot: { ...snapshot, seen },
       actions: [],
+      awaits: [],
       audit: [
         {
           kind: 'event-duplicate',
@@ -582,6 +602,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     machines: new Map(snapshot.backends.map((b) => [b.context.address, restoreBackend(b)])),
     actions: [],
     audit: [],
+    awaits: [],
     deferred: snapshot.deferredPromotion,
     deferredEvents: snapshot.deferredEvents,
   };
@@ -601,5 +622,6 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     },
     actions: w.actions,
     audit: w.audit,
+    awaits: w.awaits,
   };
 }

@@ -120,3 +120,13 @@ test('the reconciler note says what pgpool showed and what was expected when the
   assert.match(aboutB?.note ?? '', /pgpool shows it up\/primary, the machine expects up\/standby/);
   assert.doesNotMatch(d.audit.map((a) => a.note).join(' '), /already shows what the machine expects/);
 });
+
+test('remote-pre-promotion takes the standbys out first; a fence decided meanwhile waits for that detach too', () => {
+  const ev = eventFactory();
+  const pre = decide(threeNodes(), ev('efm.remote-pre-promotion', { backend: B, newPrimary: B }), at(1));
+  assert.deepEqual(pre.actions.map((a) => [a.type, a.backend, a.primary]), [['detach', C, B]]);
+  assert.match(pre.audit[0]?.note ?? '', /^remote-pre-promotion: EFM is about to promote/);
+  const fence = decide(pre.snapshot, ev('efm.fence', { backend: B, newPrimary: B, failedPrimary: A }), at(2));
+  assert.deepEqual(fence.actions.map((a) => [a.type, a.backend]), [['detach', A]]);
+  assert.deepEqual(fence.awaits, [pre.actions[0]?.actionId], "the fence hook's verdict waits for C's detach in flight");
+});
