@@ -188,6 +188,7 @@ export const HookConfigSchema = z
         port: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(65535))),
         token: z.optional(SecretRef),
         basicAuth: z.optional(z.strictObject({ user: z.string().check(z.minLength(1)), password: SecretRef })),
+        metricsToken: z.optional(SecretRef),
       }),
     ),
     log: z.optional(
@@ -341,6 +342,9 @@ export function readHookSecret(ref: HookSecretRef, env: NodeJS.ProcessEnv): stri
       throw new HookConfigError(`redis.password: secret file ${ref.file} ${what}`, undefined, { cause: err });
     }
   }
+  // An empty secret must never read as "no password" (the worker refuses it the same way).
+  if (value.trim() === '')
+    throw new HookConfigError(`redis.password: ${ref.env !== undefined ? `environment variable ${ref.env}` : `secret file ${ref.file}`} is empty; put the secret in it`);
   registerSecret(value);
   return value;
 }

@@ -63,8 +63,10 @@ export async function tryEndpoints<T>(
   const health = opts.health ?? sharedEndpointHealth;
   for (const ep of health.order(endpoints)) {
     if (opts.signal?.aborted) throw new PcpAbortedError('the PCP request');
-    // The call's deadline is spent: the endpoints not yet tried are not asked.
-    if (opts.deadline && failures.length > 0 && remainingMs(opts.deadline) <= 0) break;
+    // The call's deadline is spent: the endpoints not yet tried are not asked. (A timer may fire a
+    // fraction of a millisecond before performance.now() reaches it: a 'call' timeout is proof.)
+    const last = failures[failures.length - 1];
+    if (opts.deadline && last && ((last instanceof PcpTimeoutError && last.phase === 'call') || remainingMs(opts.deadline) < 1)) break;
     let sent = false;
     try {
       const value = await op(ep, () => {

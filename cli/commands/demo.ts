@@ -56,6 +56,14 @@ export function register(program: Command): void {
             mkdirSync(resolve(out, '..'), { recursive: true });
             writeFileSync(out, html);
             print(`report: ${out} (the path of ${failedPrimary}, the primary that failed, through the state diagram)`);
+            // The auditors' view of the whole drill: what `pcpflow audit report` writes for a ticket.
+            const [{ incidentView, incidentMarkdown }, { incidentReportPage }] = await Promise.all([import('../../console/incident.ts'), import('../../console/pages.ts')]);
+            const times = records.map((r) => Date.parse(r.at));
+            const view = await incidentView({ cluster: 'lab', records, from: Math.min(...times) - 2000, to: Math.max(...times) + 2000, layout: await graphvizLayout(), zoom: true });
+            const incident = out.replace(/\.html?$/i, '') + '-incident.html';
+            writeFileSync(incident, incidentReportPage(view));
+            writeFileSync(incident.replace(/\.html$/, '.md'), incidentMarkdown(view));
+            print(`incident report: ${incident} (timeline of every backend, per-backend summary, diagram with the transitions taken) and its Markdown summary`);
           } finally {
             redis.disconnect();
           }

@@ -1,6 +1,6 @@
-import { InvalidInputError } from '../../contracts/errors.ts';
 import { NodeEventSchema, type NodeEvent } from '../../contracts/events.ts';
 import { decide, type ClusterSnapshot } from '../../machines/index.ts';
+import { jsonLines } from './json-lines.ts';
 import { rowsOf, type DecisionRow } from './scenario.ts';
 
 /**
@@ -12,22 +12,14 @@ import { rowsOf, type DecisionRow } from './scenario.ts';
 
 export function eventsFrom(text: string): Array<{ event: NodeEvent; at: Date; line: number }> {
   const out: Array<{ event: NodeEvent; at: Date; line: number }> = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const t = raw.trim();
-    if (t === '' || t.startsWith('#')) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(t);
-    } catch {
-      throw new InvalidInputError(`line ${i + 1}: not JSON`);
-    }
+  for (const { json, line } of jsonLines(text)) {
     const rec = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>;
     const direct = NodeEventSchema.safeParse(json);
     const viaPayload = direct.success ? direct : NodeEventSchema.safeParse(rec.payload);
-    if (!viaPayload.success) return;
+    if (!viaPayload.success) continue;
     const at = typeof rec.at === 'string' && !Number.isNaN(Date.parse(rec.at)) ? new Date(rec.at) : new Date(viaPayload.data.observedAt);
-    out.push({ event: viaPayload.data, at, line: i + 1 });
-  });
+    out.push({ event: viaPayload.data, at, line });
+  }
   return out;
 }
 

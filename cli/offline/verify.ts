@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AuditBodySchema, AuditRecordSchema, type AuditBody } from '../../contracts/audit.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { NodeEventSchema } from '../../contracts/events.ts';
+import { jsonLines } from './json-lines.ts';
 import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../../machines/index.ts';
 
 /**
@@ -53,25 +54,17 @@ function stable(value: unknown): string {
 
 export function parseAuditLines(text: string): Row[] {
   const rows: Row[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const t = raw.trim();
-    if (t === '' || t.startsWith('#')) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(t);
-    } catch {
-      throw new InvalidInputError(`line ${i + 1}: not JSON`);
-    }
+  for (const { json, line } of jsonLines(text)) {
     const rec = AuditRecordSchema.safeParse(json);
     if (rec.success) {
       const { seq, prevHash: _p, hash: _h, ...body } = rec.data;
-      rows.push({ line: i + 1, seq, body });
-      return;
+      rows.push({ line, seq, body });
+      continue;
     }
     const body = AuditBodySchema.safeParse(json);
-    if (!body.success) throw new InvalidInputError(`line ${i + 1}: not an audit record (${body.error.issues[0]?.path.join('.') ?? ''}: ${body.error.issues[0]?.message ?? 'invalid'})`);
-    rows.push({ line: i + 1, seq: null, body: body.data });
-  });
+    if (!body.success) throw new InvalidInputError(`line ${line}: not an audit record (${body.error.issues[0]?.path.join('.') ?? ''}: ${body.error.issues[0]?.message ?? 'invalid'})`);
+    rows.push({ line, seq: null, body: body.data });
+  }
   return rows;
 }
 

@@ -62,6 +62,7 @@ describe('malformed invocations exit 2 (a fence: its policy), say why in one lin
       c.clusters[0]!.fence = { mode: 'fail-closed', timeoutMs: 300 };
     });
     variant('unknown-key', (c) => (c.clusters[0]!.fense = { mode: 'fail-closed' }));
+    variant('empty-password', (c) => (c.redis.password = { env: 'PCPFLOW_TEST_EMPTY_PW' }));
     variant('bad-timeout', (c) => (c.clusters[0]!.timeouts = { readMs: -5 }));
     configs['dev-zero'] = '/dev/zero';
     configs['fifo'] = join(box.dir, 'config.fifo');
