@@ -1,5 +1,6 @@
 import { GENESIS_HASH, type AuditBody, type AuditRecord } from '../contracts/audit.ts';
 import { recordHash } from './hash.ts';
+import { CHAIN_RESET } from './anchor.ts';
 
 /** The last record of a cluster's chain: what the next record must link to. */
 export interface ChainHead {
@@ -36,22 +37,35 @@ export type VerifyProblem =
   | { kind: 'edited'; seq: number; streamId: string }
   | { kind: 'missing'; afterSeq: number; expectedSeq: number; streamId: string }
   | { kind: 'relinked'; seq: number; streamId: string }
-  | { kind: 'unreadable'; streamId: string; reason: string };
+  | { kind: 'unreadable'; streamId: string; reason: string }
+  /** Records before `seq` are gone and the record at `seq` says Redis lost them (a chain reset). */
+  | { kind: 'reset'; seq: number; lostFrom: number; streamId: string }
+  /** The chain starts at `seq` > 1 with no reset record and nothing configured to trim it. */
+  | { kind: 'gap-at-start'; seq: number; streamId: string };
 
 export interface VerifyResult {
   ok: boolean;
   checked: number;
   problems: VerifyProblem[];
+  /** seq of the first record checked (1 unless older records were trimmed or lost). */
+  firstSeq: number | null;
+  /** Reset records met where the chain itself is whole (a JSONL copy spanning a Redis loss). */
+  resets: number[];
 }
 
 /**
  * Walks a chain in stream order. An edited record no longer matches its own hash; a deleted
  * one leaves a gap in seq and a prevHash that points at nothing; both are named by seq.
  */
-export function verifyChain(entries: ReadonlyArray<{ streamId: string; record: AuditRecord | { error: string } }>): VerifyResult {
+export function verifyChain(
+  entries: ReadonlyArray<{ streamId: string; record: AuditRecord | { error: string } }>,
+  opts: { trimmed?: boolean } = {},
+): VerifyResult {
   const problems: VerifyProblem[] = [];
+  const resets: number[] = [];
   let prev: ChainHead | null = null;
   let checked = 0;
+  let firstSeq: number | null = null;
   for (const { streamId, record } of entries) {
     if ('error' in record) {
       problems.push({ kind: 'unreadable', streamId, reason: record.error });
@@ -59,12 +73,20 @@ export function verifyChain(entries: ReadonlyArray<{ streamId: string; record: A
     }
     checked++;
     const { seq, prevHash, hash, ...body } = record;
+    const isReset = body.to === CHAIN_RESET;
     if (recordHash(seq, prevHash, body) !== hash) problems.push({ kind: 'edited', seq, streamId });
-    if (prev && seq !== prev.seq + 1) problems.push({ kind: 'missing', afterSeq: prev.seq, expectedSeq: prev.seq + 1, streamId });
-    else if (prev && prevHash !== prev.hash) problems.push({ kind: 'relinked', seq, streamId });
+    if (prev === null) {
+      firstSeq = seq;
+      // Older records absent: expected when the stream is trimmed, a named loss at a reset record.
+      if (seq > 1 && isReset) problems.push({ kind: 'reset', seq, lostFrom: 1, streamId });
+      else if (seq > 1 && !opts.trimmed) problems.push({ kind: 'gap-at-start', seq, streamId });
+    } else if (seq !== prev.seq + 1) {
+      problems.push(isReset ? { kind: 'reset', seq, lostFrom: prev.seq + 1, streamId } : { kind: 'missing', afterSeq: prev.seq, expectedSeq: prev.seq + 1, streamId });
+    } else if (prevHash !== prev.hash) problems.push({ kind: 'relinked', seq, streamId });
+    else if (isReset) resets.push(seq);
     prev = { seq, hash };
   }
-  return { ok: problems.length === 0, checked, problems };
+  return { ok: problems.length === 0, checked, problems, firstSeq, resets };
 }
 
 export function describeProblem(p: VerifyProblem): string {
@@ -77,5 +99,9 @@ export function describeProblem(p: VerifyProblem): string {
       return `record seq ${p.seq} (stream id ${p.streamId}) does not link to the record before it`;
     case 'unreadable':
       return `stream entry ${p.streamId} is not a valid audit record: ${p.reason}`;
+    case 'reset':
+      return `records seq ${p.lostFrom} to ${p.seq - 1} are missing: record seq ${p.seq} (${p.streamId}) says Redis lost them and the chain was continued (a reset; the JSONL copy may still hold them)`;
+    case 'gap-at-start':
+      return `the chain starts at seq ${p.seq} (${p.streamId}): records 1 to ${p.seq - 1} are missing although nothing is configured to trim them (audit.streamMaxLen is 0); Redis may have lost them`;
   }
 }

@@ -6,6 +6,20 @@ import { runScript } from '../workers/lua/run-script.ts';
 import { formatHead, linkRecords, parseHead, verifyChain, type ChainHead, type VerifyResult } from './chain.ts';
 import { AuditWriteError } from './errors/audit-write-error.ts';
 import { appendJsonl } from './jsonl-sink.ts';
+import { jsonlHead, resetBody } from './anchor.ts';
+
+/** What a writer links onto: Redis's head, or the anchor when Redis lost the chain (then `reset` comes first). */
+export interface LinkPlan {
+  base: ChainHead;
+  reset: AuditBody | null;
+}
+
+export interface ChainResetInfo {
+  cluster: string;
+  redisSeq: number;
+  anchorSeq: number;
+  source: string;
+}
 
 export interface StoredRecord {
   streamId: string;
@@ -27,8 +41,46 @@ export class AuditStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly opts: { streamMaxLen?: (cluster: string) => number; jsonlFile?: (cluster: string) => string | undefined } = {},
+    private readonly opts: {
+      streamMaxLen?: (cluster: string) => number;
+      jsonlFile?: (cluster: string) => string | undefined;
+      /** Called once per detected loss, before the reset record is written: log it loudly. */
+      onReset?: (info: ChainResetInfo) => void;
+    } = {},
   ) {}
+
+  /** The newest head this process saw per cluster, and whether its JSONL tail was read yet. */
+  private readonly anchors = new Map<string, { head: ChainHead; source: string }>();
+  private readonly jsonlRead = new Set<string>();
+
+  /** Remembers a head this process wrote or read, if newer than the one it knew. */
+  noteHead(cluster: string, head: ChainHead, source = 'seen by this worker'): void {
+    const cur = this.anchors.get(cluster);
+    if (!cur || head.seq > cur.head.seq) this.anchors.set(cluster, { head, source });
+  }
+
+  private async anchor(cluster: string): Promise<{ head: ChainHead; source: string } | null> {
+    const file = this.opts.jsonlFile?.(cluster);
+    if (file && !this.jsonlRead.has(cluster)) {
+      this.jsonlRead.add(cluster);
+      const h = await jsonlHead(file, cluster);
+      if (h) this.noteHead(cluster, h, `the last record of ${file}`);
+    }
+    return this.anchors.get(cluster) ?? null;
+  }
+
+  /**
+   * Where the next records link on. Normally Redis's head. When Redis's head is behind the anchor,
+   * Redis lost records: link onto the anchor instead and put a reset record first, so the gap is
+   * named in Redis and the JSONL copy stays one chain.
+   */
+  async linkPlan(cluster: string, headText: string | null): Promise<LinkPlan> {
+    const redisHead = parseHead(headText);
+    const a = await this.anchor(cluster);
+    if (!a || redisHead.seq >= a.head.seq) return { base: redisHead, reset: null };
+    this.opts.onReset?.({ cluster, redisSeq: redisHead.seq, anchorSeq: a.head.seq, source: a.source });
+    return { base: a.head, reset: resetBody(cluster, redisHead, a.head, a.source, new Date()) };
+  }
 
   async head(cluster: string): Promise<ChainHead> {
     return parseHead(await this.redis.get(keys.auditHead(this.prefix, cluster)));
@@ -38,7 +90,8 @@ export class AuditStore {
     if (bodies.length === 0) return [];
     for (let tries = 0; tries < 50; tries++) {
       const headText = await this.redis.get(keys.auditHead(this.prefix, cluster));
-      const { records, head } = linkRecords(parseHead(headText), bodies);
+      const plan = await this.linkPlan(cluster, headText);
+      const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
       const ok = await runScript(
         this.redis,
         APPEND_AUDIT_LUA,
@@ -46,6 +99,7 @@ export class AuditStore {
         [headText ?? '', formatHead(head), this.opts.streamMaxLen?.(cluster) ?? 0, keys.auditChannel(this.prefix), cluster, ...records.map((r) => JSON.stringify(r))],
       );
       if (ok === 1) {
+        this.noteHead(cluster, head);
         await this.mirror(cluster, records);
         return records;
       }
@@ -89,6 +143,6 @@ export class AuditStore {
   }
 
   async verify(cluster: string): Promise<VerifyResult> {
-    return verifyChain(await this.readRaw(cluster));
+    return verifyChain(await this.readRaw(cluster), { trimmed: (this.opts.streamMaxLen?.(cluster) ?? 0) > 0 });
   }
 }

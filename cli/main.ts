@@ -31,7 +31,20 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
   return program;
 }
 
+/**
+ * Output into a closed pipe (`pcpflow audit | head -1`) ends the command quietly, as a Unix tool
+ * does, instead of an unhandled EPIPE stack trace.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  quietOnClosedPipe();
   try {
     await (await buildProgram(argv.slice(2))).parseAsync(argv);
   } catch (err) {

@@ -1,5 +1,6 @@
 import { PcpflowError } from '../contracts/errors.ts';
 import { redactText } from '../runtime/redact.ts';
+import { isRedisUnreachable } from '../runtime/redis-errors.ts';
 
 /**
  * Ends a command: a PcpflowError prints its message (and each problem on its own line) and
@@ -12,6 +13,11 @@ export function reportAndExit(err: unknown): never {
     const lines = problems.length > 1 || (problems[0] !== undefined && problems[0] !== err.message) ? problems : [err.message];
     for (const line of lines) process.stderr.write(`pcpflow: ${redactText(line)}\n`);
     process.exit(err.exitCode);
+  }
+  if (isRedisUnreachable(err)) {
+    // Redis went away after the command connected: one line, the same exit code as unreachable.
+    process.stderr.write(`pcpflow: Redis stopped answering: ${redactText(err.message)}\n`);
+    process.exit(4);
   }
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`pcpflow: unexpected error: ${redactText(text)}\n`);

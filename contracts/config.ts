@@ -55,6 +55,8 @@ export const RedisConfigSchema = z.strictObject({
   cluster: z.strictObject({ nodes: z.array(HostPort).min(1) }).optional(),
   /** How long a hook waits for Redis before it spools the event to the outbox. */
   publishTimeoutMs: Millis.default(800),
+  /** How long a pcpflow command (status, audit, operator commands) waits for Redis before it says so and exits 4. */
+  connectTimeoutMs: Millis.default(2_000),
 });
 export type RedisConfig = z.infer<typeof RedisConfigSchema>;
 
@@ -158,6 +160,11 @@ export const ClusterConfigSchema = z
     backends: z.array(BackendConfigSchema).min(1, 'at least one backend'),
     retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
     reconcileIntervalMs: Millis.default(5_000),
+    /**
+     * A backend in attention is retried once pgpool answers again and this long has passed since
+     * it gave up (doubling after each retry that gives up again, up to an hour).
+     */
+    attentionRetryMs: Millis.default(30_000),
     fence: FencePolicySchema.default(FencePolicySchema.parse({})),
     streamCheck: StreamCheckSchema.default(StreamCheckSchema.parse({})),
     audit: AuditSinksSchema.default(AuditSinksSchema.parse({})),
@@ -198,14 +205,20 @@ export const ConfigSchema = z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .default({ level: 'info' }),
     outbox: z.strictObject({ dir: FilePath }).default({ dir: '/var/spool/pcpflow' }),
-    /** Executor tuning. A killed worker's action is retried once its lock expires (lockDurationMs). */
+    /**
+     * Executor tuning. A killed worker's action is retried by another worker once its lock has
+     * expired and a stalled check has run: at most lockDurationMs + stalledIntervalMs (7 s by
+     * default). The lock is renewed every lockDurationMs / 2 while the action runs, so a short lock
+     * costs one Redis write every 2 s per running action, nothing more. The retry is safe because
+     * the executor reads pgpool first and acts only when pgpool differs.
+     */
     workers: z
       .strictObject({
         concurrency: z.number().int().min(1).max(256).default(16),
-        lockDurationMs: Millis.default(30_000),
-        stalledIntervalMs: Millis.default(30_000),
+        lockDurationMs: Millis.min(1_000).default(4_000),
+        stalledIntervalMs: Millis.min(500).default(3_000),
       })
-      .default({ concurrency: 16, lockDurationMs: 30_000, stalledIntervalMs: 30_000 }),
+      .default({ concurrency: 16, lockDurationMs: 4_000, stalledIntervalMs: 3_000 }),
     clusters: z.array(ClusterConfigSchema).min(1, 'at least one cluster'),
   })
   .superRefine((c, ctx) => {

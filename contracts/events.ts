@@ -93,6 +93,32 @@ export const PgpoolFollowPrimarySchema = z.strictObject({
 export const OperatorRebuildStartedSchema = z.strictObject({ ...base, type: z.literal('operator.rebuild-started') });
 export const OperatorRebuildDoneSchema = z.strictObject({ ...base, type: z.literal('operator.rebuild-done') });
 
+/** Who ran an operator command and why: the OS user (the sudo user when run through sudo) and --reason. */
+const operator = {
+  user: z.string().min(1).max(64),
+  reason: z.string().max(500),
+};
+
+/** `pcpflow pcp attach|detach|promote ADDR`: decided and audited like an EFM event. */
+export const OperatorCommandSchema = z.strictObject({
+  ...base,
+  ...operator,
+  type: z.literal('operator.command'),
+  command: z.enum(['attach', 'detach', 'promote']),
+});
+
+/** `pcpflow maintenance on|off ADDR|--all`: the backend is held where it is (backend null with all). */
+export const OperatorMaintenanceSchema = z.strictObject({
+  ...base,
+  ...operator,
+  type: z.literal('operator.maintenance'),
+  on: z.boolean(),
+  all: z.boolean(),
+});
+
+/** `pcpflow attention clear ADDR`: the operator says the cause is fixed; the intent of the action that gave up stands. */
+export const OperatorAttentionClearSchema = z.strictObject({ ...base, ...operator, type: z.literal('operator.attention-clear') });
+
 export const ActionResultSchema = z.enum(['changed', 'already', 'failed', 'gave-up']);
 export type ActionResult = z.infer<typeof ActionResultSchema>;
 
@@ -121,6 +147,16 @@ export const ReconcilerDriftSchema = z.strictObject({
   expected: z.string().max(200),
 });
 
+/**
+ * A backend in attention whose pgpool answers again, past the cool-down: the reconciler asks for
+ * the action that gave up to be tried once more.
+ */
+export const ReconcilerRetrySchema = z.strictObject({
+  ...base,
+  type: z.literal('reconciler.retry'),
+  actionId: z.string().min(1).max(200),
+});
+
 export const NodeEventSchema = z.discriminatedUnion('type', [
   EfmAttachSchema,
   EfmDetachSchema,
@@ -135,8 +171,12 @@ export const NodeEventSchema = z.discriminatedUnion('type', [
   PgpoolFollowPrimarySchema,
   OperatorRebuildStartedSchema,
   OperatorRebuildDoneSchema,
+  OperatorCommandSchema,
+  OperatorMaintenanceSchema,
+  OperatorAttentionClearSchema,
   ActionOutcomeSchema,
   ReconcilerDriftSchema,
+  ReconcilerRetrySchema,
 ]);
 export type NodeEvent = z.infer<typeof NodeEventSchema>;
 export type NodeEventType = NodeEvent['type'];

@@ -41,6 +41,8 @@ export const keys = {
    * before the outbox file was removed) is never appended twice. Expires after a week.
    */
   delivered: (prefix: string, cluster: string, eventId: string) => `${prefix}:delivered:${cluster}:${eventId}`,
+  /** JSON {at, n}: when the reconciler last retried (or first saw) a backend in attention, and how often. */
+  attentionRetry: (prefix: string, cluster: string, backend: string) => `${prefix}:attention-retry:${cluster}:${backend}`,
   /** Pub/sub channel announcing new audit records (console live updates). */
   auditChannel: (prefix: string) => `${prefix}:audit-events`,
   /** BullMQ queue name (BullMQ adds its own prefix; names must not contain ':'). */

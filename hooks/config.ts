@@ -76,6 +76,8 @@ const HookRedisSchema = z.strictObject({
   ),
   cluster: z.optional(z.strictObject({ nodes: z.array(HostPort).check(z.minLength(1)) })),
   publishTimeoutMs: z._default(Millis, 800),
+  /** For pcpflow commands, not hooks; accepted so one config file serves both. */
+  connectTimeoutMs: z._default(Millis, 2_000),
 });
 export type HookRedisConfig = z.infer<typeof HookRedisSchema>;
 
@@ -152,6 +154,7 @@ const HookClusterSchema = z
     backends: z.array(Backend).check(z.minLength(1, 'at least one backend')),
     retry: z.optional(Retry),
     reconcileIntervalMs: z.optional(Millis),
+    attentionRetryMs: z.optional(Millis),
     fence: z._default(Fence, { mode: 'fail-open', timeoutMs: 10_000, detachHealthyPrimary: false }),
     streamCheck: z.optional(StreamCheck),
     audit: z.optional(AuditSinks),
@@ -180,6 +183,7 @@ export const HookConfigSchema = z
     redis: z._default(HookRedisSchema, {
       url: 'redis://127.0.0.1:6379',
       keyPrefix: '{pcpflow}',
+      connectTimeoutMs: 2_000,
       publishTimeoutMs: 800,
     }),
     http: z.optional(

@@ -248,9 +248,13 @@ function addressChecks(event: NodeEvent): [string, string][] {
     case 'operator.rebuild-started':
     case 'operator.rebuild-done':
       return [[event.backend ?? '', 'argument 3 (address of the node)']];
+    case 'operator.command':
+    case 'operator.maintenance':
+    case 'operator.attention-clear':
     case 'action.outcome':
     case 'reconciler.drift':
-      return []; // built by the workers, never by a hook
+    case 'reconciler.retry':
+      return []; // built by the pcpflow command or the workers, never by a hook
   }
 }
 

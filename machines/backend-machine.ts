@@ -16,8 +16,9 @@ import { PcpflowError } from '../contracts/errors.ts';
  * - `detached`: kept out of pgpool (EFM reported it failed, or it was fenced).
  * - `promoted`: pgpool's primary. The router keeps at most one backend here.
  * - `rebuilding`: a former primary being rebuilt as a standby; kept out until EFM attaches it.
- * - `attention`: an action gave up; nothing automatic acts on this backend until an outcome, a
- *   reconciler drift report or an operator event says what pgpool really has.
+ * - `attention`: an action gave up; nothing acts on this backend until an outcome, a reconciler
+ *   drift report or an operator event says what pgpool really has, or the reconciler retries the
+ *   action (RETRY) once pgpool answers again, or an operator clears it (CLEAR).
  *
  * A state is the *target* pgpool should reach; `context.pending` is the PCP action under way to
  * get there. Every transition that asks for an action is guarded by `idle`, so a second action for
@@ -81,6 +82,8 @@ export type BackendEvent =
   | { type: 'AWAIT_STREAM'; ref: ActionRef }
   | { type: 'REBUILD_STARTED'; ref: ActionRef }
   | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
+  | { type: 'RETRY'; ref: ActionRef }
+  | { type: 'CLEAR' }
   | { type: 'PEER_PROMOTING' }
   | { type: 'DEMOTE' }
   | { type: 'FAILED_PRIMARY' }
@@ -138,6 +141,7 @@ export const backendMachine = setup({
         (o.result === 'changed' || o.result === 'already')
       );
     },
+    gaveUpWas: ({ context }, params: { types: readonly ActionType[] }) => context.gaveUp !== null && params.types.includes(context.gaveUp.type),
     idleAndObservedDown: ({ context, event }) => context.pending === null && event.type === 'DRIFT' && !isUp(event.observed),
     idleAndObservedUp: ({ context, event }) => context.pending === null && event.type === 'DRIFT' && isUp(event.observed),
     idleAndNotObservedPrimary: ({ context, event }) =>
@@ -320,6 +324,20 @@ export const backendMachine = setup({
         ],
         REBUILD_STARTED: { target: 'rebuilding.inProgress', actions: 'clearGaveUp' },
         REBUILD_DONE: { target: 'rebuilding.done', actions: 'clearGaveUp' },
+        // The reconciler saw pgpool answer again past the cool-down: the intent stands, try once more.
+        RETRY: [
+          { guard: { type: 'gaveUpWas', params: { types: ['attach'] } }, target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
+          { guard: { type: 'gaveUpWas', params: { types: ['detach'] } }, target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
+          // pcpflow carries a switchover out as a plain promote of pgpool's primary, so a retry is one.
+          { guard: { type: 'gaveUpWas', params: { types: ['promote', 'promote-switchover'] } }, target: 'promoted', actions: { type: 'request', params: { type: 'promote' } } },
+        ],
+        // An operator says the cause is fixed: back to what the action that gave up was for, without
+        // acting; the reconciler then repairs whatever pgpool still shows differently.
+        CLEAR: [
+          { guard: { type: 'gaveUpWas', params: { types: ['attach'] } }, target: 'up', actions: 'clearGaveUp' },
+          { guard: { type: 'gaveUpWas', params: { types: ['promote', 'promote-switchover'] } }, target: 'promoted', actions: 'clearGaveUp' },
+          { target: 'detached', actions: 'clearGaveUp' },
+        ],
         // EFM's post-promotion is the authority on who is primary: refusing it would leave pgpool
         // without the primary EFM promoted, which stops writes. The only automatic way out.
         PROMOTE: { target: 'promoted', actions: [{ type: 'request', params: { type: 'promote' } }] },

@@ -68,6 +68,8 @@ interface Work {
   readonly awaits: string[];
   deferred: ClusterSnapshot['deferredPromotion'];
   deferredEvents: ClusterSnapshot['deferredEvents'];
+  maintenance: ClusterSnapshot['maintenance'];
+  heldEvents: ClusterSnapshot['heldEvents'];
 }
 
 interface Sent {
@@ -132,6 +134,9 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
     }
     case 'FAILED_PRIMARY':
       return 'already out of pgpool and waiting for its rebuild';
+    case 'RETRY':
+    case 'CLEAR':
+      return 'it is not in attention';
     case 'ATTACH_FOLLOWING':
       return state === 'promoted'
         ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
@@ -164,6 +169,7 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
     ...(primary !== undefined ? { primary } : {}),
   };
   const ev = make(ref);
+  if (holds(w, address, ev)) return hold(w, address, before, why);
   const [after, returned] = transition(backendMachine, before, ev);
   const from = leafPathOf(before);
   const to = leafPathOf(after);
@@ -190,6 +196,42 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
   }
   if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
   return { from, to, action };
+}
+
+/** Machine events that would move a backend an operator holds in maintenance. */
+const HELD_IN_MAINTENANCE: ReadonlySet<BackendEvent['type']> = new Set([
+  'ATTACH',
+  'ATTACH_FOLLOWING',
+  'STREAMING',
+  'DETACH',
+  'FOLLOW_PRIMARY',
+  'REATTACH',
+  'DRIFT',
+  'RETRY',
+]);
+
+/**
+ * Maintenance holds a backend where the operator put it. An operator's own command still applies
+ * (they are explicit), and so does a promotion (fence, post-promotion): EFM has already changed
+ * PostgreSQL's primary, and a pgpool that does not follow stops every write.
+ */
+function holds(w: Work, address: string, ev: BackendEvent): boolean {
+  if (!w.maintenance.some((m) => m.backend === address)) return false;
+  if (w.event.source === 'operator' || w.event.type === 'efm.fence' || w.event.type === 'efm.post-promotion') return false;
+  return HELD_IN_MAINTENANCE.has(ev.type);
+}
+
+function hold(w: Work, address: string, before: BackendSnapshot, why: string): Sent {
+  const from = leafPathOf(before);
+  const m = w.maintenance.find((x) => x.backend === address);
+  const since = m ? `in maintenance since ${m.since} (${m.by}${m.reason ? `: ${m.reason}` : ''})` : 'in maintenance';
+  // EFM's and pgpool's word on the backend's health is kept (the latest per backend) and decided
+  // when maintenance ends; pcpflow's own follow-ups (drift, re-attach, retry) are re-derived then.
+  const keep = w.event.source === 'efm' || w.event.source === 'pgpool';
+  if (keep) w.heldEvents = [...w.heldEvents.filter((h) => h.backend !== address), { backend: address, event: w.event }];
+  const fate = keep ? 'kept, and decided when maintenance ends' : 'the reconciler repairs any difference once maintenance ends';
+  w.audit.push({ kind: 'event-ignored', backend: address, from, to: from, actionIds: [], note: `held: ${address} is ${since}; ${why}; ${fate}` });
+  return { from, to: from, action: null };
 }
 
 function isLoadBalancerRequest(e: NodeEvent): boolean {
@@ -494,6 +536,114 @@ function onDrift(w: Work, s: ClusterSnapshot, e: NodeEventOf<'reconciler.drift'>
   send(w, b, (ref) => ({ type: 'DRIFT', ref, observed: e.observed }), why);
 }
 
+const byOperator = (e: { user: string; reason: string }): string => `operator ${e.user}${e.reason ? ` (reason: ${e.reason})` : ''}`;
+
+/**
+ * `pcpflow pcp attach|detach|promote`: the same machine events as EFM's. When pcpflow already has
+ * the backend where the operator asks, the command re-asserts it as a drift report would, so the
+ * executor checks pgpool and acts only if pgpool differs, and the operator gets pgpool's answer.
+ */
+function onOperatorCommand(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.command'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  const who = byOperator(e);
+  if (pathOf(w, b) === 'attention')
+    send(w, b, () => ({ type: 'CLEAR' }), `${who} runs ${e.command} on ${b}, which is in attention: the action that gave up is set aside`);
+  const state = stateNameOf(pathOf(w, b));
+  switch (e.command) {
+    case 'attach':
+      if (state === 'up')
+        send(w, b, (ref) => ({ type: 'DRIFT', ref, observed: { status: 'down', role: 'standby' } }), `${who} attaches ${b}, which pcpflow already has attached: the executor checks pgpool and attaches only if needed`);
+      else send(w, b, (ref) => ({ type: 'ATTACH', ref }), `${who} attaches ${b} as a standby`);
+      return;
+    case 'detach':
+      if (state === 'detached' || state === 'rebuilding')
+        send(w, b, (ref) => ({ type: 'DRIFT', ref, observed: { status: 'up', role: 'standby' } }), `${who} detaches ${b}, which pcpflow already keeps out: the executor checks pgpool and detaches only if needed`);
+      else send(w, b, (ref) => ({ type: 'DETACH', ref }), `${who} detaches ${b}`);
+      return;
+    case 'promote':
+      if (state === 'promoted')
+        send(w, b, (ref) => ({ type: 'DRIFT', ref, observed: { status: 'up', role: 'standby' } }), `${who} makes ${b} pgpool's primary, which pcpflow already expects: the executor checks pgpool and promotes only if needed`);
+      else promoteTo(w, b, `${who} makes ${b} pgpool's primary`);
+      return;
+  }
+}
+
+function onMaintenance(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.maintenance'>): void {
+  let targets: string[];
+  if (e.all) targets = [...w.order];
+  else {
+    const b = resolve(w, s, e.backend, 'address');
+    if (b === null) return;
+    targets = [b];
+  }
+  const who = byOperator(e);
+  for (const b of targets) {
+    const path = pathOf(w, b);
+    const current = w.maintenance.find((m) => m.backend === b);
+    if (e.on) {
+      if (current) {
+        w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is already in maintenance since ${current.since} (${current.by})` });
+        continue;
+      }
+      w.maintenance = [...w.maintenance, { backend: b, since: e.observedAt, by: e.user, reason: e.reason }];
+      w.audit.push({
+        kind: 'decision',
+        backend: b,
+        from: path,
+        to: path,
+        actionIds: [],
+        note: `${who} puts ${b} in maintenance: pcpflow holds it ${path}; EFM's requests for it are kept until maintenance ends, and the reconciler reports drift without acting`,
+      });
+      continue;
+    }
+    if (!current) {
+      w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is not in maintenance` });
+      continue;
+    }
+    w.maintenance = w.maintenance.filter((m) => m.backend !== b);
+    const kept = w.heldEvents.find((h) => h.backend === b);
+    w.audit.push({
+      kind: 'decision',
+      backend: b,
+      from: path,
+      to: path,
+      actionIds: [],
+      note: `${who} ends maintenance of ${b} (since ${current.since}): ${kept ? `deciding the request kept meanwhile (${kept.event.type} ${kept.event.eventId})` : 'no request was kept meanwhile'}; the reconciler repairs any remaining difference`,
+    });
+    if (kept) {
+      w.heldEvents = w.heldEvents.filter((h) => h !== kept);
+      const own = w.event;
+      w.event = kept.event;
+      route(w, s);
+      w.event = own;
+    }
+  }
+}
+
+function onAttentionClear(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.attention-clear'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  const gaveUp = machineOf(w, b).context.gaveUp;
+  send(
+    w,
+    b,
+    () => ({ type: 'CLEAR' }),
+    `${byOperator(e)} clears the attention on ${b}${gaveUp ? ` (${gaveUp.type} ${gaveUp.actionId} gave up: ${gaveUp.reason})` : ''}: pcpflow takes that action's intent as the target again; the reconciler acts on any difference pgpool still shows`,
+  );
+}
+
+function onRetry(w: Work, s: ClusterSnapshot, e: NodeEventOf<'reconciler.retry'>): void {
+  const b = resolve(w, s, e.backend, 'address');
+  if (b === null) return;
+  const gaveUp = machineOf(w, b).context.gaveUp;
+  if (pathOf(w, b) !== 'attention' || gaveUp?.actionId !== e.actionId) {
+    ignore(w, `${b} is no longer in attention for ${e.actionId}; nothing to retry`);
+    return;
+  }
+  send(w, b, (ref) => ({ type: 'RETRY', ref }), `reconciler: pgpool answers again and the cool-down has passed; retry ${gaveUp.type} of ${b} that gave up (${gaveUp.reason})`);
+}
+
 /** Why hooks that carry no pgpool change are still worth a line in the audit trail. */
 function auditOnly(e: NodeEvent): string | null {
   switch (e.type) {
@@ -537,10 +687,18 @@ function route(w: Work, s: ClusterSnapshot): void {
       if (b !== null) send(w, b, () => ({ type: 'REBUILD_DONE' }), `an operator finished rebuilding ${b}; it stays out until EFM attaches it`);
       return;
     }
+    case 'operator.command':
+      return onOperatorCommand(w, s, e);
+    case 'operator.maintenance':
+      return onMaintenance(w, s, e);
+    case 'operator.attention-clear':
+      return onAttentionClear(w, s, e);
     case 'action.outcome':
       return onOutcome(w, s, e);
     case 'reconciler.drift':
       return onDrift(w, s, e);
+    case 'reconciler.retry':
+      return onRetry(w, s, e);
     case 'efm.remote-pre-promotion': {
       // The earliest word of a promotion: standbys leave load balancing while the old primary is
       // still pgpool's primary (pgpool then needs no primary search to detach them).
@@ -605,6 +763,8 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     awaits: [],
     deferred: snapshot.deferredPromotion,
     deferredEvents: snapshot.deferredEvents,
+    maintenance: snapshot.maintenance,
+    heldEvents: snapshot.heldEvents,
   };
   if (event.cluster !== snapshot.cluster) {
     pushAudit(w, { kind: 'event-rejected', backend: event.backend, actionIds: [], note: `the event is for cluster ${event.cluster}, not ${snapshot.cluster}` });
@@ -619,6 +779,8 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
       seen: nextSeen,
       deferredPromotion: w.deferred,
       deferredEvents: w.deferredEvents,
+      maintenance: w.maintenance,
+      heldEvents: w.heldEvents,
     },
     actions: w.actions,
     audit: w.audit,

@@ -85,6 +85,16 @@ export const ClusterSnapshotSchema = z
      * is never lost. One per backend: a later request supersedes an earlier one.
      */
     deferredEvents: z.array(z.strictObject({ backend: z.string(), event: NodeEventSchema })).max(256).default([]),
+    /**
+     * Backends an operator put in maintenance: pcpflow holds them where they are (no action from
+     * EFM's load-balancer hooks, pgpool's follow-primary or the reconciler) until maintenance ends.
+     */
+    maintenance: z
+      .array(z.strictObject({ backend: z.string(), since: z.iso.datetime(), by: z.string().max(64), reason: z.string().max(500) }))
+      .max(128)
+      .default([]),
+    /** The latest EFM/pgpool request about each backend in maintenance, decided when maintenance ends. */
+    heldEvents: z.array(z.strictObject({ backend: z.string(), event: NodeEventSchema })).max(128).default([]),
   })
   .superRefine((s, ctx) => {
     const seen = new Set<string>();
@@ -179,6 +189,8 @@ export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
     seen: [],
     deferredPromotion: null,
     deferredEvents: [],
+    maintenance: [],
+    heldEvents: [],
   });
 }
 

@@ -222,7 +222,7 @@ export class BinariesDriver implements PcpDriver {
   private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (ep: Endpoint, markSent: MarkSent, ctx: Ctx) => Promise<T>): Promise<Answered<T>> {
     const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
     const ctx: Ctx = { ...(opts?.signal ? { signal: opts.signal } : {}), ...(deadline ? { deadline } : {}) };
-    return tryEndpoints(this.endpoints, (ep, sent) => fn(ep, sent, ctx), { readOnly, ...ctx });
+    return tryEndpoints(this.endpoints, (ep, sent) => fn(ep, sent, ctx), { readOnly, ...ctx, ...(opts?.prefer !== undefined ? { prefer: opts.prefer } : {}) });
   }
 
   nodeCount(opts?: CallOptions): Promise<Answered<number>> {

@@ -11,6 +11,8 @@ export interface NodesAnswer {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Host of the endpoint to try first when it is not suspect: the watchdog leader, whose table the others copy. */
+  prefer?: string;
   /**
    * One budget for the whole call: every endpoint tried, connect, auth and every reply frame.
    * Without it each endpoint still gets at most connectMs + readMs.

@@ -57,11 +57,14 @@ function isTransportFailure(err: PcpError): boolean {
 export async function tryEndpoints<T>(
   endpoints: readonly Endpoint[],
   op: (ep: Endpoint, markSent: MarkSent) => Promise<T>,
-  opts: { readOnly: boolean; signal?: AbortSignal; deadline?: CallDeadline; health?: EndpointHealth },
+  opts: { readOnly: boolean; signal?: AbortSignal; deadline?: CallDeadline; health?: EndpointHealth; prefer?: string },
 ): Promise<Answered<T>> {
   const failures: PcpError[] = [];
   const health = opts.health ?? sharedEndpointHealth;
-  for (const ep of health.order(endpoints)) {
+  const ordered = health.order(endpoints);
+  const first = opts.prefer === undefined ? -1 : ordered.findIndex((e) => e.host === opts.prefer && !health.suspect(e));
+  if (first > 0) ordered.unshift(...ordered.splice(first, 1));
+  for (const ep of ordered) {
     if (opts.signal?.aborted) throw new PcpAbortedError('the PCP request');
     // The call's deadline is spent: the endpoints not yet tried are not asked. (A timer may fire a
     // fraction of a millisecond before performance.now() reaches it: a 'call' timeout is proof.)

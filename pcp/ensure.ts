@@ -6,6 +6,7 @@ import { describeViews, judge } from './confirm.ts';
 import {
   PcpAbortedError,
   PcpClosedError,
+  PcpEndpointsFailedError,
   PcpError,
   PcpNoLeaderError,
   PcpNodeStateError,
@@ -51,6 +52,9 @@ type Goal = 'attached' | 'detached' | 'primary';
  */
 function transient(err: unknown): err is PcpError {
   if (err instanceof PcpClosedError || err instanceof PcpProtocolError || err instanceof PcpNoLeaderError) return true;
+  // Several pgpools all failing: transient when one of them is only restarting its PCP process
+  // (a watchdog cluster restarts it on every state change), not when every one refuses.
+  if (err instanceof PcpEndpointsFailedError) return err.failures.some(transient);
   return err instanceof PcpTimeoutError && err.phase !== 'connect';
 }
 
@@ -122,7 +126,7 @@ export class Ensurer {
     };
     const read = (): Promise<NodeInfo> =>
       retrying(async () => {
-        const answer = await this.driver.nodes({ signal });
+        const answer = await this.driver.nodes({ signal, prefer: state.prefer });
         state.endpoint = answer.endpoint;
         const id = state.nodeId ?? resolveNodeId(this.cluster, address, answer.value.nodes);
         state.nodeId = id;
@@ -131,6 +135,9 @@ export class Ensurer {
         return node;
       });
     const several = (this.driver.endpointCount ?? 1) > 1;
+    // Read and act through the watchdog leader first: its table is the one the others copy, so
+    // a stale standby pgpool answering first cannot make an action look already done.
+    if (several) state.prefer = await this.leaderHost(signal);
     const waitFor = async (pred: (n: NodeInfo) => boolean, what: string): Promise<void> => {
       if (several && this.driver.nodesEach) return this.waitForEvery(pred, what, { signal, deadline, verifyMs, state, id: state.nodeId ?? 0 });
       for (;;) {
@@ -148,7 +155,7 @@ export class Ensurer {
     const act = async (action: () => Promise<{ endpoint: string }>, reached: (n: NodeInfo) => boolean): Promise<boolean> => {
       for (;;) {
         try {
-          if (several) await this.leaderGate(signal);
+          if (several) state.prefer = await this.leaderGate(signal);
           state.endpoint = (await action()).endpoint;
           return true;
         } catch (err) {
@@ -170,22 +177,22 @@ export class Ensurer {
 
     switch (goal) {
       case 'attached':
-        if (!(await act(() => this.driver.attach(id, { signal }), REACHED.attached))) return 'already';
+        if (!(await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), REACHED.attached))) return 'already';
         await waitFor(REACHED.attached, 'status up or waiting');
         return 'changed';
       case 'detached':
-        if (!(await act(() => this.driver.detach(id, { signal }), REACHED.detached))) return 'already';
+        if (!(await act(() => this.driver.detach(id, { signal, prefer: state.prefer }), REACHED.detached))) return 'already';
         await waitFor(REACHED.detached, 'status down');
         return 'changed';
       case 'primary':
         // pgpool silently ignores a promote of a down node: attach it first.
         if (node.status === 'down') {
           this.log?.debug({ nodeId: id }, 'pcp ensure primary: node is down, attaching it first');
-          await act(() => this.driver.attach(id, { signal }), isAttached);
+          await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), isAttached);
           await waitFor(isAttached, 'status up or waiting before the promote');
           if (REACHED.primary(await read())) return 'changed';
         }
-        if (!(await act(() => this.driver.promote(id, { signal, switchover: false }), REACHED.primary))) return 'already';
+        if (!(await act(() => this.driver.promote(id, { signal, prefer: state.prefer, switchover: false }), REACHED.primary))) return 'already';
         await waitFor(REACHED.primary, 'role primary and status up or waiting');
         return 'changed';
     }
@@ -196,24 +203,37 @@ export class Ensurer {
    * "Command Successful"): ask first, and wait (transient) while there is none. A pgpool without
    * a watchdog answers with an error or the driver cannot ask; then there is nothing to wait for.
    */
-  private async leaderGate(signal: AbortSignal | undefined): Promise<void> {
+  private async leaderGate(signal: AbortSignal | undefined): Promise<string | undefined> {
     let answer;
     try {
       answer = await this.driver.watchdog({ signal });
     } catch (err) {
-      if (err instanceof PcpServerError || err instanceof PcpUnsupportedError) return;
+      if (err instanceof PcpServerError || err instanceof PcpUnsupportedError) return undefined;
       throw err;
     }
     const w = answer.value;
     const leader = w.leaderHostName;
     if (!leader || leader === 'Not Set' || w.QuorumStatus < 0)
       throw new PcpNoLeaderError(answer.endpoint, `watchdog leader ${leader || 'none'}, quorum status ${w.QuorumStatus}`);
+    return leader;
+  }
+
+  /** The watchdog leader's host, if a pgpool names one; reads go there first. Never fails the operation. */
+  private async leaderHost(signal: AbortSignal | undefined): Promise<string | undefined> {
+    try {
+      const leader = (await this.driver.watchdog({ signal })).value.leaderHostName;
+      return leader && leader !== 'Not Set' ? leader : undefined;
+    } catch (err) {
+      if (err instanceof PcpAbortedError) throw err;
+      return undefined;
+    }
   }
 
   /**
    * Confirmation over every pgpool: done when each one that answers shows the change. At the
-   * deadline, pgpools that show it confirm the action and the ones still behind are reported as
-   * drift, by name; when none shows it, the verify timeout stands (the request was lost).
+   * deadline, if the leader (else most pgpools) shows it, the pgpools that show it confirm the
+   * action and the ones still behind are reported as drift, by name; otherwise the verify timeout
+   * stands (the request was lost) and the action is retried.
    */
   private async waitForEvery(
     pred: (n: NodeInfo) => boolean,
@@ -231,7 +251,11 @@ export class Ensurer {
         return;
       }
       if (performance.now() >= c.deadline) {
-        if (j.ahead.length > 0) {
+        // Confirmed with drift only when the leader shows it (the others copy the leader), or,
+        // without an answering leader, most pgpools do; else the request was lost: time out.
+        const leader = c.state.prefer === undefined ? undefined : answers.find((a) => a.host === c.state.prefer && a.value !== undefined)?.endpoint;
+        const carried = leader !== undefined ? j.ahead.some((v) => v.endpoint === leader) : j.ahead.length > j.behind.length;
+        if (carried) {
           c.state.confirmedBy = j.ahead.map((v) => v.endpoint);
           c.state.pgpoolDrift = j.behind.map((v) => ({ endpoint: v.endpoint, seen: v.seen ?? '?' }));
           this.log?.warn({ nodeId: c.id, views: j.views }, `pcp ensure: confirmed by ${c.state.confirmedBy.join(', ')}; drift on ${describeViews(j.behind)}`);
@@ -245,6 +269,8 @@ export class Ensurer {
 }
 
 interface EnsureState {
+  /** Host of the watchdog leader, tried first by every call (several pgpools only). */
+  prefer?: string;
   nodeId?: number;
   endpoint?: string;
   confirmedBy?: string[];

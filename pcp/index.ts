@@ -36,6 +36,8 @@ export interface PcpNode {
   backendStatus?: string;
   backendRole?: string;
   replicationDelay?: number;
+  /** bytes behind the primary's WAL, or microseconds when pgpool measures delay by time. */
+  replicationDelayUnit?: 'bytes' | 'microseconds';
   replicationState?: string;
   replicationSyncState?: string;
   lastStatusChange?: string;
@@ -67,6 +69,7 @@ export function toPcpNode(n: NodeInfo): PcpNode {
     ...opt('backendStatus', n.backendStatus),
     ...opt('backendRole', n.backendRole),
     ...opt('replicationDelay', n.replicationDelay),
+    ...opt('replicationDelayUnit', n.replicationDelayUnit),
     ...opt('replicationState', n.replicationState),
     ...opt('replicationSyncState', n.replicationSyncState),
     ...opt('lastStatusChange', n.lastStatusChange),

@@ -78,6 +78,7 @@ export class NativeDriver implements PcpDriver {
       signal: opts?.signal,
       ...(deadline ? { deadline } : {}),
       health: this.opts.health,
+      prefer: opts?.prefer,
     });
   }
 

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../contracts/config.ts';
+import { RedisUnreachableError, redisWhere } from './redis-errors.ts';
+
+export { RedisUnreachableError, isRedisUnreachable, redisWhere } from './redis-errors.ts';
 import { readSecret } from './config.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -10,7 +13,11 @@ export type RedisClient = Redis | Cluster;
  * env or file, TLS, Sentinel or Cluster. `role` picks the behaviour BullMQ asks for: workers
  * wait for Redis forever (maxRetriesPerRequest null); producers and CLI commands fail fast.
  */
-export function createRedis(cfg: RedisConfig, role: 'worker' | 'producer' = 'producer'): RedisClient {
+export function createRedis(
+  cfg: RedisConfig,
+  role: 'worker' | 'producer' = 'producer',
+  extra: { connectTimeout?: number; commandTimeout?: number } = {},
+): RedisClient {
   const url = new URL(cfg.url);
   const password = cfg.password ? readSecret(cfg.password) : decodeURIComponent(url.password) || undefined;
   const tls =
@@ -30,7 +37,8 @@ export function createRedis(cfg: RedisConfig, role: 'worker' | 'producer' = 'pro
     // Producers (CLI commands) queue while the first connection is made, then fail fast.
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: true,
-    connectTimeout: role === 'worker' ? 10_000 : cfg.publishTimeoutMs,
+    connectTimeout: extra.connectTimeout ?? (role === 'worker' ? 10_000 : cfg.publishTimeoutMs),
+    ...(extra.commandTimeout ? { commandTimeout: extra.commandTimeout } : {}),
     lazyConnect: false,
   };
   if (cfg.cluster) {
@@ -45,4 +53,34 @@ export function createRedis(cfg: RedisConfig, role: 'worker' | 'producer' = 'pro
     });
   }
   return new Redis({ ...common, host: url.hostname, port: url.port ? Number(url.port) : 6379 });
+}
+
+/**
+ * A Redis client for a pcpflow command: it answers PING within `timeoutMs` or the command ends at
+ * once with one line naming what is unreachable (exit 4). Connection errors are handled here, so
+ * ioredis never prints "[ioredis] Unhandled error event", and every later command has a timeout,
+ * so a Redis frozen mid-command cannot hang the command either.
+ */
+export async function openRedis(cfg: RedisConfig, timeoutMs: number = cfg.connectTimeoutMs): Promise<RedisClient> {
+  const client = createRedis(cfg, 'producer', { connectTimeout: timeoutMs, commandTimeout: Math.max(timeoutMs, 5_000) });
+  let lastError: Error | null = null;
+  client.on('error', (err: Error) => {
+    lastError = err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return client;
+  } catch (err) {
+    client.disconnect();
+    const why = (lastError as Error | null)?.message ?? (err instanceof Error ? err.message : String(err));
+    throw new RedisUnreachableError(`${redisWhere(cfg)} is unreachable: ${why} (waited ${timeoutMs} ms, redis.connectTimeoutMs)`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -4,7 +4,7 @@ import type { AuditBody } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import { keys, type EventResult } from '../contracts/keys.ts';
 import { formatAddress } from '../contracts/address.ts';
-import type { AuditStore } from '../audit/store.ts';
+import type { AuditStore, LinkPlan } from '../audit/store.ts';
 import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
 import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
 import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
@@ -97,6 +97,18 @@ export class ClusterDecider {
       policy: policyOf(this.cluster.fence),
     });
     const table = backends.map((b) => `${b.address} ${b.role} ${b.attached ? 'attached' : 'detached'}`).join('; ');
+    const headText = await this.deps.redis.get(keys.auditHead(this.prefix, this.cluster.name));
+    const plan = await this.deps.audit.linkPlan(this.cluster.name, headText);
+    const redisSeq = parseHead(headText).seq;
+    const lost = plan.reset !== null || redisSeq > 0;
+    if (lost)
+      this.deps.logger.error(
+        { cluster: this.cluster.name, auditSeqInRedis: redisSeq, anchorSeq: plan.reset ? plan.base.seq : null },
+        `the decision state of cluster ${this.cluster.name} is gone from Redis; re-bootstrapping from pgpool's live view`,
+      );
+    const why = lost
+      ? `The decision state of cluster ${this.cluster.name} was gone from Redis${plan.reset ? ` along with audit records after seq ${plan.base.seq}` : ` while its audit chain (seq ${redisSeq}) was not`}: EFM events decided before are not replayed; re-bootstrapped`
+      : `No decision state existed for cluster ${this.cluster.name}; started`;
     const body: AuditBody = {
       kind: 'decision',
       cluster: this.cluster.name,
@@ -104,13 +116,13 @@ export class ClusterDecider {
       backend: null,
       to: 'bootstrapped',
       endpoint: observed.endpoint,
-      note: `No decision state existed for cluster ${this.cluster.name}; started from pgpool's live view at ${observed.endpoint}: ${table}.${mismatches.map((m) => ` Warning: ${m}.`).join('')}`,
+      note: `${why} from pgpool's live view at ${observed.endpoint}: ${table}.${mismatches.map((m) => ` Warning: ${m}.`).join('')}`,
       // Structured too, so a timeline knows each backend's first state and pgpool's view of it.
       payload: { bootstrap: backends },
       snapshot,
     };
     try {
-      return await this.commit(null, snapshot, '0-0', [body], [], null, null);
+      return await this.commit(null, snapshot, '0-0', [body], [], null, null, undefined, headText, plan);
     } catch (err) {
       // Another fleet member bootstrapped first: use its state.
       if (err instanceof DeciderConflict) return loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
@@ -238,10 +250,12 @@ export class ClusterDecider {
     result: EventResult | null,
     eventId?: string,
     knownHead?: string | null,
+    knownPlan?: LinkPlan,
   ): Promise<StoredSnapshot> {
     const cluster = this.cluster.name;
     const headText = knownHead !== undefined ? knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
-    const { records, head } = linkRecords(parseHead(headText), bodies);
+    const plan = knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
+    const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
     const version = state ? String(Number(state.version) + 1) : '1';
     const pendingTexts = actions.map((a) => JSON.stringify(this.jobFor(a)));
     const ok = await runScript(
@@ -276,6 +290,7 @@ export class ClusterDecider {
       ],
     );
     if (ok !== 1) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
+    this.deps.audit.noteHead(cluster, head);
     if (pendingTexts.length) await this.dispatch(pendingTexts);
     await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
     return { version, lastId: intakeId, snapshot };

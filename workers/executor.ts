@@ -28,6 +28,8 @@ export interface ExecutorDeps {
   logger: Logger;
   metrics?: Metrics;
   tuning: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
+  /** host:pid, named in each attempt's audit record so a crash and its retry can be told apart. */
+  workerId?: string;
 }
 
 const VERB: Record<ActionJob['action']['type'], string> = {
@@ -138,7 +140,7 @@ export class Executor {
       note:
         action.type === 'await-streaming'
           ? `Attempt ${attempt}: waiting up to ${data.verifyMs} ms for ${action.backend} to stream from ${action.primary ?? "pgpool's primary"} before it is attached (${action.reason}).`
-          : `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason}).`,
+          : `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason})${this.deps.workerId ? ` on worker ${this.deps.workerId}` : ''}.`,
     });
     const started = performance.now();
     const outcome = await run(this.deps.pcpFor(cluster), data, AbortSignal.timeout(data.deadlineMs), () => this.deps.streamCheckFor(cluster)).catch(
@@ -183,16 +185,18 @@ export class Executor {
       this.deps.metrics?.retries.inc();
       throw new Error(outcome.reason ?? 'action failed');
     }
+    this.deps.metrics?.gaveUp.inc({ cluster: cluster.name, type: action.type });
     // Notify first: once the gave-up outcome is decided, the DBA has already been told.
     await notify(
       cluster.notificationCommand,
       `pcpflow: ${cluster.name}: ${action.type} ${action.backend} gave up`,
       action.type === 'await-streaming'
         ? `${outcome.reason ?? `${action.backend} did not stream from the new primary`}. ${action.backend} is kept out of pgpool's load balancing in cluster ${cluster.name} ` +
-            `and is in attention. Re-point it to ${action.primary ?? 'the new primary'} (primary_conninfo), check that it streams, then run pcpflow pcp attach ${action.backend}; ` +
+            `and is in attention. Re-point it to ${action.primary ?? 'the new primary'} (primary_conninfo), check that it streams, then run pcpflow pcp attach ${action.backend} --reason ...; ` +
             'the reconciler then sees it attached and clears the attention.'
         : `pcpflow could not ${verb} ${action.backend} in cluster ${cluster.name} after ${attempt} attempt(s): ${outcome.reason ?? 'unknown reason'}. ` +
-        `The backend is in attention: nothing automatic acts on it. Fix the cause, then carry the action out (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend}); the reconciler then sees pgpool in the intended state and clears the attention.`,
+          `The backend is in attention. Fix the cause: once pgpool answers again, the reconciler retries the action after ${cluster.attentionRetryMs < 1000 ? `${cluster.attentionRetryMs} ms` : `${Math.round(cluster.attentionRetryMs / 1000)} s`} (doubling after each retry that gives up). ` +
+          `Or run it yourself (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend} --reason ...), or pcpflow attention clear ${action.backend}.`,
       this.deps.logger,
     );
     await this.finish(cluster, data, 'gave-up', attempt, outcome);

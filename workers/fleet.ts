@@ -5,12 +5,13 @@ import { AuditStore } from '../audit/store.ts';
 import { createMetricsGate } from '../console/auth.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { createRedis } from '../runtime/redis.ts';
+import { createRedis, type RedisClient } from '../runtime/redis.ts';
 import { chooseStreamSource, type StreamCheckChoice } from '../replication/choose.ts';
 import { DeciderLoop } from './decider-loop.ts';
 import { Executor } from './executor.ts';
 import { startHttp, type RouteHandler } from './http.ts';
 import { createMetrics } from './metrics.ts';
+import { PCPFLOW_VERSION } from '../runtime/version.ts';
 import { Reconciler } from './reconciler.ts';
 import { createActionQueue } from './topology.ts';
 import type { Role } from './roles.ts';
@@ -40,11 +41,18 @@ export async function startFleetMember(opts: {
   const prefix = config.redis.keyPrefix;
   const redis = createRedis(config.redis, 'worker');
   redis.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'redis connection error'));
-  const metrics = createMetrics();
+  const metrics = createMetrics(PCPFLOW_VERSION);
   const clusters = new Map<string, ClusterConfig>(config.clusters.map((c) => [c.name, c]));
   const audit = new AuditStore(redis, prefix, {
     streamMaxLen: (name) => clusters.get(name)?.audit.streamMaxLen ?? 0,
     jsonlFile: (name) => clusters.get(name)?.audit.jsonlFile,
+    onReset: (info) => {
+      metrics.chainResets.inc({ cluster: info.cluster });
+      logger.error(
+        { ...info },
+        `AUDIT CHAIN LOST: cluster ${info.cluster}'s audit chain in Redis is at seq ${info.redisSeq} but reached seq ${info.anchorSeq} (${info.source}); Redis lost data. Continuing the chain from seq ${info.anchorSeq} with a reset record; check Redis persistence (AOF) and replication`,
+      );
+    },
   });
   const pcpCache = new Map<string, PcpOps>();
   const pcpFor = (c: ClusterConfig): PcpOps => {
@@ -79,7 +87,7 @@ export async function startFleetMember(opts: {
     deciders = new DeciderLoop(config.clusters, { redis, blocking, prefix, audit, queue, pcpFor, logger, metrics });
     deciders.start();
   }
-  const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, streamCheckFor, logger, metrics, tuning: config.workers }) : null;
+  const executor = opts.roles.includes('executor') ? new Executor({ redis, connection: redis, prefix, audit, clusters, pcpFor, streamCheckFor, logger, metrics, tuning: config.workers, workerId }) : null;
   let reconciler: Reconciler | null = null;
   if (opts.roles.includes('reconciler')) {
     reconciler = new Reconciler(config.clusters, { redis, prefix, pcpFor, logger, metrics, workerId, audit });
@@ -100,7 +108,9 @@ export async function startFleetMember(opts: {
       port: config.http.port,
       registry: metrics.registry,
       metricsGate: createMetricsGate(config.http),
-      ready: async () => (await redis.ping()) === 'PONG' && (executor ? executor.worker.isRunning() : true),
+      // Bounded: a Redis that is down or frozen answers nothing, and the worker's client would
+      // otherwise queue the PING until it reconnects.
+      ready: async () => (await pingWithin(redis, 700)) && (executor ? executor.worker.isRunning() : true),
       routes: opts.routes?.({ audit }),
     });
   }
@@ -120,6 +130,16 @@ export async function startFleetMember(opts: {
     deciders,
     reconciler,
     async stop(deadlineMs = 10_000) {
+      // Without Redis no in-flight work can record its result: waiting for it only delays the
+      // exit until the deadline. Its job returns to another worker through the stalled check.
+      if (!(await pingWithin(redis, Math.min(500, deadlineMs / 4)))) {
+        logger.warn({ deadlineMs }, 'Redis does not answer: stopping without waiting for in-flight work (another worker retries it once Redis is back)');
+        clearInterval(depthTimer);
+        reconciler?.stop();
+        await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+        redis.disconnect();
+        return;
+      }
       const work = (async () => {
         clearInterval(depthTimer);
         reconciler?.stop();
@@ -137,4 +157,20 @@ export async function startFleetMember(opts: {
       redis.disconnect();
     },
   };
+}
+
+async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      redis.ping().then((r) => r === 'PONG'),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,10 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The fleet member's Prometheus metrics; one registry per process, served on /metrics. */
-export function createMetrics() {
+export function createMetrics(version = 'unknown') {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'pcpflow_process_' });
-  return {
+  const metrics = {
     registry,
     events: new Counter({
       name: 'pcpflow_events_total',
@@ -44,6 +44,42 @@ export function createMetrics() {
       labelNames: ['queue'] as const,
       registers: [registry],
     }),
+    backends: new Gauge({
+      name: 'pcpflow_backends',
+      help: 'Backends per machine state (up, detached, promoted, rebuilding, attention), per cluster',
+      labelNames: ['cluster', 'state'] as const,
+      registers: [registry],
+    }),
+    maintenance: new Gauge({
+      name: 'pcpflow_backends_in_maintenance',
+      help: 'Backends an operator holds in maintenance, per cluster',
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    gaveUp: new Counter({
+      name: 'pcpflow_actions_gave_up_total',
+      help: 'Actions that gave up after their retries (the backend went to attention)',
+      labelNames: ['cluster', 'type'] as const,
+      registers: [registry],
+    }),
+    attentionRetries: new Counter({
+      name: 'pcpflow_attention_retries_total',
+      help: 'Actions the reconciler retried for a backend in attention once pgpool answered again',
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    chainResets: new Counter({
+      name: 'pcpflow_audit_chain_resets_total',
+      help: "Times a worker found a cluster's decision state or audit chain gone from Redis and re-bootstrapped",
+      labelNames: ['cluster'] as const,
+      registers: [registry],
+    }),
+    buildInfo: new Gauge({
+      name: 'pcpflow_build_info',
+      help: 'Always 1; the labels say which pcpflow and Node.js this worker runs',
+      labelNames: ['version', 'node'] as const,
+      registers: [registry],
+    }),
     decisionSeconds: new Histogram({
       name: 'pcpflow_decision_seconds',
       help: 'Time to decide and commit one intake entry',
@@ -58,5 +94,8 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+  metrics.buildInfo.set({ version, node: process.version }, 1);
+  return metrics;
 }
+
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,8 +1,9 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { keys } from '../contracts/keys.ts';
-import { findDrift } from '../machines/index.ts';
+import { BACKEND_STATE_NAMES, backendViews, findDrift, type ClusterSnapshot } from '../machines/index.ts';
 import { callBudgetMs, type PcpNode, type PcpOps, type PgpoolsView } from '../pcp/index.ts';
+import { probeEndpoints } from '../pcp/probe.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { auditPgpoolViews, recordPgpoolMetrics } from './pgpool-views.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -50,9 +51,26 @@ export class Reconciler {
     this.timers = [];
   }
 
-  /** One pass for one cluster; returns the drift events it published. */
+  /**
+   * The gauges to alert on, from every reconciler-role member (not only the lease holder), so each
+   * worker's /metrics is current: backends per state, in maintenance, each PCP endpoint reachable.
+   */
+  private async gauges(cluster: ClusterConfig, snapshot: ClusterSnapshot | null): Promise<void> {
+    const m = this.deps.metrics;
+    if (!m) return;
+    if (snapshot) {
+      const views = backendViews(snapshot);
+      for (const state of BACKEND_STATE_NAMES) m.backends.set({ cluster: cluster.name, state }, views.filter((v) => v.state === state).length);
+      m.maintenance.set({ cluster: cluster.name }, snapshot.maintenance.length);
+    }
+    for (const e of await probeEndpoints(cluster)) m.pgpoolReachable.set({ cluster: cluster.name, endpoint: e.endpoint }, e.reachable ? 1 : 0);
+  }
+
+  /** One pass for one cluster; returns the drift and retry events it published. */
   async check(cluster: ClusterConfig): Promise<NodeEvent[]> {
     const { redis, prefix } = this.deps;
+    const stored = await loadSnapshot(redis, prefix, cluster.name);
+    await this.gauges(cluster, stored?.snapshot ?? null).catch((err: unknown) => this.deps.logger.warn({ err, cluster: cluster.name }, 'cannot update gauges'));
     const lease = await redis.set(keys.reconcilerLease(prefix, cluster.name), this.deps.workerId, 'PX', Math.max(500, cluster.reconcileIntervalMs - 100), 'NX');
     if (lease !== 'OK') return [];
     const state = await loadSnapshot(redis, prefix, cluster.name);
@@ -75,9 +93,15 @@ export class Reconciler {
       );
       return [];
     }
+    const held = new Set(state.snapshot.maintenance.map((m) => m.backend));
     const drift = findDrift(state.snapshot, observed.nodes);
-    const events: NodeEvent[] = [];
+    const events: NodeEvent[] = await this.retryAttention(cluster, state.snapshot);
     for (const d of drift) {
+      if (held.has(d.backend)) {
+        // Maintenance: the operator owns the backend; say what differs, act on nothing.
+        this.deps.logger.warn({ cluster: cluster.name, backend: d.backend, observed: d.observed, expected: d.expected }, 'drift on a backend in maintenance: reported, not repaired');
+        continue;
+      }
       const event: NodeEvent = {
         type: 'reconciler.drift',
         eventId: newEventId(),
@@ -100,4 +124,62 @@ export class Reconciler {
     return events;
   }
 
+  /**
+   * The attention rule: pgpool answered this pass, so whatever made the action give up (pgpool
+   * down or frozen, a wrong password since fixed) may be gone. Once the cool-down has passed since
+   * the backend was first seen in attention (doubling after each retry, capped at an hour), publish
+   * a retry of the action that gave up. The stamp lives in Redis so the cool-down holds across the
+   * fleet; it is dropped once the backend leaves attention.
+   */
+  private async retryAttention(cluster: ClusterConfig, snapshot: ClusterSnapshot): Promise<NodeEvent[]> {
+    const { redis, prefix } = this.deps;
+    const now = Date.now();
+    const events: NodeEvent[] = [];
+    for (const b of snapshot.backends) {
+      const key = keys.attentionRetry(prefix, cluster.name, b.context.address);
+      const gaveUp = b.context.gaveUp;
+      const inAttention = backendViews({ ...snapshot, backends: [b] })[0]?.state === 'attention';
+      if (!inAttention || !gaveUp) {
+        if (inAttention === false) await redis.del(key);
+        continue;
+      }
+      if (snapshot.maintenance.some((m) => m.backend === b.context.address)) continue;
+      const raw = await redis.get(key);
+      const stamp = parseStamp(raw);
+      if (!stamp) {
+        await redis.set(key, JSON.stringify({ at: now, n: 0 }), 'EX', 86_400);
+        continue;
+      }
+      const wait = Math.min(cluster.attentionRetryMs * 2 ** stamp.n, 3_600_000);
+      if (now - stamp.at < wait) continue;
+      await redis.set(key, JSON.stringify({ at: now, n: stamp.n + 1 }), 'EX', 86_400);
+      const event: NodeEvent = {
+        type: 'reconciler.retry',
+        eventId: newEventId(),
+        dedupeKey: `retry|${b.context.address}|${gaveUp.actionId}|${stamp.n}`,
+        source: 'reconciler',
+        cluster: cluster.name,
+        backend: b.context.address,
+        observedAt: new Date(now).toISOString(),
+        argv: [],
+        actionId: gaveUp.actionId,
+      };
+      await publishEvent(redis, prefix, event);
+      this.deps.metrics?.attentionRetries.inc({ cluster: cluster.name });
+      this.deps.logger.warn({ cluster: cluster.name, backend: b.context.address, gaveUp }, 'pgpool answers again: retrying the action that gave up');
+      events.push(event);
+    }
+    return events;
+  }
+}
+
+function parseStamp(raw: string | null): { at: number; n: number } | null {
+  if (!raw) return null;
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (typeof v === 'object' && v !== null && 'at' in v && 'n' in v && typeof v.at === 'number' && typeof v.n === 'number') return { at: v.at, n: v.n };
+  } catch {
+    // A stamp pcpflow did not write: start the cool-down again.
+  }
+  return null;
 }

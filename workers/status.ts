@@ -15,6 +15,11 @@ export interface BackendStatus {
   pending: { actionId: string; type: string } | null;
   pgpool: { nodeId: number; status: string; role: string } | null;
   drift: string | null;
+  /** Replication delay as pgpool reports it (standbys), e.g. "0 bytes" or "1.2 s". */
+  lag: string | null;
+  maintenance: { since: string; by: string; reason: string } | null;
+  /** Why the backend is in attention: the action that gave up and its reason. */
+  attention: string | null;
   /** What each pgpool shows for this backend ("up/primary"; null = that pgpool did not answer), by endpoint. */
   views: Record<string, string | null>;
   /** The pgpools that answered do not all show the same status/role for it. */
@@ -60,6 +65,7 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
   const drift = state && ref ? findDrift(state.snapshot, nodes) : [];
   const pgpools = live.ok ? live.pgpools : [];
   const attachedness = (st: string): string => (st === 'up' || st === 'waiting' ? 'up' : st);
+  const maintenance = (state?.snapshot.maintenance ?? []).map(({ backend, since, by, reason }) => ({ backend, since, by, reason }));
   const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port }));
   return {
     cluster: cluster.name,
@@ -72,6 +78,7 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
       const view = views.find((v) => v.address === address);
       const node = pgpoolNodeOf(cluster, addresses, nodes, address);
       const d = drift.find((x) => x.backend === address);
+      const gaveUp = view?.state === 'attention' ? state?.snapshot.backends.find((b) => b.context.address === address)?.context.gaveUp : null;
       const perPgpool: Record<string, string | null> = {};
       for (const p of pgpools) {
         const n = p.nodes ? pgpoolNodeOf(cluster, addresses, p.nodes, address) : undefined;
@@ -85,6 +92,9 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
         pending: view?.pending ? { actionId: view.pending.actionId, type: view.pending.type } : null,
         pgpool: node ? { nodeId: node.id, status: node.status, role: node.role } : null,
         drift: d ? `pgpool shows ${d.observed.status}/${d.observed.role}, expected ${d.expected}` : null,
+        lag: node ? lagOf(node) : null,
+        maintenance: maintenance.find((m) => m.backend === address) ?? null,
+        attention: gaveUp ? `${gaveUp.type} ${gaveUp.actionId} gave up: ${gaveUp.reason}` : null,
         views: perPgpool,
         disagreement,
       };
@@ -92,6 +102,35 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, 
     warnings: live.ok ? backendListMismatches(cluster, nodes) : [],
     lastAudit: audit.map((a) => a.record),
   };
+}
+
+function lagOf(n: PcpNode): string | null {
+  if (n.role === 'primary' || n.replicationDelay === undefined) return null;
+  return n.replicationDelayUnit === 'microseconds' ? `${(n.replicationDelay / 1e6).toFixed(1)} s` : `${n.replicationDelay} bytes`;
+}
+
+/**
+ * One line for a monitoring system (`pcpflow status --check`, Nagios-style) and its verdict:
+ * in step, or what is wrong (drift, attention, pgpool or an endpoint unreachable, no state yet).
+ */
+export function checkLine(statuses: readonly ClusterStatus[]): { ok: boolean; line: string } {
+  const problems: string[] = [];
+  let backends = 0;
+  for (const s of statuses) {
+    if (s.pgpoolError !== null) problems.push(`${s.cluster}: pgpool unreachable (${s.pgpoolError.slice(0, 120)})`);
+    for (const p of s.pgpools) if (!p.reachable && s.pgpoolError === null) problems.push(`${s.cluster}: pgpool ${p.endpoint} unreachable`);
+    if (s.version === null) problems.push(`${s.cluster}: no decision state yet (is a decider running?)`);
+    for (const b of s.backends) {
+      backends++;
+      if (b.attention) problems.push(`${s.cluster} ${b.address} in attention (${b.attention.slice(0, 120)})`);
+      else if (b.drift && !b.pending) problems.push(`${s.cluster} ${b.address} drift: ${b.drift}${b.maintenance ? ' (in maintenance)' : ''}`);
+    }
+  }
+  if (problems.length === 0) {
+    const held = statuses.flatMap((s) => s.backends.filter((b) => b.maintenance)).length;
+    return { ok: true, line: `OK: ${statuses.length} cluster(s), ${backends} backend(s) in step with pgpool${held ? `, ${held} in maintenance` : ''}` };
+  }
+  return { ok: false, line: `CRITICAL: ${problems.join('; ')}` };
 }
 
 /**

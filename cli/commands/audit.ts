@@ -1,8 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
+// Light (zod and node:crypto only): the JSONL check runs without Redis or the workers.
+import { describeProblem, verifyChain, type VerifyResult } from '../../audit/chain.ts';
+import { AuditRecordSchema, type AuditRecord } from '../../contracts/audit.ts';
 import { action } from '../run.ts';
 import { registerReport } from './audit-report.ts';
 
@@ -15,6 +18,69 @@ interface AuditOpts {
   verify?: boolean;
   export?: string;
   limit?: string;
+  file?: string;
+}
+
+/** Prints one cluster's verification; returns whether the chain holds. */
+function printVerify(name: string, v: VerifyResult): boolean {
+  const span = v.firstSeq === null || v.firstSeq === 1 ? '' : `, from seq ${v.firstSeq}`;
+  const resets = v.resets.length ? `; the chain continues across ${v.resets.length} Redis loss(es) at seq ${v.resets.join(', ')} (reset records)` : '';
+  if (v.ok) {
+    process.stdout.write(`${name}: audit chain intact (${v.checked} records${span})${resets}\n`);
+    return true;
+  }
+  const resetOnly = v.problems.every((p) => p.kind === 'reset' || p.kind === 'gap-at-start');
+  process.stdout.write(`${name}: audit chain ${resetOnly ? 'RESET' : 'BROKEN'} (${v.problems.length} problem(s) in ${v.checked} records${span})${resets}\n`);
+  for (const p of v.problems) process.stdout.write(`  ${describeProblem(p)}\n`);
+  return false;
+}
+
+/**
+ * `--verify --file audit.jsonl`: the JSONL copy on its own, without Redis. Records are ordered by
+ * seq (several writers append to one file) and repeated lines dropped; a file started after the
+ * chain began is not a gap, a reset record inside it is reported, not a break.
+ */
+function verifyFile(file: string, only: string | undefined): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InvalidInputError(`--file: cannot read ${file.slice(0, 200)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const byCluster = new Map<string, Array<{ streamId: string; record: AuditRecord | { error: string } }>>();
+  const unreadable: Array<{ streamId: string; record: { error: string } }> = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `line ${i + 1}`;
+    try {
+      const r = AuditRecordSchema.safeParse(JSON.parse(line));
+      if (!r.success) unreadable.push({ streamId: where, record: { error: r.error.issues[0]?.message ?? 'invalid' } });
+      else if (!only || r.data.cluster === only) {
+        const list = byCluster.get(r.data.cluster) ?? [];
+        list.push({ streamId: where, record: r.data });
+        byCluster.set(r.data.cluster, list);
+      }
+    } catch {
+      unreadable.push({ streamId: where, record: { error: 'not JSON' } });
+    }
+  });
+  let ok = unreadable.length === 0;
+  for (const u of unreadable) process.stdout.write(`${file}: ${u.streamId} is not a valid audit record: ${u.record.error}\n`);
+  if (byCluster.size === 0) process.stdout.write(`${file}: no audit records${only ? ` of cluster ${only}` : ''}\n`);
+  for (const [cluster, list] of byCluster) {
+    const seen = new Set<string>();
+    const ordered = list
+      .filter((e) => 'seq' in e.record)
+      .sort((a, b) => ('seq' in a.record && 'seq' in b.record ? a.record.seq - b.record.seq : 0))
+      .filter((e) => {
+        const key = 'hash' in e.record ? `${e.record.seq} ${e.record.hash}` : e.streamId;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    ok = printVerify(`${cluster} (${file})`, verifyChain(ordered, { trimmed: true })) && ok;
+  }
+  return ok;
 }
 
 /** `--since 15m`, `2h`, `3d` or an ISO time, between 1970 and 9999 (audit ids are ms since 1970). */
@@ -45,10 +111,15 @@ export function register(program: Command): void {
     .option('--json', 'print JSON lines')
     .option('--verify', 'check the hash chain; exit 1 and name each broken record when it does not hold')
     .option('--export <file>', 'write the selected records to a JSONL file')
+    .option('--file <jsonl>', 'with --verify: check a JSONL copy (audit.jsonlFile or an export) on its own, without Redis')
     .action(
       action(async (opts: AuditOpts) => {
-        const [{ describeProblem }, { formatTimeline }, { AuditStore }, { loadConfig }, { createRedis }] = await Promise.all([
-          import('../../audit/chain.ts'),
+        if (opts.file) {
+          // The JSONL copy stands on its own: no config or Redis needed.
+          if (!opts.verify) throw new InvalidInputError('--file goes with --verify');
+          return verifyFile(opts.file, opts.cluster ?? process.env.PCPFLOW_CLUSTER) ? 0 : 1;
+        }
+        const [{ formatTimeline }, { AuditStore }, { loadConfig }, { openRedis }] = await Promise.all([
           import('../../audit/format.ts'),
           import('../../audit/store.ts'),
           import('../../runtime/config.ts'),
@@ -61,20 +132,14 @@ export function register(program: Command): void {
         const backendOf = backendFilter(clusters, opts.backend);
         const limit = opts.limit === undefined ? undefined : Number(opts.limit);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError('--limit: must be a positive integer');
-        const redis = createRedis(config.redis, 'producer');
+        const redis = await openRedis(config.redis);
         try {
-          const store = new AuditStore(redis, config.redis.keyPrefix);
+          const store = new AuditStore(redis, config.redis.keyPrefix, { streamMaxLen: (n) => config.clusters.find((c) => c.name === n)?.audit.streamMaxLen ?? 0 });
           let broken = false;
           const exported: string[] = [];
           for (const c of clusters) {
             if (opts.verify) {
-              const v = await store.verify(c.name);
-              if (v.ok) process.stdout.write(`${c.name}: audit chain intact (${v.checked} records)\n`);
-              else {
-                broken = true;
-                process.stdout.write(`${c.name}: audit chain BROKEN (${v.problems.length} problem(s) in ${v.checked} records)\n`);
-                for (const p of v.problems) process.stdout.write(`  ${describeProblem(p)}\n`);
-              }
+              if (!printVerify(c.name, await store.verify(c.name))) broken = true;
               continue;
             }
             const backend = backendOf(c.name);

@@ -23,7 +23,7 @@ export interface CommandDescriptor {
 
 export const COMMANDS: readonly CommandDescriptor[] = [
   { name: 'worker', summary: 'run one fleet member: decider, executor and reconciler roles, with /healthz, /readyz and /metrics', load: () => import('./worker.ts') },
-  { name: 'status', summary: 'per cluster and backend: machine state, pgpool live state, in-flight actions, drift, last audit entries', load: () => import('./status.ts') },
+  { name: 'status', summary: 'per cluster and backend: machine state, pgpool live state, lag, in-flight actions, drift, maintenance, endpoints, last audit entries', load: () => import('./status.ts') },
   { name: 'audit', summary: 'query the audit trail (--cluster --backend --since --json), verify its hash chain, export it', load: () => import('./audit.ts') },
   { name: 'viz', summary: 'draw the backend state machine (mermaid, dot, svg, html), optionally with a backend path from history', load: () => import('./viz.ts') },
   { name: 'simulate', summary: 'run a scenario file of hook calls or events through the decision core offline', load: () => import('./simulate.ts') },
@@ -33,6 +33,8 @@ export const COMMANDS: readonly CommandDescriptor[] = [
   { name: 'outbox', summary: "the hooks' local outbox of events spooled while Redis was unreachable", load: () => import('./outbox.ts') },
   { name: 'config', summary: 'inspect the pcpflow configuration', load: () => import('./config.ts') },
   { name: 'pcp', summary: 'operator commands over PCP: nodes, attach, detach, promote, check-primary, watchdog', load: () => import('./pcp.ts') },
+  { name: 'maintenance', summary: 'hold a backend (or the whole cluster) where it is: no automatic action until maintenance ends', load: () => import('./maintenance.ts') },
+  { name: 'attention', summary: 'backends whose action gave up', load: () => import('./attention.ts') },
   { name: 'console', summary: 'serve the read-only audit console (no worker roles): clusters, backends, diagrams, audit timeline, live updates', load: () => import('./console.ts') },
 ];
 

@@ -4,6 +4,7 @@ import { deliverPending } from '../../hooks/deliver.ts';
 import { OutboxReadError, RedisUnavailableError } from '../../hooks/errors.ts';
 import { cleanStaleTmp, listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
 import { connectRedis } from '../../hooks/connect.ts';
+import { RedisUnreachableError, redisWhere } from '../../runtime/redis-errors.ts';
 import { action } from '../run.ts';
 
 /**
@@ -63,8 +64,13 @@ export function register(program: Command): void {
           const client = await connectRedis(
             config.redis,
             process.env,
-            Math.min(deadlineAt, Date.now() + config.redis.publishTimeoutMs),
-          );
+            Math.min(deadlineAt, Date.now() + config.redis.connectTimeoutMs),
+          ).catch((err: unknown) => {
+            throw new RedisUnreachableError(
+              `${redisWhere(config.redis)} is unreachable: ${err instanceof Error ? err.message : String(err)}; ${listPending(config.outbox.dir, c.name).length} event(s) stay in the outbox`,
+              { cause: err },
+            );
+          });
           try {
             client.setDeadline(deadlineAt);
             const r = await deliverPending(client, {

@@ -8,6 +8,7 @@ import { redactText } from '../../runtime/redact.ts';
 import {
   callBudgetMs,
   createDriver,
+  createPcpOps,
   opsOver,
   PcpAmbiguousAddressError,
   PcpError,
@@ -61,6 +62,49 @@ function verifyMsOpt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d{1,7}$/.test(text) || Number(text) <= 0) throw new InvalidInputError(`--verify-ms must be a positive whole number of milliseconds, not "${printable(text)}"`);
   return Number(text);
+}
+
+interface OperatorOpts {
+  reason: string;
+  waitMs?: string;
+  direct?: boolean;
+}
+
+/**
+ * The command as an operator event: decided like EFM's, executed and confirmed by the workers,
+ * audited with who ran it and why. Exit 0 done (or nothing to do), 1 failed or not finished in
+ * time, 4 pgpool or Redis unreachable (then nothing is published).
+ */
+async function audited(verb: 'attach' | 'detach' | 'promote', addressText: string, opts: CommonOpts & OperatorOpts): Promise<number> {
+  const [{ openRedis }, { configuredBackend, operatorEvent, operatorName, publishAndAwait }, { reportOutcome }, { parseAddress }] = await Promise.all([
+    import('../../runtime/redis.ts'),
+    import('../../workers/operator.ts'),
+    import('../operator-report.ts'),
+    import('../../contracts/address.ts'),
+  ]);
+  const parsed = parseAddress(addressText);
+  if (!parsed) throw new InvalidInputError(`"${printable(addressText)}" is not host or host:port (IPv6 as [addr]:port)`);
+  const address = formatAddress(parsed);
+  const { config } = loadConfig(opts.config);
+  const cluster = selectCluster(config, opts.cluster);
+  const waitMs = opts.waitMs === undefined ? 120_000 : verifyMsOpt(opts.waitMs) ?? 120_000;
+  try {
+    await createPcpOps(cluster).nodes();
+  } catch (err) {
+    process.stderr.write(`pcpflow: pgpool unreachable (${err instanceof Error ? err.message : String(err)}); nothing was published\n`);
+    return 4;
+  }
+  const redis = await openRedis(config.redis);
+  try {
+    const backend = configuredBackend(cluster, address);
+    const event = operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend: backend ?? address, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
+    const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs });
+    const code = reportOutcome(`${verb} ${backend ?? address}`, event.eventId, outcome, opts.json);
+    // Not a backend of the cluster: bad input (exit 2), and audited as rejected by the decider.
+    return backend === null ? 2 : code;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function common(cmd: Command): Command {
@@ -139,17 +183,26 @@ export function register(program: Command): void {
     ['promote', "make a backend pgpool's primary without switchover (attaches it first if down; pgpool marks every other node down)"],
   ] as const;
   for (const [verb, description] of verbs) {
-    common(pcp.command(`${verb} <address>`).description(description))
-      .option('--verify-ms <ms>', 'how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
+    common(pcp.command(`${verb} <address>`).description(`${description}; through pcpflow's audited path unless --direct`))
+      .option('--reason <text>', 'why, for the audit trail', '')
+      .option('--wait-ms <ms>', 'how long to wait for the outcome (default 120000)')
+      .option('--direct', "send the PCP command straight to pgpool, unaudited; the reconciler then restores pcpflow's intended state")
+      .option('--verify-ms <ms>', 'with --direct: how long to wait for pgpool to show the change (default: timeouts.verifyMs)')
       .action(
-        action(async (addressText: string, opts: CommonOpts) => {
+        action(async (addressText: string, opts: CommonOpts & OperatorOpts) => {
+          if (!opts.direct) return audited(verb, addressText, opts);
           const verifyMs = verifyMsOpt(opts.verifyMs);
           const { cluster, driver } = context(opts);
           const address = addressArg(cluster, addressText);
           await resolveFirst(cluster, driver, address);
           const ops = opsOver(cluster, driver);
           const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
-          return printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
+          const code = printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
+          process.stderr.write(
+            `pcpflow: --direct: pgpool was changed without pcpflow; nothing was audited, and the reconciler restores pcpflow's intended state within ${cluster.reconcileIntervalMs} ms ` +
+              `(run without --direct to change the intent, or \`pcpflow maintenance on ${address}\` first to keep pcpflow's hands off)\n`,
+          );
+          return code;
         }),
       );
   }

@@ -44,16 +44,26 @@ export function register(program: Command): void {
           http: opts.http,
           routes: consoleRoutes ? (ctx) => consoleRoutes({ config, audit: ctx.audit }) : undefined,
         });
+        const deadlineMs = Number(opts.shutdownDeadline);
+        if (!Number.isInteger(deadlineMs) || deadlineMs <= 0) throw new InvalidInputError(`--shutdown-deadline: "${opts.shutdownDeadline.slice(0, 20)}" is not a positive number of milliseconds`);
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
-            logger.info({ signal }, 'shutting down');
-            void member.stop(Number(opts.shutdownDeadline)).then(resolve);
+            logger.info({ signal, deadlineMs }, 'shutting down');
+            // Whatever still holds the event loop after the deadline (a reconnect timer to a Redis
+            // that is down, a blocked BullMQ call) must not keep the worker alive until SIGKILL.
+            setTimeout(() => {
+              logger.error({ deadlineMs }, 'shutdown deadline passed with work still open; exiting');
+              process.exit(1);
+            }, deadlineMs + 1_000).unref();
+            void member.stop(deadlineMs).then(resolve);
           };
           process.once('SIGTERM', () => stop('SIGTERM'));
           process.once('SIGINT', () => stop('SIGINT'));
         });
+        logger.info('stopped');
         logger.flush();
-        return 0;
+        // Open sockets to an unreachable Redis would otherwise keep the process running.
+        process.exit(0);
       }),
     );
 }

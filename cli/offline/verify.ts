@@ -115,9 +115,10 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     // The records of one decision were committed together (one script), so they are consecutive;
     // a kept request decided inside it is recorded under its own event id.
     const keptFrom = first.snapshot ?? prev?.snapshot;
-    const kept = new Set(
-      z.object({ deferredEvents: z.array(z.object({ event: z.object({ eventId: z.string() }) })).optional() }).safeParse(keptFrom).data?.deferredEvents?.map((d) => d.event.eventId) ?? [],
-    );
+    // Kept requests: deferred behind an action in flight, or held while their backend was in maintenance.
+    const keptList = z.array(z.object({ event: z.object({ eventId: z.string() }) })).optional();
+    const keptState = z.object({ deferredEvents: keptList, heldEvents: keptList }).safeParse(keptFrom).data;
+    const kept = new Set([...(keptState?.deferredEvents ?? []), ...(keptState?.heldEvents ?? [])].map((d) => d.event.eventId));
     const group: AuditBody[] = [first];
     for (let next = rows[i + 1]; next && next.body.at === first.at && next.body.payload === undefined && next.body.kind !== 'action-attempt' && (next.body.eventId === eventId || kept.has(next.body.eventId ?? '')); next = rows[i + 1]) {
       i += 1;

@@ -29,3 +29,24 @@ export function callHook(configPath: string, cluster: string, argv: string[], op
     child.once('exit', (code) => resolve({ argv, code, stderr: stderr.trim(), ms: performance.now() - started }));
   });
 }
+
+const CLI = join(packageRoot(), 'bin', 'pcpflow.js');
+
+export interface CliResult extends HookResult {
+  stdout: string;
+}
+
+/** Runs the real `pcpflow` command as an operator would (no shell), against the lab's config. */
+export function callCli(configPath: string, cluster: string, argv: string[]): Promise<CliResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PCPFLOW_CONFIG: configPath, PCPFLOW_CLUSTER: cluster };
+    const child = spawn(process.execPath, [CLI, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ argv, code, stdout: stdout.trim(), stderr: stderr.trim(), ms: performance.now() - started }));
+  });
+}

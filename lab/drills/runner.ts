@@ -3,7 +3,8 @@ import type { ClusterConfig } from '../../contracts/config.ts';
 import { createRedis } from '../../runtime/redis.ts';
 import { atRest } from '../../workers/at-rest.ts';
 import type { LabHandle } from '../lab.ts';
-import { callHook } from './hook-call.ts';
+import { callCli, callHook } from './hook-call.ts';
+
 import { thawPgpool } from '../pgpools.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
 import { stopOpenProbes } from './read-probe.ts';
@@ -35,6 +36,13 @@ export async function runScenarios(
     lab,
     roles: { primary: first ?? 'pg0', standbys: rest },
     say: opts.say,
+    reconcileIntervalMs: cluster.reconcileIntervalMs,
+    async pcpflow(argv, o = {}) {
+      const r = await callCli(lab.configPath, cluster.name, argv);
+      opts.say(`    pcpflow ${argv.join(' ')} → exit ${r.code} in ${r.ms.toFixed(0)} ms`);
+      if (r.code !== (o.expectCode ?? 0)) throw new Error(`pcpflow ${argv.join(' ')} exited ${r.code}, expected ${o.expectCode ?? 0}: ${r.stderr || r.stdout}`);
+      return r.stdout;
+    },
     pgpoolsOut: new Set(),
     marks: new Map(),
     async hook(argv, o = {}) {

@@ -17,6 +17,10 @@ export interface DrillContext {
   /** Current PostgreSQL primary and standbys by lab node name (tracked across scenarios). */
   roles: { primary: string; standbys: string[] };
   say(line: string): void;
+  /** Runs the real `pcpflow` command (operator commands); throws unless it exits `expectCode` (0). */
+  pcpflow(argv: string[], opts?: { expectCode?: number }): Promise<string>;
+  /** How often the lab's reconciler looks at pgpool. */
+  reconcileIntervalMs: number;
   /** pgpools (by lab role) a drill has killed, stopped or frozen: their views are not checked. */
   pgpoolsOut: Set<string>;
   /** Named moments (performance.now()) a step can measure its convergence from. */
@@ -218,6 +222,40 @@ function rejoinStep(who: () => string, title: string): DrillStep {
   };
 }
 
+const maintenance: Scenario = {
+  name: 'maintenance',
+  summary: 'a DBA holds a standby in maintenance, takes it out of pgpool by hand; EFM reports it; nothing undoes the DBA; maintenance ends and EFM attaches it',
+  steps: [
+    {
+      title: '`pcpflow maintenance on <standby>`, `pcpflow pcp detach <standby> --direct`, `efm detach <standby> s`; two reconciler passes change nothing',
+      async run(ctx) {
+        const node = ctx.roles.standbys[0] ?? '';
+        await ctx.pcpflow(['maintenance', 'on', addr(ctx, node), '--reason', 'lab drill: OS patching']);
+        await ctx.pcpflow(['pcp', 'detach', addr(ctx, node), '--direct']);
+        await ctx.hook(['efm', 'detach', addr(ctx, node), 's'], { node: addr(ctx, ctx.roles.primary) });
+        // Deliberately watch two reconciler passes: in maintenance, drift is reported, not repaired.
+        await new Promise((r) => setTimeout(r, 2 * ctx.reconcileIntervalMs + 500));
+      },
+      expect(ctx) {
+        const e = allUp(ctx);
+        e[ctx.roles.standbys[0] ?? ''] = { status: 'down' };
+        return e;
+      },
+    },
+    {
+      title: '`pcpflow maintenance off <standby>` (the kept EFM detach is decided), then `efm resumed` + `efm attach <standby> s`',
+      async run(ctx) {
+        const node = ctx.roles.standbys[0] ?? '';
+        const off = await ctx.pcpflow(['maintenance', 'off', addr(ctx, node)]);
+        ctx.say(`    ${off}`);
+        await ctx.hook(['efm', 'resumed'], { node: addr(ctx, node) });
+        await ctx.hook(['efm', 'attach', addr(ctx, node), 's'], { node: addr(ctx, node) });
+      },
+      expect: allUp,
+    },
+  ],
+};
+
 let failedPrimary = '';
 const failover: Scenario = {
   name: 'failover',
@@ -304,4 +342,4 @@ const switchback: Scenario = {
 };
 
 /** The seed architecture's scenarios, on a lab with one pgpool (what `lab drill all` runs there). */
-export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, failover, rebuild, switchover, switchback, failoverReads];
+export const SCENARIOS: readonly Scenario[] = [standbyDown, standbyBack, agentCrash, maintenance, failover, rebuild, switchover, switchback, failoverReads];

@@ -40,6 +40,16 @@ const samples: Record<string, { valid: Record<string, unknown>; broken: Record<s
   },
   'operator.rebuild-started': { valid: { source: 'operator' }, broken: { source: 'operator', eventId: 'short' } },
   'operator.rebuild-done': { valid: { source: 'operator' }, broken: { source: 'operator', observedAt: 'yesterday' } },
+  'operator.command': {
+    valid: { source: 'operator', command: 'attach', user: 'dba', reason: 'back from maintenance' },
+    broken: { source: 'operator', command: 'reboot', user: 'dba', reason: '' },
+  },
+  'operator.maintenance': {
+    valid: { source: 'operator', on: true, all: false, user: 'dba', reason: 'kernel upgrade' },
+    broken: { source: 'operator', on: 'yes', all: false, user: 'dba', reason: '' },
+  },
+  'operator.attention-clear': { valid: { source: 'operator', user: 'dba', reason: '' }, broken: { source: 'operator', user: '', reason: '' } },
+  'reconciler.retry': { valid: { source: 'reconciler', actionId: 'e.0' }, broken: { source: 'reconciler', actionId: '' } },
   'action.outcome': {
     valid: { source: 'executor', actionId: 'e.0', action: 'detach', result: 'changed', attempt: 1 },
     broken: { source: 'executor', actionId: 'e.0', action: 'reboot', result: 'changed', attempt: 1 },

@@ -41,7 +41,7 @@ test('pgpool-frozen, pgpool-leader-loss and pgpool-rejoin end with every pgpool 
   assert.deepEqual([...new Set(results.map((r) => r.scenario))], WATCHDOG_SCENARIOS.map((s) => s.name), 'every scenario ran');
   const leaderLoss = results.find((r) => r.measured?.from === 'leader-loss');
   assert.ok(leaderLoss?.measured, 'the time from leader loss to a converged view is measured');
-  process.stdout.write(`# leader loss → converged view on every running pgpool: ${(leaderLoss.measured.ms / 1000).toFixed(2)} s\n`);
+  for (const r of results) if (r.measured) process.stdout.write(`# ${r.scenario}: ${r.measured.from} → converged view on every running pgpool: ${(r.measured.ms / 1000).toFixed(2)} s\n`);
   // Every pgpool is back in the end: the rejoin step restarted the one the leader-loss drill killed.
   for (const p of lab.pgpools) assert.ok(pgpools.pgpoolPid(lab, p.role), `${p.role} runs`);
   assert.equal(results.at(-1)?.view.filter((r) => r.pgpool).length, lab.pgpools.length * lab.nodes.length, 'the last step read all three pgpools');

@@ -39,6 +39,8 @@ function eventsFor(s: BackendSnapshot): BackendEvent[] {
     { type: 'DEMOTE' },
     { type: 'FAILED_PRIMARY' },
     { type: 'REBUILD_DONE' },
+    { type: 'RETRY', ref: REF },
+    { type: 'CLEAR' },
     ...outcomes,
   ];
 }

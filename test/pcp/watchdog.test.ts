@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterConfig } from '../../contracts/config.ts';
-import { EndpointHealth, NativeDriver, opsOver } from '../../pcp/index.ts';
+import { createPcpOps, EndpointHealth, NativeDriver, opsOver } from '../../pcp/index.ts';
+import { pollUntil } from '../../lab/wait.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labStatus, pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
@@ -116,5 +117,29 @@ describe('endpoint choice across a watchdog cluster', () => {
     await waitWatchdogSettled(plan());
     const back = await opsOver(cluster, new NativeDriver(cluster, { health: new EndpointHealth() })).ensureAttached(standbyAddress());
     assert.notEqual(back.result, 'failed', back.reason);
+  });
+
+  it('with two of three pgpools stopped there is no quorum: the action is not sent, and says why', async () => {
+    const base = lab.config.clusters[0];
+    assert.ok(base);
+    const leaderHost = (await watchdogViews(plan()))[0]?.info?.leaderHostName;
+    const others = lab.pgpools.filter((p) => p.host !== leaderHost);
+    for (const p of others) await pgpools.stopPgpool(lab, p.role);
+    try {
+      await pollUntil('the leader to see its quorum gone', async () => {
+        const v = (await watchdogViews(plan())).find((x) => x.info);
+        return v?.info && v.info.QuorumStatus < 0 ? true : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 200 });
+      // pgpool restarts its PCP process when the watchdog state changes: verifyMs leaves room for that.
+      const o = await createPcpOps(base).ensureDetached(standbyAddress(), { verifyMs: 5_000 });
+      assert.equal(o.result, 'failed');
+      assert.equal(o.retryable, true);
+      assert.match(o.reason ?? '', /cannot carry out a failover request now/);
+      const { nodes } = await createPcpOps(base).nodes();
+      assert.notEqual(nodes.find((n) => n.id === 2)?.status, 'down', 'nothing was sent');
+    } finally {
+      for (const p of others) await pgpools.startPgpoolAgain(lab, p.role);
+    }
+    await waitWatchdogSettled(plan());
   });
 });
