@@ -65,12 +65,14 @@ async function hook(argv: string[], node: string): Promise<void> {
 }
 
 /** One session through pgpool, as an application opens it: the node that served it and the rows it saw. */
-async function viaPgpool(text: string): Promise<{ server: string; n: number }> {
+async function viaPgpool(text: string, opts: { count?: boolean } = {}): Promise<{ server: string; n: number }> {
   const c = new pg.Client({ host: lab.pgpool.host, port: lab.pgpool.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5_000 });
   c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(text);
+    // The table's creation may not have reached a standby pgpool balances this read to yet.
+    if (opts.count === false) return { server: '?', n: -1 };
     const r = await c.query<{ a: string; n: string }>(`select host(inet_server_addr()) as a, (select count(*) from ${TABLE})::text as n`);
     return { server: r.rows[0]?.a ?? '?', n: Number(r.rows[0]?.n ?? -1) };
   } finally {
@@ -79,7 +81,7 @@ async function viaPgpool(text: string): Promise<{ server: string; n: number }> {
 }
 
 test('the fence takes the standby that must follow the new primary out before EFM promotes; it is back once it streams', async () => {
-  await viaPgpool(`create table if not exists ${TABLE} (id int)`);
+  await viaPgpool(`create table if not exists ${TABLE} (id int)`, { count: false });
   await nodes.waitReplayed(lab, 'pg1', 'pg0');
   await nodes.waitReplayed(lab, 'pg2', 'pg0');
 
