@@ -8,8 +8,9 @@ import { PcpflowError } from '../contracts/errors.ts';
  *
  * - `up`: an attached standby that takes load-balanced reads. Its substates exist because pgpool's
  *   promote marks every other node down: `awaitingReattach` is a standby whose re-attach is owed
- *   once a promote elsewhere completes, `awaitingStream` one whose re-attach waits until it streams
- *   from the new primary (until EFM re-points it, it serves the old primary's frozen data), and
+ *   once a promote elsewhere completes, `awaitingStream` one kept out of load balancing until it
+ *   streams from the new primary (until EFM re-points it, it serves the old primary's frozen data;
+ *   pcpflow detaches it first unless pgpool already marked it down), and
  *   `reattached` one that was re-attached for that promote (so pgpool's follow_primary_command for
  *   the same promote is not answered with a second attach).
  * - `detached`: kept out of pgpool (EFM reported it failed, or it was fenced).
@@ -72,6 +73,13 @@ export type BackendEvent =
   | { type: 'ATTACH_FOLLOWING'; ref: ActionRef }
   /** The wait on streaming succeeded: the standby follows the new primary, attach it. */
   | { type: 'STREAMING'; ref: ActionRef }
+  /**
+   * EFM is about to promote another node (fence): take this standby out of load balancing before
+   * the new primary can take writes through pgpool; it comes back once it streams from it.
+   */
+  | { type: 'STEP_ASIDE'; ref: ActionRef }
+  /** The standby is out of pgpool (its detach confirmed): start the wait on its streaming. */
+  | { type: 'AWAIT_STREAM'; ref: ActionRef }
   | { type: 'REBUILD_STARTED'; ref: ActionRef }
   | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
   | { type: 'RETRY'; ref: ActionRef }
@@ -152,7 +160,8 @@ export const backendMachine = setup({
         backend: context.address,
         eventId: ref.eventId,
         reason: ref.why.slice(0, 500),
-        ...(params.type === 'await-streaming' && ref.primary !== undefined ? { primary: ref.primary } : {}),
+        // A detach on the way to a wait carries the primary the wait will be for.
+        ...((params.type === 'await-streaming' || params.type === 'detach') && ref.primary !== undefined ? { primary: ref.primary } : {}),
       };
       return { pending: action, gaveUp: null };
     }),
@@ -215,21 +224,28 @@ export const backendMachine = setup({
         serving: {
           on: {
             PEER_PROMOTING: 'awaitingReattach',
+            // pgpool calls follow_primary_command only after marking the node down itself.
             FOLLOW_PRIMARY: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            STEP_ASIDE: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
           },
         },
+        // pgpool's promote usually marks the node down, but not when pgpool already found the new
+        // primary by itself (it answers "already primary"): so the wait starts with a detach.
         awaitingReattach: {
           on: {
-            REATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            REATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
             FOLLOW_PRIMARY: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
-            ATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
-            ATTACH_FOLLOWING: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
+            ATTACH: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
+            ATTACH_FOLLOWING: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
+            STEP_ASIDE: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
           },
         },
-        // Out of pgpool (its promote marked it down) until it streams from the new primary: an
-        // earlier attach would balance reads to a standby still replaying the old primary's WAL.
+        // Out of pgpool until it streams from the new primary: an earlier attach would balance
+        // reads to a standby still replaying the old primary's WAL. Always with an action in
+        // flight: the detach that takes it out, then the wait on its streaming.
         awaitingStream: {
           on: {
+            AWAIT_STREAM: { guard: 'idle', actions: { type: 'request', params: { type: 'await-streaming' } } },
             STREAMING: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
             PEER_PROMOTING: 'awaitingReattach',
             FOLLOW_PRIMARY: {
@@ -240,6 +256,7 @@ export const backendMachine = setup({
         reattached: {
           on: {
             PEER_PROMOTING: 'awaitingReattach',
+            STEP_ASIDE: { guard: 'idle', target: 'awaitingStream', actions: { type: 'request', params: { type: 'detach' } } },
             FOLLOW_PRIMARY: {
               target: 'serving',
               actions: { type: 'note', params: { text: "already re-attached after the promote; pgpool's follow-primary call for it needs nothing more" } },

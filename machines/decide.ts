@@ -44,6 +44,11 @@ export interface Decision {
   snapshot: ClusterSnapshot;
   actions: Action[];
   audit: DecisionAudit[];
+  /**
+   * Actions already in flight that this event's purpose depends on (a standby detach started by
+   * remote-pre-promotion, for the fence): a synchronous hook waits for them as for `actions`.
+   */
+  awaits: string[];
 }
 
 /** Keeps the dedupe list bounded even under an event storm; the window usually prunes far sooner. */
@@ -60,6 +65,7 @@ interface Work {
   readonly machines: Map<string, BackendSnapshot>;
   readonly actions: Action[];
   readonly audit: DecisionAudit[];
+  readonly awaits: string[];
   deferred: ClusterSnapshot['deferredPromotion'];
   deferredEvents: ClusterSnapshot['deferredEvents'];
   maintenance: ClusterSnapshot['maintenance'];
@@ -136,7 +142,10 @@ function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
         ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
         : 'already attached, or already waiting until it streams from the new primary';
     case 'STREAMING':
+    case 'AWAIT_STREAM':
       return 'it is not waiting to stream from a new primary';
+    case 'STEP_ASIDE':
+      return state === 'up' ? `already out of load balancing until it streams from the new primary (${path})` : 'it is not in load balancing';
     case 'REATTACH':
     case 'PEER_PROMOTING':
     case 'DEMOTE':
@@ -238,12 +247,50 @@ function onPromoted(w: Work, address: string, promoteRequested: boolean): void {
     if (other === address) continue;
     if (pathOf(w, other) === 'promoted')
       send(w, other, () => ({ type: 'DEMOTE' }), `${address} became pgpool's primary`);
-    else if (promoteRequested) send(w, other, () => ({ type: 'PEER_PROMOTING' }), `pgpool's promote of ${address} will mark it down`, false);
+    // A standby the fence already took out for this primary waits on: nothing is owed it.
+    else if (promoteRequested && !waitsFor(w, other, address))
+      send(w, other, () => ({ type: 'PEER_PROMOTING' }), `pgpool's promote of ${address} will mark it down`, false);
   }
   if (w.deferred && w.deferred.backend !== address) {
     pushAudit(w, { kind: 'decision', backend: w.deferred.backend, actionIds: [], note: `the deferred promote of ${w.deferred.backend} (event ${w.deferred.eventId}) is superseded by ${address}` });
   }
   w.deferred = null;
+}
+
+/** Out of load balancing (detach or wait in flight) until it streams from `primary`. */
+function waitsFor(w: Work, address: string, primary: string): boolean {
+  const m = machineOf(w, address);
+  return leafPathOf(m) === 'up.awaitingStream' && m.context.pending?.primary === primary;
+}
+
+/**
+ * Before EFM promotes `primary`, every attached standby that will have to follow it leaves load
+ * balancing, confirmed before the fence hook returns. Once the failed primary is detached pgpool
+ * looks for a primary by itself (search_primary_node_timeout) and may adopt the promoted node on
+ * its own, without marking the others down when it has no follow_primary_command; with none
+ * found it sends writes to its main node, which may be the promoted one. Either way the new
+ * primary takes writes through pgpool before pcpflow's promote, while a standby still replaying
+ * the dead primary's WAL would serve balanced reads missing them.
+ */
+function stepAside(w: Work, by: 'fence' | 'remote-pre-promotion', primary: string, failed: string | null): void {
+  for (const other of w.order) {
+    if (other === primary || other === failed || !pathOf(w, other).startsWith('up.')) continue;
+    const pending = machineOf(w, other).context.pending;
+    if (waitsFor(w, other, primary)) {
+      // Started earlier (remote-pre-promotion): the fence's verdict waits for that detach too.
+      if (pending?.type === 'detach') w.awaits.push(pending.actionId);
+      continue;
+    }
+    send(
+      w,
+      other,
+      (ref) => ({ type: 'STEP_ASIDE', ref }),
+      `${by}: EFM is about to promote ${primary}; detach standby ${other} before ${primary} can take writes through pgpool (pgpool may adopt it as primary by itself), ` +
+        `so no balanced read goes to a standby still following ${failed ?? 'the old primary'}; it is attached again once it streams from ${primary}`,
+      true,
+      primary,
+    );
+  }
 }
 
 /** Promote now, or, when the backend has an action in flight, remember it until that one ends. */
@@ -368,13 +415,16 @@ function onFence(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.fence'>, now: 
     ignore(w, stale);
     return;
   }
+  const p = resolveBackend(s, e.newPrimary);
   if (e.failedPrimary === null) {
     ignore(w, `EFM promotes ${e.newPrimary} with no failed primary: nothing to fence`);
+    if (p !== null) stepAside(w, 'fence', p, null);
     return;
   }
   const f = resolve(w, s, e.failedPrimary, 'failed primary');
   if (f === null) return;
   send(w, f, (ref) => ({ type: 'DETACH', ref }), `fence: EFM is about to promote ${e.newPrimary}; detach the failed primary ${f} so pgpool sends it nothing`);
+  if (p !== null) stepAside(w, 'fence', p, f);
 }
 
 function onPostPromotion(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.post-promotion'>): void {
@@ -429,10 +479,23 @@ function onOutcome(w: Work, s: ClusterSnapshot, e: NodeEventOf<'action.outcome'>
           w,
           other,
           (ref) => ({ type: 'REATTACH', ref }),
-          `pgpool's promote of ${b} marked every other node down; attach standby ${other} again once it streams from ${b}`,
+          e.result === 'already'
+            ? `pgpool had already made ${b} its primary by itself, which marks no other node down; detach standby ${other} (if still attached) and attach it again once it streams from ${b}`
+            : `pgpool's promote of ${b} marked every other node down; confirm standby ${other} is out and attach it again once it streams from ${b}`,
           false,
           b,
         );
+  }
+  if (pending.type === 'detach' && e.result !== 'gave-up' && pathOf(w, b) === 'up.awaitingStream') {
+    const primary = pending.primary ?? currentPrimary(w);
+    send(
+      w,
+      b,
+      (ref) => ({ type: 'AWAIT_STREAM', ref }),
+      `${b} is out of load balancing; it goes back once it streams from ${primary ?? "pgpool's primary"}`,
+      true,
+      primary,
+    );
   }
   if (pending.type === 'await-streaming' && e.result !== 'gave-up') {
     const from = pending.primary ?? "pgpool's primary";
@@ -591,7 +654,7 @@ function auditOnly(e: NodeEvent): string | null {
     case 'efm.primary-isolated':
       return 'the primary is isolated from the EFM majority; pgpool is left as is until EFM promotes another node';
     case 'efm.remote-pre-promotion':
-      return `EFM is about to promote ${e.newPrimary}; the fence and post-promotion hooks carry the pgpool change`;
+      return `EFM is about to promote ${e.newPrimary}; the fence and post-promotion hooks carry the rest of the pgpool change`;
     case 'efm.remote-post-promotion':
       return `EFM promoted ${e.newPrimary}; the post-promotion hook on the new primary carries the pgpool change`;
     case 'efm.notification':
@@ -636,10 +699,17 @@ function route(w: Work, s: ClusterSnapshot): void {
       return onDrift(w, s, e);
     case 'reconciler.retry':
       return onRetry(w, s, e);
+    case 'efm.remote-pre-promotion': {
+      // The earliest word of a promotion: standbys leave load balancing while the old primary is
+      // still pgpool's primary (pgpool then needs no primary search to detach them).
+      const p = resolveBackend(s, e.newPrimary);
+      if (p !== null) stepAside(w, 'remote-pre-promotion', p, w.order.find((a) => pathOf(w, a) === 'promoted') ?? null);
+      if (w.audit.length === 0) ignore(w, auditOnly(e) ?? e.type);
+      return;
+    }
     case 'efm.resumed':
     case 'efm.db-failure':
     case 'efm.primary-isolated':
-    case 'efm.remote-pre-promotion':
     case 'efm.remote-post-promotion':
     case 'efm.notification':
       return ignore(w, auditOnly(e) ?? e.type);
@@ -669,6 +739,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     return {
       snapshot: { ...snapshot, seen },
       actions: [],
+      awaits: [],
       audit: [
         {
           kind: 'event-duplicate',
@@ -689,6 +760,7 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     machines: new Map(snapshot.backends.map((b) => [b.context.address, restoreBackend(b)])),
     actions: [],
     audit: [],
+    awaits: [],
     deferred: snapshot.deferredPromotion,
     deferredEvents: snapshot.deferredEvents,
     maintenance: snapshot.maintenance,
@@ -712,5 +784,6 @@ export function decide(snapshot: ClusterSnapshot, event: NodeEvent, now: Date): 
     },
     actions: w.actions,
     audit: w.audit,
+    awaits: w.awaits,
   };
 }

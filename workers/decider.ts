@@ -209,7 +209,8 @@ export class ClusterDecider {
     const checkpoint = before !== state.snapshot || Number(state.version) % SNAPSHOT_EVERY === 0;
     const bodies = decisionBodies(cluster, event, checkpoint ? before : null, decision, at);
     const result: EventResult = {
-      actionIds: decision.actions.map((a) => a.actionId),
+      // A synchronous hook (the fence) waits for the actions in flight its event depends on too.
+      actionIds: [...decision.actions.map((a) => a.actionId), ...decision.awaits],
       note: decision.audit.map((a) => a.note).join(' '),
     };
     const next = await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId, headText);

@@ -63,7 +63,7 @@ export async function runScenarios(
         let view: ViewRow[] = [];
         let problems: string[] = ['not read yet'];
         for (;;) {
-          const calm = await atRest(redis, prefix, cluster.name);
+          const calm = await atRest(redis, prefix, cluster.name, { exceptWaits: step.waitsOnStreaming === true });
           view = await readView(lab, cluster, { out: ctx.pgpoolsOut }).catch(() => view);
           problems = view.length ? mismatches(view, expected, { sqlUnavailable: step.sqlUnavailable }) : ['pgpool PCP unreadable'];
           if (problems.length === 0 && step.converged) problems = await step.converged(ctx).catch((err: unknown) => [`not converged: ${err instanceof Error ? err.message : String(err)}`]);

@@ -39,6 +39,8 @@ export interface DrillStep {
   converged?(ctx: DrillContext): Promise<string[]>;
   /** Print the time from this mark to the converged view when the step passes. */
   measureFrom?: string;
+  /** The step ends with standbys waiting to stream from a new primary (kept out at the fence): those waits may still run. */
+  waitsOnStreaming?: boolean;
 }
 
 export interface Scenario {
@@ -147,11 +149,15 @@ export function promotionSteps(kind: 'failover' | 'switchover', opts: { repointD
           await ctx.hook(['efm', 'remote-pre-promotion', addr(ctx, newPrimary)], { node: addr(ctx, s) });
         await ctx.hook(['efm', 'fence', addr(ctx, newPrimary), addr(ctx, oldPrimary)], { node: addr(ctx, newPrimary), expectCode: 0 });
       },
+      // The fence takes the standbys that must follow the new primary out of load balancing before
+      // EFM promotes (pgpool may adopt the new primary by itself, marking nobody down); they wait
+      // to stream from it, which only the re-point after the promotion brings.
       expect(ctx) {
         const e: Expectation = { [oldPrimary]: { status: 'down' } };
-        for (const s of ctx.roles.standbys) e[s] = { status: 'up' };
+        for (const s of ctx.roles.standbys) e[s] = { status: s === newPrimary ? 'up' : 'down' };
         return e;
       },
+      waitsOnStreaming: true,
     },
     {
       title: 'EFM promotes the standby (pg_ctl promote), calls `efm post-promotion <new> <old>`, re-points the other standbys, remote-post-promotion',

@@ -17,18 +17,51 @@ function outcome(ev: ReturnType<typeof eventFactory>, a: Action, result: 'change
   return ev('action.outcome', { backend: a.backend, actionId: a.actionId, action: a.type, result, attempt: 1, ...(reason ? { reason } : {}) });
 }
 
+/**
+ * The failover as EFM runs it: the fence takes the failed primary out and, before EFM promotes,
+ * every standby that will have to follow the new primary; the wait on its streaming starts once
+ * its detach is confirmed, and the promote owes it nothing more.
+ */
 function promoted(): { s: ClusterSnapshot; wait: Action; ev: ReturnType<typeof eventFactory> } {
   const ev = eventFactory();
   let s = threeNodes();
   const fence = decide(s, ev('efm.fence', { backend: B, newPrimary: B, failedPrimary: A }), at(1));
+  assert.deepEqual(fence.actions.map((a) => [a.type, a.backend]), [['detach', A], ['detach', C]]);
   s = decide(fence.snapshot, outcome(ev, fence.actions[0] as Action, 'changed'), at(2)).snapshot;
-  const post = decide(s, ev('efm.post-promotion', { backend: B, newPrimary: B, failedPrimary: A }), at(3));
+  const out = decide(s, outcome(ev, fence.actions[1] as Action, 'changed'), at(2));
+  assert.deepEqual(out.actions.map((a) => [a.type, a.backend, a.primary]), [['await-streaming', C, B]], 'a wait, not an attach');
+  const post = decide(out.snapshot, ev('efm.post-promotion', { backend: B, newPrimary: B, failedPrimary: A }), at(3));
   assert.deepEqual(post.actions.map((a) => a.type), ['promote']);
   const done = decide(post.snapshot, outcome(ev, post.actions[0] as Action, 'changed'), at(4));
-  assert.deepEqual(done.actions.map((a) => [a.type, a.backend, a.primary]), [['await-streaming', C, B]], 'a wait, not an attach');
+  assert.deepEqual(done.actions, [], 'the standby already waits for this primary');
   assert.equal(pathOf(done.snapshot, C), 'up.awaitingStream');
-  return { s: done.snapshot, wait: done.actions[0] as Action, ev };
+  return { s: done.snapshot, wait: out.actions[0] as Action, ev };
 }
+
+test('the fence takes every standby that must follow the new primary out of load balancing before EFM promotes', () => {
+  const ev = eventFactory();
+  const fence = decide(threeNodes(), ev('efm.fence', { backend: B, newPrimary: B, failedPrimary: A }), at(1));
+  // Both detaches are actions of the fence's own decision: the synchronous fence hook waits for
+  // both before EFM promotes B, so no balanced read reaches C while B can take writes.
+  assert.deepEqual(fence.actions.map((a) => [a.type, a.backend, a.primary]), [['detach', A, undefined], ['detach', C, B]]);
+  assert.equal(pathOf(fence.snapshot, C), 'up.awaitingStream');
+  assert.equal(pathOf(fence.snapshot, B), 'up.serving', 'the node being promoted keeps serving reads');
+  assert.match(fence.audit.find((a) => a.backend === C)?.note ?? '', /before 127\.0\.0\.12:5432 can take writes through pgpool/);
+});
+
+test("a promote pgpool answers 'already primary' still takes the other standbys out before their wait", () => {
+  // No fence (EFM ran with -noscripts for the fence, or it came too late): pgpool adopted B by
+  // itself after the dead primary was detached, marking nobody down, so its promote says "already".
+  const ev = eventFactory();
+  const post = decide(threeNodes(), ev('efm.post-promotion', { backend: B, newPrimary: B, failedPrimary: A }), at(1));
+  const already = decide(post.snapshot, outcome(ev, post.actions[0] as Action, 'already'), at(2));
+  assert.deepEqual(already.actions.map((a) => [a.type, a.backend, a.primary]), [['detach', C, B]], 'C is detached first, not left attached during its wait');
+  assert.match(already.audit.find((a) => a.backend === C && a.actionIds.length)?.note ?? '', /already made 127\.0\.0\.12:5432 its primary by itself/);
+  const out = decide(already.snapshot, outcome(ev, already.actions[0] as Action, 'changed'), at(3));
+  assert.deepEqual(out.actions.map((a) => [a.type, a.backend, a.primary]), [['await-streaming', C, B]]);
+  const streamed = decide(out.snapshot, outcome(ev, out.actions[0] as Action, 'changed', 'waited 8000 ms'), at(11));
+  assert.deepEqual(streamed.actions.map((a) => [a.type, a.backend]), [['attach', C]]);
+});
 
 test('after the promote the remaining standby is attached only once it streams from the new primary', () => {
   const { s, wait, ev } = promoted();
@@ -86,4 +119,14 @@ test('the reconciler note says what pgpool showed and what was expected when the
   const aboutB = d.audit.find((a) => a.backend === B);
   assert.match(aboutB?.note ?? '', /pgpool shows it up\/primary, the machine expects up\/standby/);
   assert.doesNotMatch(d.audit.map((a) => a.note).join(' '), /already shows what the machine expects/);
+});
+
+test('remote-pre-promotion takes the standbys out first; a fence decided meanwhile waits for that detach too', () => {
+  const ev = eventFactory();
+  const pre = decide(threeNodes(), ev('efm.remote-pre-promotion', { backend: B, newPrimary: B }), at(1));
+  assert.deepEqual(pre.actions.map((a) => [a.type, a.backend, a.primary]), [['detach', C, B]]);
+  assert.match(pre.audit[0]?.note ?? '', /^remote-pre-promotion: EFM is about to promote/);
+  const fence = decide(pre.snapshot, ev('efm.fence', { backend: B, newPrimary: B, failedPrimary: A }), at(2));
+  assert.deepEqual(fence.actions.map((a) => [a.type, a.backend]), [['detach', A]]);
+  assert.deepEqual(fence.awaits, [pre.actions[0]?.actionId], "the fence hook's verdict waits for C's detach in flight");
 });

@@ -29,6 +29,8 @@ function eventsFor(s: BackendSnapshot): BackendEvent[] {
     { type: 'FOLLOW_PRIMARY', ref: REF },
     { type: 'ATTACH_FOLLOWING', ref: REF },
     { type: 'STREAMING', ref: REF },
+    { type: 'STEP_ASIDE', ref: REF },
+    { type: 'AWAIT_STREAM', ref: REF },
     { type: 'REBUILD_STARTED', ref: REF },
     { type: 'DRIFT', ref: REF, observed: { status: 'down', role: 'standby' } },
     { type: 'DRIFT', ref: REF, observed: { status: 'up', role: 'standby' } },
@@ -85,7 +87,12 @@ test('model-based: every state and every transition is reached by generated path
         else assert.notEqual(expectedFor(state), null);
         // A promote is only ever requested into `promoted`, a detach only into a kept-out state.
         if (started && next.context.pending?.type === 'promote') assert.equal(path, 'promoted');
-        if (started && next.context.pending?.type === 'detach') assert.match(path, /^(detached|rebuilding)/);
+        // (or into the wait on streaming: a standby out of load balancing until it follows the new primary)
+        if (started && next.context.pending?.type === 'detach') assert.match(path, /^(detached|rebuilding|up\.awaitingStream)/);
+        // The wait on streaming starts only once the standby is out of pgpool: after its detach,
+        // or after pgpool's follow_primary_command (pgpool marked it down), or from a kept-out state.
+        if (started && next.context.pending?.type === 'await-streaming')
+          assert.ok(leafPathOf(last) === 'up.awaitingStream' || ev.type === 'FOLLOW_PRIMARY' || /^(detached|rebuilding)/.test(leafPathOf(last)), `${leafPathOf(last)} + ${ev.type}`);
         if (started && next.context.pending?.type === 'attach') assert.match(path, /^up\./);
         // A standby re-attached after a promotion is attached only from the wait on its streaming.
         if (started && next.context.pending?.type === 'attach' && path === 'up.reattached') assert.equal(leafPathOf(last), 'up.awaitingStream');

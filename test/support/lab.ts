@@ -14,7 +14,7 @@ import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index
  *   10       bench/failover.ts              11 test/replication/stream-check.test.ts
  *   12       bench/cli.ts                   23 test/console/timeline.test.ts
  *   20       test/drills/watchdog.test.ts  21  test/pcp/watchdog.test.ts (three pgpools, watchdog)
- *   27       test/hooks/fence-pgpool.test.ts
+ *   27       test/hooks/fence-pgpool.test.ts 33 test/workers/fence-step-aside.test.ts
  *   25       test/workers/operate.test.ts
  *   others up to 40 are free: add yours here when you take one
  *
