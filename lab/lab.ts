@@ -91,7 +91,8 @@ async function teardown(state: LabState, steps: Steps): Promise<void> {
   const left = survivors(family);
   if (left.length)
     throw new LabError(`processes of lab ${state.plan.name} still running after stop: pids ${left.map((p) => p.pid).join(', ')}; the dir is kept`);
-  await steps.run(`remove ${state.plan.dir}`, async () => rmSync(state.plan.dir, { recursive: true, force: true }));
+  // Retried: a process that was just stopped can still be flushing a log into the dir (ENOTEMPTY).
+  await steps.run(`remove ${state.plan.dir}`, async () => rmSync(state.plan.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 }));
 }
 
 function prepareDirs(plan: LabPlan): void {
