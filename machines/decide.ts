@@ -510,11 +510,16 @@ function onOutcome(w: Work, s: ClusterSnapshot, e: NodeEventOf<'action.outcome'>
   if (waiting && machineOf(w, b).context.pending === null) {
     w.deferredEvents = w.deferredEvents.filter((d) => d !== waiting);
     // Decide the kept request now, as if it arrived after the outcome; its actions carry its own id.
-    const outcomeEvent = w.event;
-    w.event = waiting.event;
-    route(w, s);
-    w.event = outcomeEvent;
+    routeAs(w, s, waiting.event);
   }
+}
+
+/** Decides a kept event inside the current decision, under its own event id, then restores the current one. */
+function routeAs(w: Work, s: ClusterSnapshot, kept: Work['event']): void {
+  const current = w.event;
+  w.event = kept;
+  route(w, s);
+  w.event = current;
 }
 
 function onDrift(w: Work, s: ClusterSnapshot, e: NodeEventOf<'reconciler.drift'>): void {
@@ -613,10 +618,7 @@ function onMaintenance(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.mai
     });
     if (kept) {
       w.heldEvents = w.heldEvents.filter((h) => h !== kept);
-      const own = w.event;
-      w.event = kept.event;
-      route(w, s);
-      w.event = own;
+      routeAs(w, s, kept.event);
     }
   }
 }
