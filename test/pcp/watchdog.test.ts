@@ -90,9 +90,24 @@ describe('endpoint choice across a watchdog cluster', () => {
       pgpools.thawPgpool(lab, victim.role);
     }
     await waitWatchdogSettled(plan());
-    const back = await opsOver(cluster, new NativeDriver(cluster, { health: new EndpointHealth() })).ensureAttached(standbyAddress());
+    const thawed = opsOver(cluster, new NativeDriver(cluster, { health: new EndpointHealth() }));
+    const back = await thawed.ensureAttached(standbyAddress());
     assert.notEqual(back.result, 'failed', back.reason);
-    assert.equal(back.confirmedBy?.length, 3, `after the thaw every pgpool confirms: ${back.confirmedBy?.join(', ')}`);
+    // The thawed pgpool may miss the first confirmation while it catches up (its whole PCP exchange
+    // has one deadline); it must then confirm the attach too, so every pgpool ends in agreement.
+    let lastConfirmed = back.confirmedBy ?? [];
+    await pollUntil(
+      'every pgpool, the thawed one included, to confirm the attach',
+      async () => {
+        if (lastConfirmed.length === 3) return true;
+        const again = await thawed.ensureAttached(standbyAddress());
+        assert.notEqual(again.result, 'failed', again.reason);
+        lastConfirmed = again.confirmedBy ?? [];
+        return lastConfirmed.length === 3 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    assert.equal(lastConfirmed.length, 3, `after the thaw every pgpool confirms: ${lastConfirmed.join(', ')}`);
   });
 
   it('a dead pgpool first in the list: the action goes through another; pgpools() shows it unreachable and the others with their watchdog roles', async () => {
