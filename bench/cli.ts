@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
 import { labDown, labUp, type LabHandle } from '../lab/index.ts';
 import { packageRoot } from '../runtime/package-root.ts';
-import { labId } from '../test/support/lab.ts';
-import { freePort } from '../test/support/redis.ts';
+import { labId } from '../testkit/lab.ts';
+import { freePort } from '../testkit/redis.ts';
 import { fmtMs, median } from './stats.ts';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import { labDown, labUp, type LabHandle } from '../lab/index.ts';
 import { pollUntil } from '../lab/wait.ts';
 import { createPcpOps, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import { PostgresStreamSource } from '../replication/postgres-source.ts';
-import { freePort } from '../test/support/redis.ts';
+import { freePort } from '../testkit/redis.ts';
 import { fmtMs, median } from './stats.ts';
 
 const run = promisify(execFile);

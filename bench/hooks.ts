@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HOOK, sandbox } from '../test/hooks/support.ts';
-import { freePort, startRedis } from '../test/support/redis.ts';
+import { freePort, startRedis } from '../testkit/redis.ts';
 import { median } from './stats.ts';
 
 /**

@@ -116,7 +116,7 @@ export async function benchPcp(lab: BenchLab, opts: { rounds?: number; actionRou
 
 const invoked = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
-  const { labId, startLab } = await import('../test/support/lab.ts');
+  const { labId, startLab } = await import('../testkit/lab.ts');
   const lab = await startLab({ id: labId(4) });
   try {
     await benchPcp(lab);

@@ -10,8 +10,8 @@ import { parseHookArgv } from '../hooks/argv.ts';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
 import { pollUntil } from '../lab/wait.ts';
 import { publishEvent } from '../workers/intake.ts';
-import { startPcpServer, type PcpTestServer } from '../test/support/pcp-server.ts';
-import { freePort, startRedis } from '../test/support/redis.ts';
+import { startPcpServer, type PcpTestServer } from '../testkit/pcp-server.ts';
+import { freePort, startRedis } from '../testkit/redis.ts';
 import { fmtMs, percentile } from './stats.ts';
 
 /**

@@ -2,7 +2,7 @@ import type { AuditStore } from '../audit/store.ts';
 import { describeProblem } from '../audit/chain.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
-import { parseHistory, renderDiagram, type HistoryStep } from '../machines/index.ts';
+import { parseHistory, renderDiagram, type HistoryStep } from '../diagrams/index.ts';
 import type { PcpOps } from '../pcp/index.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { clusterStatus, type BackendStatus, type ClusterStatus } from '../workers/status.ts';

@@ -1,6 +1,6 @@
 import { buildTimeline, formatDuration, summarize, type BackendSummary, type Incident, type Timeline } from '../audit/timeline.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
-import { renderDiagram, type Visit } from '../machines/index.ts';
+import { renderDiagram, type Visit } from '../diagrams/index.ts';
 import { inlineSvg } from './svg.ts';
 import { html, trusted, type SafeHtml } from './html.ts';
 import { timelineSvg } from './timeline-svg.ts';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { AuditStore } from '../audit/store.ts';
-import { graphvizLayout } from '../cli/commands/viz.ts';
+import { graphvizLayout } from '../diagrams/graphviz.ts';
 import { ClusterNameSchema, type ClusterConfig, type Config } from '../contracts/config.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';

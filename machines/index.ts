@@ -26,22 +26,5 @@ export {
 } from './snapshot.ts';
 export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
-export {
-  HistoryParseError,
-  knownState,
-  machineGraph,
-  parseHistory,
-  renderDiagram,
-  toDot,
-  toHtml,
-  toMermaid,
-  type DiagramDetail,
-  type DiagramFormat,
-  type GraphEdge,
-  type GraphState,
-  type HistoryStep,
-  type MachineGraph,
-  type RenderOptions,
-} from './diagram.ts';
+export { knownState, machineGraph, type GraphEdge, type GraphState, type MachineGraph } from './graph.ts';
 export { decisionBodies } from './audit-bodies.ts';
-export { foldedGraph, toFoldedDot, toFoldedMermaid, type FoldedEdge, type FoldedGraph, type Visit } from './diagram-folded.ts';

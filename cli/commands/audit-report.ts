@@ -60,10 +60,10 @@ export function registerReport(audit: Command): void {
             import('../../console/incident.ts'),
             import('../../console/pages.ts'),
             import('../../console/timeline-svg.ts'),
-            import('../offline/verify.ts'),
+            import('../../audit/verify.ts'),
             import('../../runtime/config.ts'),
             import('../../runtime/redis.ts'),
-            import('./viz.ts'),
+            import('../../diagrams/graphviz.ts'),
           ]);
         const now = new Date();
         let records: AuditRecord[];

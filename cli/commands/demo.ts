@@ -26,9 +26,9 @@ export function register(program: Command): void {
             import('../../audit/store.ts'),
             import('../../lab/index.ts'),
             import('../../lab/drills/index.ts'),
-            import('../../machines/index.ts'),
+            import('../../diagrams/index.ts'),
             import('../../runtime/redis.ts'),
-            import('./viz.ts'),
+            import('../../diagrams/graphviz.ts'),
           ]);
         print('== 1/4 lab: PostgreSQL 15 primary + 2 streaming standbys, pgpool-II, Redis, on loopback');
         const lab = await labUp({ id: Number(opts.id) }, print);

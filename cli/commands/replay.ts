@@ -4,7 +4,7 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import type { ClusterSnapshot } from '../../machines/index.ts';
 import { action } from '../run.ts';
 
-/** `pcpflow replay`: the replay code (cli/offline/replay.ts) and the machines load when the command runs. */
+/** `pcpflow replay`: the replay code (simulation/replay.ts) and the machines load when the command runs. */
 export function register(program: Command): void {
   program
     .command('replay')
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .action(
       action(async (file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean; verify?: boolean }) => {
         const [{ eventsFrom, replay }, { canonicalBackends, formatRowsJson, formatRowsTable }, { decodeSnapshot, initialSnapshot, policyOf }, { loadConfig, selectCluster }, { formatVerify, parseAuditLines, verifyDecisions }] =
-          await Promise.all([import('../offline/replay.ts'), import('../offline/scenario.ts'), import('../../machines/index.ts'), import('../../runtime/config.ts'), import('../offline/verify.ts')]);
+          await Promise.all([import('../../simulation/replay.ts'), import('../../simulation/scenario.ts'), import('../../machines/index.ts'), import('../../runtime/config.ts'), import('../../audit/verify.ts')]);
         const read = (f: string): string => {
           try {
             return readFileSync(f, 'utf8');

@@ -1,17 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import type { DiagramFormat } from '../../machines/index.ts';
+import type { DiagramFormat } from '../../diagrams/index.ts';
 import { action } from '../run.ts';
 
 const FORMATS: readonly DiagramFormat[] = ['mermaid', 'dot', 'svg', 'html'];
-
-/** Graphviz compiled to WebAssembly: SVG in-process, no `dot` binary, no network. */
-export async function graphvizLayout(): Promise<(dot: string) => string> {
-  const { Graphviz } = await import('@hpcc-js/wasm-graphviz');
-  const gv = await Graphviz.load();
-  return (dot: string) => gv.dot(dot);
-}
 
 export function register(program: Command): void {
   program
@@ -25,7 +18,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { format: string; history?: string; backend?: string; out?: string; detail: string }) => {
         if (opts.detail !== 'people' && opts.detail !== 'full') throw new InvalidInputError(`--detail ${opts.detail.slice(0, 20)}: expected people or full`);
-        const { parseHistory, renderDiagram } = await import('../../machines/index.ts');
+        const [{ parseHistory, renderDiagram }, { graphvizLayout }] = await Promise.all([import('../../diagrams/index.ts'), import('../../diagrams/graphviz.ts')]);
         const format = FORMATS.find((f) => f === opts.format);
         if (!format) throw new InvalidInputError(`--format ${opts.format.slice(0, 20)}: expected one of ${FORMATS.join(', ')}`);
         let history: ReturnType<typeof parseHistory> = { backend: null, steps: [] };

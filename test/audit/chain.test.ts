@@ -5,7 +5,7 @@ import type { AuditBody } from '../../contracts/audit.ts';
 import { keys } from '../../contracts/keys.ts';
 import { describeProblem } from '../../audit/chain.ts';
 import { AuditStore } from '../../audit/store.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 
 let server: TestRedis;
 let redis: Redis;

@@ -6,7 +6,8 @@ import { incidentMarkdown } from '../../console/incident.ts';
 import { stateColours, timelineSvg } from '../../console/timeline-svg.ts';
 import type { AuditBody } from '../../contracts/audit.ts';
 import type { NodeEvent } from '../../contracts/events.ts';
-import { decide, decisionBodies, foldedGraph, machineGraph, toDot, toFoldedDot } from '../../machines/index.ts';
+import { foldedGraph, toDot, toFoldedDot } from '../../diagrams/index.ts';
+import { decide, decisionBodies, machineGraph } from '../../machines/index.ts';
 import { A, B, CLUSTER, threeNodes } from '../machines/support.ts';
 
 const T0 = Date.parse('2026-11-29T13:22:00.000Z');

@@ -11,7 +11,7 @@ import { COMMANDS, commandNamed } from '../../cli/commands/index.ts';
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'pcpflow.js');
-const TRACE = join(ROOT, 'test', 'support', 'module-trace.mjs');
+const TRACE = join(ROOT, 'testkit', 'module-trace.mjs');
 /** What a `--help` must never load: the issue names these three, the heavy ones. */
 const HEAVY = ['ioredis', 'bullmq', 'xstate'];
 

@@ -19,8 +19,8 @@ import { startWorker, type WorkerProcess } from '../../lab/drills/fleet-processe
 import { stopNode } from '../../lab/nodes.ts';
 import { registerSecret } from '../../runtime/redact.ts';
 import { startHttp } from '../../workers/http.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
-import { freePort, startRedis } from '../support/redis.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { freePort, startRedis } from '../../testkit/redis.ts';
 
 const LAB_ID = labId(9);
 const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));

@@ -13,7 +13,7 @@ import { createConsole } from '../../console/routes.ts';
 import { ConfigSchema, type Config, type ConfigInput } from '../../contracts/config.ts';
 import { SecretUnavailableError, servingProblems } from '../../runtime/config.ts';
 import { startHttp } from '../../workers/http.ts';
-import { startRedis } from '../support/redis.ts';
+import { startRedis } from '../../testkit/redis.ts';
 
 /** Console and endpoint findings of the issue-12 review, each reproduced. */
 

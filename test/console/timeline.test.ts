@@ -12,8 +12,8 @@ import type { AuditRecord } from '../../contracts/audit.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
 import { SCENARIOS } from '../../lab/drills/index.ts';
 import { runScenarios } from '../../lab/drills/runner.ts';
-import { labId, startLab } from '../support/lab.ts';
-import { freePort } from '../support/redis.ts';
+import { labId, startLab } from '../../testkit/lab.ts';
+import { freePort } from '../../testkit/redis.ts';
 
 /**
  * The auditor's view, in Debian's Chromium, during the real failover drills: the cluster page is

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BackendResolutionError, configuredAddresses, resolveAddress, resolveInCluster } from '../../contracts/backend-resolution.ts';
 import { isHost } from '../../contracts/address-syntax.ts';
-import { parseHistory } from '../../machines/diagram.ts';
+import { parseHistory } from '../../diagrams/diagram.ts';
 import { initialSnapshot, resolveBackend } from '../../machines/index.ts';
 import { runCli } from '../hooks/support.ts';
 

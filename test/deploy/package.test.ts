@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../../testkit/redis.ts';
 
 /**
  * The Debian package, end to end on this machine: build it (npm run package:deb), inspect it,

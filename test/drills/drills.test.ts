@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, SCENARIOS } from '../../lab/drills/index.ts';
-import { formatVerify, parseAuditLines, verifyDecisions } from '../../cli/offline/verify.ts';
+import { formatVerify, parseAuditLines, verifyDecisions } from '../../audit/verify.ts';
 import { createPcpOps } from '../../pcp/index.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
  * The seed architecture's failover scenarios, for real: PostgreSQL stopped, promoted and rebuilt,

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, WATCHDOG_SCENARIOS } from '../../lab/drills/index.ts';
 import { pgpools } from '../../lab/index.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
  * The watchdog drills on a real cluster of three pgpool-II 4.3.5 (lab --pgpools 3): a pgpool

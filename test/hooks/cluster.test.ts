@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort } from '../support/redis.ts';
+import { freePort } from '../../testkit/redis.ts';
 import { PREFIX, runHook, sandbox, type Sandbox } from './support.ts';
 
 /**

@@ -8,8 +8,8 @@ import { keys } from '../../contracts/keys.ts';
 import { pollUntil } from '../../lab/wait.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember } from '../../workers/fleet.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
-import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { testConfig } from '../workers/helpers.ts';
 import { runHook } from './support.ts';
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { keys } from '../../contracts/keys.ts';
 import { RespClient } from '../../hooks/resp.ts';
 import { listPending } from '../../hooks/outbox.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { PREFIX, redisCall, runHook, sandbox, type Sandbox } from './support.ts';
 
 /**

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IntakeRejectionSchema } from '../../contracts/keys.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { readIntake, runHook, sandbox, type Sandbox } from './support.ts';
 
 type Arg = string | { repeat: string; times: number };

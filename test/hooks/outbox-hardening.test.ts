@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync,
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { HOOK, readEvents, runCli, runHook, sandbox, type HookRun, type Sandbox } from './support.ts';
 
 /**

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending } from '../../hooks/outbox.ts';
-import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
+import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { readEvents, runCli, runHook, sandbox, type Sandbox } from './support.ts';
 
 const PUBLISH_TIMEOUT_MS = 800;

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
+import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { PREFIX, runCli, runHook, sandbox, type Sandbox } from './support.ts';
 
 /**

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, stat
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending, scanOutbox } from '../../hooks/outbox.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { HOOK, readEvents, sandbox, type HookRun, type Sandbox } from './support.ts';
 
 /**

@@ -10,10 +10,10 @@ import { isAlive } from '../../lab/process.ts';
 import { readState } from '../../lab/state.ts';
 import { pollUntil } from '../../lab/wait.ts';
 import { loadConfig } from '../../runtime/config.ts';
-import { labId, startLab, testLabDir, type TestLab } from '../support/lab.ts';
+import { labId, startLab, testLabDir, type TestLab } from '../../testkit/lab.ts';
 
 const run = promisify(execFile);
-const LAB_ID = labId(1); // see test/support/lab.ts for the ids in use
+const LAB_ID = labId(1); // see testkit/lab.ts for the ids in use
 
 async function pcpNodeInfo(lab: TestLab): Promise<string[][]> {
   const { stdout, stderr } = await run(

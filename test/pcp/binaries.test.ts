@@ -4,7 +4,7 @@ import { BinariesDriver, parseStderrReport, parseVerboseNodeInfo } from '../../p
 import { NativeDriver } from '../../pcp/native.ts';
 import { opsOver } from '../../pcp/index.ts';
 import { PcpAuthError, PcpBinaryError, PcpConnectError, PcpInvalidRequestError, PcpPasswordNotFoundError, PcpServerError } from '../../pcp/errors/index.ts';
-import { startPcpServer, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { clusterFor, passfileFor, tempDir } from './helpers.ts';
 
 const dir = tempDir();

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startPcpServer, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { passfileFor, tempDir } from './helpers.ts';
 
 /** `pcpflow pcp …` end to end (a real process) against the PCP test server. */

@@ -17,7 +17,7 @@ import {
   PcpTimeoutError,
   PcpUnsupportedError,
 } from '../../pcp/errors/index.ts';
-import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { clusterFor, passfileFor, tempDir } from './helpers.ts';
 
 const dir = tempDir();

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { NativeDriver } from '../../pcp/native.ts';
 import { PcpProtocolError, PcpTimeoutError } from '../../pcp/errors/index.ts';
-import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { clusterFor, passfileFor, tempDir } from './helpers.ts';
 
 /**

@@ -5,7 +5,7 @@ import { NativeDriver } from '../../pcp/native.ts';
 import { resolveNodeId } from '../../pcp/resolve.ts';
 import { decodeNodeInfo, layoutFields, type NodeInfo } from '../../pcp/node-info.ts';
 import { PcpAmbiguousAddressError, PcpInvalidRequestError, PcpUnknownAddressError } from '../../pcp/errors/index.ts';
-import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpServerOptions, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { clusterFor, passfileFor, tempDir } from './helpers.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterConfigSchema, type ClusterConfig } from '../../contracts/config.ts';
-import type { PcpTestServer } from '../support/pcp-server.ts';
+import type { PcpTestServer } from '../../testkit/pcp-server.ts';
 
 export interface TempDir {
   path: string;

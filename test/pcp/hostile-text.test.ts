@@ -9,7 +9,7 @@ import { opsOver } from '../../pcp/index.ts';
 import { PcpServerError } from '../../pcp/errors/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { notify } from '../../workers/notify.ts';
-import { startPcpServer, type PcpTestServer } from '../support/pcp-server.ts';
+import { startPcpServer, type PcpTestServer } from '../../testkit/pcp-server.ts';
 import { clusterFor, passfileFor, tempDir } from './helpers.ts';
 
 /**

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { formatAddress } from '../../contracts/address.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { BinariesDriver, createDriver, createPcpOps, NativeDriver, PcpAuthError, PcpConnectError, type PcpOps } from '../../pcp/index.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { tempDir } from './helpers.ts';
 
 /**

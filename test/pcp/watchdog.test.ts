@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labStatus, pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
 import { readState } from '../../lab/state.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
  * Endpoint choice on a real three-pgpool watchdog cluster (pgpool-II 4.3.5): with the first

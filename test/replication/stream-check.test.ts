@@ -15,7 +15,7 @@ import type { StreamSource } from '../../replication/source.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember } from '../../workers/fleet.ts';
 import { clusterStatus } from '../../workers/status.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { attached, hookEvent, publish, records, testConfig, waitRecord, waitSettled } from '../workers/helpers.ts';
 
 /**

@@ -9,7 +9,7 @@ import { pollUntil } from '../../lab/wait.ts';
 import { createPcpOps, type PcpNode } from '../../pcp/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { records, testConfig } from './helpers.ts';
 
 /**

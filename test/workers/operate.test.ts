@@ -14,8 +14,8 @@ import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
 import { readState } from '../../lab/state.ts';
 import { pollUntil } from '../../lab/wait.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
-import { startRedis, freePort, type TestRedis } from '../support/redis.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { startRedis, freePort, type TestRedis } from '../../testkit/redis.ts';
 import { attached, hookEvent, publish, records, testConfig, waitNode, waitRecord, waitSettled } from './helpers.ts';
 
 /**

@@ -6,7 +6,7 @@ import type { PcpNode, PgpoolState, PgpoolsView } from '../../pcp/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createMetrics } from '../../workers/metrics.ts';
 import { auditPgpoolViews, recordPgpoolMetrics } from '../../workers/pgpool-views.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 
 /**
  * What the reconciler records when the pgpools of a watchdog cluster disagree, on a real Redis:

@@ -10,8 +10,8 @@ import { pollUntil } from '../../lab/wait.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { startFleetMember, type Role } from '../../workers/fleet.ts';
 import { passfileFor, tempDir } from '../pcp/helpers.ts';
-import { startPcpServer, type PcpTestServer } from '../support/pcp-server.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startPcpServer, type PcpTestServer } from '../../testkit/pcp-server.ts';
+import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { hookEvent, publish, records } from './helpers.ts';
 
 /**

@@ -13,9 +13,9 @@ import { createLogger } from '../../runtime/logger.ts';
 import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
 import { readState } from '../../lab/state.ts';
-import { labId, startLab, type TestLab } from '../support/lab.ts';
-import { startRedis, freePort, type TestRedis } from '../support/redis.ts';
-import { startProxy } from '../support/tcp-proxy.ts';
+import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { startRedis, freePort, type TestRedis } from '../../testkit/redis.ts';
+import { startProxy } from '../../testkit/tcp-proxy.ts';
 import { attached, hookEvent, publish, records, testConfig, waitNode, waitRecord, waitSettled } from './helpers.ts';
 
 const LAB_ID = labId(6);

@@ -2,9 +2,10 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { graphvizLayout } from '../../cli/commands/viz.ts';
-import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../cli/offline/scenario.ts';
-import { BACKEND_STATE_NAMES, machineGraph, parseHistory, renderDiagram } from '../../machines/index.ts';
+import { graphvizLayout } from '../../diagrams/graphviz.ts';
+import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../simulation/scenario.ts';
+import { parseHistory, renderDiagram } from '../../diagrams/index.ts';
+import { BACKEND_STATE_NAMES, machineGraph } from '../../machines/index.ts';
 
 /** Text nodes of an SVG, e.g. state and edge labels. */
 function svgTexts(svg: string): string[] {

@@ -1,10 +1,10 @@
-import type { Action } from '../../contracts/actions.ts';
-import { formatAddress, parseAddress } from '../../contracts/address.ts';
-import type { ClusterConfig } from '../../contracts/config.ts';
-import { InvalidInputError } from '../../contracts/errors.ts';
-import { ActionResultSchema, NodeEventSchema, type ActionResult, type NodeEvent } from '../../contracts/events.ts';
-import { parseHookArgv } from '../../hooks/argv.ts';
-import { backendViews, decide, initialSnapshot, resolveBackend, type ClusterSnapshot, type InitialBackend } from '../../machines/index.ts';
+import type { Action } from '../contracts/actions.ts';
+import { formatAddress, parseAddress } from '../contracts/address.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
+import { InvalidInputError } from '../contracts/errors.ts';
+import { ActionResultSchema, NodeEventSchema, type ActionResult, type NodeEvent } from '../contracts/events.ts';
+import { parseHookArgv } from '../hooks/argv.ts';
+import { backendViews, decide, initialSnapshot, resolveBackend, type ClusterSnapshot, type InitialBackend } from '../machines/index.ts';
 
 /**
  * `pcpflow simulate`: a scenario offline through the same `decide` the workers run, with hook

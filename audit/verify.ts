@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { AuditBodySchema, AuditRecordSchema, type AuditBody } from '../../contracts/audit.ts';
-import { InvalidInputError } from '../../contracts/errors.ts';
-import { NodeEventSchema } from '../../contracts/events.ts';
-import { jsonLines } from './json-lines.ts';
-import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../../machines/index.ts';
+import { AuditBodySchema, AuditRecordSchema, type AuditBody } from '../contracts/audit.ts';
+import { InvalidInputError } from '../contracts/errors.ts';
+import { NodeEventSchema } from '../contracts/events.ts';
+import { jsonLines } from '../contracts/json-lines.ts';
+import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
 
 /**
  * `pcpflow replay --verify`: every decision in an exported audit is decided again and the records

@@ -15,8 +15,8 @@ import {
   type ClusterSnapshot,
   type DecisionPolicy,
 } from '../../machines/index.ts';
-import { formatVerify, parseAuditLines, verifyDecisions } from '../../cli/offline/verify.ts';
-import { A, B, C, CLUSTER, threeNodes } from './support.ts';
+import { formatVerify, parseAuditLines, verifyDecisions } from '../../audit/verify.ts';
+import { A, B, C, CLUSTER, threeNodes } from '../machines/support.ts';
 
 /**
  * A fuzzed production run with faults, recorded the way the decider records it, then verified

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { cstrings, encodeFrame, FrameDecoder, splitCStrings } from '../../pcp/framing.ts';
-import { encodeNodeInfoFields, type NodeInfoLayout } from '../../pcp/node-info.ts';
+import { cstrings, encodeFrame, FrameDecoder, splitCStrings } from '../pcp/framing.ts';
+import { encodeNodeInfoFields, type NodeInfoLayout } from '../pcp/node-info.ts';
 
 /**
  * A PCP server speaking pgpool's wire protocol (4.0–4.7 node-info layouts), with pgpool 4.3.5's

@@ -1,4 +1,4 @@
-// `node --import ./test/support/module-trace.mjs …`: appends every module URL the process loads
+// `node --import ./testkit/module-trace.mjs …`: appends every module URL the process loads
 // (ESM and CommonJS) to the file named by $PCPFLOW_MODULE_TRACE, one per line. Used by the test
 // that proves `pcpflow --help` loads no Redis, BullMQ or XState code.
 import { appendFileSync } from 'node:fs';

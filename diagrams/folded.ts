@@ -1,4 +1,4 @@
-import { machineGraph, type GraphEdge } from './diagram.ts';
+import { machineGraph, type GraphEdge } from '../machines/index.ts';
 
 /**
  * The backend machine drawn for people: one box per top-level state, one arrow per pair of states

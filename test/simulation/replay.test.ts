@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { eventsFrom, replay } from '../../cli/offline/replay.ts';
-import { A, B, eventFactory, threeNodes } from './support.ts';
+import { eventsFrom, replay } from '../../simulation/replay.ts';
+import { A, B, eventFactory, threeNodes } from '../machines/support.ts';
 
 test('replay decides recorded events and audit payloads alike, at their recorded time', () => {
   const ev = eventFactory();

@@ -1,6 +1,6 @@
-import { NodeEventSchema, type NodeEvent } from '../../contracts/events.ts';
-import { decide, type ClusterSnapshot } from '../../machines/index.ts';
-import { jsonLines } from './json-lines.ts';
+import { NodeEventSchema, type NodeEvent } from '../contracts/events.ts';
+import { decide, type ClusterSnapshot } from '../machines/index.ts';
+import { jsonLines } from '../contracts/json-lines.ts';
 import { rowsOf, type DecisionRow } from './scenario.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { labDown, labUp, type LabHandle, type LabOptions } from '../../lab/index.ts';
+import { labDown, labUp, type LabHandle, type LabOptions } from '../lab/index.ts';
 
 /**
  * A real lab (PostgreSQL primary + standbys, pgpool-II, Redis) for one integration test file.

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../../contracts/errors.ts';
+import { InvalidInputError } from './errors.ts';
 
 /**
  * The non-blank, non-comment lines of a JSONL file (an exported audit, a recorded event log),
