@@ -1,7 +1,10 @@
+import type { ClusterConfig } from '../contracts/config.ts';
+import { InvalidInputError } from '../contracts/errors.ts';
 import { NodeEventSchema, type NodeEvent } from '../contracts/events.ts';
-import { decide, type ClusterSnapshot } from '../machines/index.ts';
 import { jsonLines } from '../contracts/json-lines.ts';
-import { rowsOf, type DecisionRow } from './scenario.ts';
+import { decide, initialSnapshot, policyOf, type ClusterSnapshot } from '../machines/index.ts';
+import { canonicalBackends } from './cluster.ts';
+import { rowsOf, type DecisionRow } from './rows.ts';
 
 /**
  * `pcpflow replay`: recorded events back through `decide`, offline. Lines are NodeEvents or audit
@@ -32,4 +35,24 @@ export function replay(snapshot: ClusterSnapshot, events: ReturnType<typeof even
     rows.push(...rowsOf(line, event, d));
   }
   return { rows, snapshot: s };
+}
+
+/**
+ * The snapshot a replay starts from when none is given: the config's backends (and policy), or
+ * the addresses the events name, every one attached, with --primary as the primary.
+ */
+export function replayStart(events: ReturnType<typeof eventsFrom>, opts: { primary?: string; config?: ClusterConfig }): ClusterSnapshot {
+  const { config } = opts;
+  if (!opts.primary) throw new InvalidInputError('give --snapshot FILE, or --primary ADDR (with --config or the addresses the events name)');
+  const named = opts.primary;
+  const first = events[0]?.event;
+  const addresses = config
+    ? config.backends.map((b) => `${b.address}:${b.port}`)
+    : canonicalBackends([named, ...events.flatMap((e) => (e.event.backend ? [e.event.backend] : []))]);
+  const primary = canonicalBackends([named])[0];
+  return initialSnapshot({
+    cluster: config?.name ?? first?.cluster ?? 'replay',
+    backends: addresses.map((address) => ({ address, role: address === primary || address.split(':')[0] === named ? 'primary' : 'standby', attached: true })),
+    ...(config ? { policy: policyOf(config.fence) } : {}),
+  });
 }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import type { ClusterSnapshot } from '../../machines/index.ts';
 import { action } from '../run.ts';
 
-/** `pcpflow replay`: the replay code (simulation/replay.ts) and the machines load when the command runs. */
+/** `pcpflow replay`: the replay code (simulation/) and the machines load when the command runs. */
 export function register(program: Command): void {
   program
     .command('replay')
@@ -18,8 +18,12 @@ export function register(program: Command): void {
     .option('--verify', 'FILE is an exported audit: decide every event again from its recorded snapshot; exit 1 naming the first decision that differs')
     .action(
       action(async (file: string, opts: { snapshot?: string; config?: string; cluster?: string; primary?: string; json?: boolean; verify?: boolean }) => {
-        const [{ eventsFrom, replay }, { canonicalBackends, formatRowsJson, formatRowsTable }, { decodeSnapshot, initialSnapshot, policyOf }, { loadConfig, selectCluster }, { formatVerify, parseAuditLines, verifyDecisions }] =
-          await Promise.all([import('../../simulation/replay.ts'), import('../../simulation/scenario.ts'), import('../../machines/index.ts'), import('../../runtime/config.ts'), import('../../audit/verify.ts')]);
+        const [{ eventsFrom, replay, replayStart, formatRowsJson, formatRowsTable }, { decodeSnapshot }, { loadConfig, selectCluster }, { formatVerify, parseAuditLines, verifyDecisions }] = await Promise.all([
+          import('../../simulation/index.ts'),
+          import('../../machines/index.ts'),
+          import('../../runtime/config.ts'),
+          import('../../audit/verify.ts'),
+        ]);
         const read = (f: string): string => {
           try {
             return readFileSync(f, 'utf8');
@@ -38,22 +42,8 @@ export function register(program: Command): void {
         }
         const events = eventsFrom(read(file));
         if (events.length === 0) throw new InvalidInputError(`${file}: no events found`);
-        let start: ClusterSnapshot;
-        if (opts.snapshot) start = decodeSnapshot(read(opts.snapshot));
-        else {
-          const config = opts.config ? selectCluster(loadConfig(opts.config).config, opts.cluster) : undefined;
-          if (!opts.primary) throw new InvalidInputError('give --snapshot FILE, or --primary ADDR (with --config or the addresses the events name)');
-          const first = events[0]?.event;
-          const addresses = config
-            ? config.backends.map((b) => `${b.address}:${b.port}`)
-            : canonicalBackends([opts.primary, ...events.flatMap((e) => (e.event.backend ? [e.event.backend] : []))]);
-          const primary = canonicalBackends([opts.primary])[0];
-          start = initialSnapshot({
-            cluster: config?.name ?? first?.cluster ?? 'replay',
-            backends: addresses.map((address) => ({ address, role: address === primary || address.split(':')[0] === opts.primary ? 'primary' : 'standby', attached: true })),
-            ...(config ? { policy: policyOf(config.fence) } : {}),
-          });
-        }
+        const config = (): { config?: ClusterConfig } => (opts.config ? { config: selectCluster(loadConfig(opts.config).config, opts.cluster) } : {});
+        const start = opts.snapshot ? decodeSnapshot(read(opts.snapshot)) : replayStart(events, { ...(opts.primary ? { primary: opts.primary } : {}), ...config() });
         const result = replay(start, events);
         process.stdout.write(opts.json ? formatRowsJson(result.rows) : formatRowsTable(result.rows, result.snapshot));
         return 0;

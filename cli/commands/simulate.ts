@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { action } from '../run.ts';
 
-/** `pcpflow simulate`: the scenario runner (simulation/scenario.ts) loads when the command runs. */
+/** `pcpflow simulate`: the scenario runner (simulation/) loads when the command runs. */
 export function register(program: Command): void {
   program
     .command('simulate')
@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .action(
       action(async (file: string, opts: { primary?: string; config?: string; cluster?: string; detachHealthyPrimary?: boolean; json?: boolean }) => {
         const [{ ScenarioError, parseScenario, clusterFor, runScenario, formatRowsJson, formatRowsTable }, { loadConfig, selectCluster }] = await Promise.all([
-          import('../../simulation/scenario.ts'),
+          import('../../simulation/index.ts'),
           import('../../runtime/config.ts'),
         ]);
         let text: string;

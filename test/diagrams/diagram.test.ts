@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { graphvizLayout } from '../../diagrams/graphviz.ts';
-import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../simulation/scenario.ts';
+import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../simulation/index.ts';
 import { parseHistory, renderDiagram } from '../../diagrams/index.ts';
 import { BACKEND_STATE_NAMES, machineGraph } from '../../machines/index.ts';
 

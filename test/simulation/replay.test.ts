@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { eventsFrom, replay } from '../../simulation/replay.ts';
+import { eventsFrom, replay } from '../../simulation/index.ts';
 import { A, B, eventFactory, threeNodes } from '../machines/support.ts';
 
 test('replay decides recorded events and audit payloads alike, at their recorded time', () => {

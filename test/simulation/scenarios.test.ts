@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../simulation/scenario.ts';
+import { clusterFor, formatRowsJson, parseScenario, runScenario } from '../../simulation/index.ts';
 import { backendViews } from '../../machines/index.ts';
 
 const dir = join(import.meta.dirname, '../scenarios');
