@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { HOOK, sandbox } from '../test/hooks/support.ts';
+import { HOOK, sandbox } from '../testkit/hooks.ts';
 import { freePort, startRedis } from '../testkit/redis.ts';
 import { median } from './stats.ts';
 

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Config, SecretRef } from '../contracts/config.ts';
 import { readSecret } from '../runtime/config.ts';
+import type { MetricsGate } from '../workers/http.ts';
 
 /**
  * Who may read the console. With `http.token`: `Authorization: Bearer <token>`, or `?token=`
@@ -140,8 +141,6 @@ export function createAuthGate(http: Config['http'], opts: AuthOptions = {}): Au
 }
 
 /** Whether /metrics answers a request: a separate `http.metricsToken`, else the console's auth. */
-export type MetricsGate = (req: IncomingMessage) => boolean;
-
 export function createMetricsGate(http: Config['http'], opts: AuthOptions = {}): MetricsGate {
   if (http.metricsToken) {
     const token = liveSecret(http.metricsToken, opts.env ?? process.env);

@@ -2,14 +2,13 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Config, ClusterConfig } from '../contracts/config.ts';
 import { AuditStore } from '../audit/store.ts';
-import { createMetricsGate } from '../console/auth.ts';
 import { createPcpOps, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createRedis, type RedisClient } from '../runtime/redis.ts';
 import { chooseStreamSource, type StreamCheckChoice } from '../replication/choose.ts';
 import { DeciderLoop } from './decider-loop.ts';
 import { Executor } from './executor.ts';
-import { startHttp, type RouteHandler } from './http.ts';
+import { startHttp, type MetricsGate, type RouteHandler } from './http.ts';
 import { createMetrics } from './metrics.ts';
 import { PCPFLOW_VERSION } from '../runtime/version.ts';
 import { Reconciler } from './reconciler.ts';
@@ -35,6 +34,8 @@ export async function startFleetMember(opts: {
   roles: readonly Role[];
   logger: Logger;
   http?: boolean;
+  /** Who may read /metrics (console/auth.ts decides it from the config); required when serving HTTP. */
+  metricsGate?: MetricsGate;
   routes?: (ctx: { audit: AuditStore }) => RouteHandler[];
 }): Promise<FleetMember> {
   const { config, logger } = opts;
@@ -103,11 +104,13 @@ export async function startFleetMember(opts: {
 
   let server: Server | null = null;
   if (opts.http !== false) {
+    // Serving /metrics with no gate would publish it to whoever reaches the port.
+    if (!opts.metricsGate) throw new Error('startFleetMember: serving HTTP needs a metricsGate (createMetricsGate in console/auth.ts)');
     server = await startHttp({
       host: config.http.host,
       port: config.http.port,
       registry: metrics.registry,
-      metricsGate: createMetricsGate(config.http),
+      metricsGate: opts.metricsGate,
       // Bounded: a Redis that is down or frozen answers nothing, and the worker's client would
       // otherwise queue the PING until it reconnects.
       ready: async () => (await pingWithin(redis, 700)) && (executor ? executor.worker.isRunning() : true),

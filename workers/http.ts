@@ -9,6 +9,9 @@ export type RouteHandler = ((req: IncomingMessage, res: ServerResponse, url: URL
   close?: () => void;
 };
 
+/** Whether a request may read /metrics: console/auth.ts builds it from the config's http section. */
+export type MetricsGate = (req: IncomingMessage) => boolean;
+
 /**
  * The fleet member's HTTP face: /healthz (the process is alive), /readyz (its Redis answers and
  * its roles are running), both open and saying nothing about clusters; /metrics (Prometheus),
@@ -22,7 +25,7 @@ export function startHttp(opts: {
   ready: () => Promise<boolean>;
   routes?: RouteHandler[];
   /** Whether a request may read /metrics (the console's auth or a metrics token); absent: open. */
-  metricsGate?: (req: IncomingMessage) => boolean;
+  metricsGate?: MetricsGate;
 }): Promise<Server> {
   const server = createServer((req, res) => {
     void (async () => {

@@ -22,10 +22,12 @@ export function register(program: Command): void {
     .option('--shutdown-deadline <ms>', 'on SIGTERM, how long to wait for in-flight work', '10000')
     .action(
       action(async (opts: { config?: string; roles: string; httpPort?: string; http: boolean; shutdownDeadline: string }) => {
-        const [{ checkServing, loadConfig }, { createLogger }, { startFleetMember }] = await Promise.all([
+        const [{ checkServing, loadConfig }, { createLogger }, { startFleetMember }, { createMetricsGate }, { consoleRoutes }] = await Promise.all([
           import('../../runtime/config.ts'),
           import('../../runtime/logger.ts'),
           import('../../workers/fleet.ts'),
+          import('../../console/auth.ts'),
+          import('../../console/routes.ts'),
         ]);
         const roles = parseRoles(opts.roles);
         const { path, config } = loadConfig(opts.config);
@@ -36,13 +38,13 @@ export function register(program: Command): void {
           config.http.port = port;
         }
         const logger = createLogger({ level: config.log.level, name: 'pcpflow-worker' });
-        const { consoleRoutes } = await import('../../console/routes.ts').catch(() => ({ consoleRoutes: undefined }));
         const member = await startFleetMember({
           config,
           roles,
           logger,
           http: opts.http,
-          routes: consoleRoutes ? (ctx) => consoleRoutes({ config, audit: ctx.audit }) : undefined,
+          metricsGate: createMetricsGate(config.http),
+          routes: (ctx) => consoleRoutes({ config, audit: ctx.audit }),
         });
         const deadlineMs = Number(opts.shutdownDeadline);
         if (!Number.isInteger(deadlineMs) || deadlineMs <= 0) throw new InvalidInputError(`--shutdown-deadline: "${opts.shutdownDeadline.slice(0, 20)}" is not a positive number of milliseconds`);

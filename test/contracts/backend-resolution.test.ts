@@ -7,7 +7,7 @@ import { BackendResolutionError, configuredAddresses, resolveAddress, resolveInC
 import { isHost } from '../../contracts/address-syntax.ts';
 import { parseHistory } from '../../diagrams/diagram.ts';
 import { initialSnapshot, resolveBackend } from '../../machines/index.ts';
-import { runCli } from '../hooks/support.ts';
+import { runCli } from '../../testkit/hooks.ts';
 
 /** All backends on one host, told apart by port: how the issue-11 lab (and many test rigs) look. */
 const SHARED = ['127.0.0.1:5432', '127.0.0.1:5433', '10.0.0.9:5432'];

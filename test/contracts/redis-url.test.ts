@@ -3,7 +3,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigSchema } from '../../contracts/config.ts';
-import { runCli, runHook, sandbox } from '../hooks/support.ts';
+import { runCli, runHook, sandbox } from '../../testkit/hooks.ts';
 
 /**
  * A malformed redis.url used to pass validation and then crash the worker, status and audit with

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort } from '../../testkit/redis.ts';
-import { PREFIX, runHook, sandbox, type Sandbox } from './support.ts';
+import { PREFIX, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * With redis.cluster configured, the hook asks a node which master serves pcpflow's hash-tag slot

@@ -11,7 +11,7 @@ import { startFleetMember } from '../../workers/fleet.ts';
 import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { testConfig } from '../workers/helpers.ts';
-import { runHook } from './support.ts';
+import { runHook } from '../../testkit/hooks.ts';
 
 /**
  * A fail-closed fence against a real pgpool whose detach cannot be confirmed: the decider decides

@@ -4,7 +4,7 @@ import { keys } from '../../contracts/keys.ts';
 import { RespClient } from '../../hooks/resp.ts';
 import { listPending } from '../../hooks/outbox.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { PREFIX, redisCall, runHook, sandbox, type Sandbox } from './support.ts';
+import { PREFIX, redisCall, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * Stands in for the decider and executor: blocks on the intake stream (XREAD BLOCK, no polling)

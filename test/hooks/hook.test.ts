@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NodeEventSchema } from '../../contracts/events.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { readEvents, runHook, sandbox, type Sandbox } from './support.ts';
+import { readEvents, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 /** Each hook form, spawned for real, lands in the cluster's intake stream as the expected event. */
 const FORMS: { args: string[]; env?: Record<string, string>; expect: Record<string, unknown> }[] = [

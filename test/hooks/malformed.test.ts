@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IntakeRejectionSchema } from '../../contracts/keys.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { readIntake, runHook, sandbox, type Sandbox } from './support.ts';
+import { readIntake, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 type Arg = string | { repeat: string; times: number };
 interface Case {

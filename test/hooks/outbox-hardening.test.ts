@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { HOOK, readEvents, runCli, runHook, sandbox, type HookRun, type Sandbox } from './support.ts';
+import { collect, HOOK, readEvents, runCli, runHook, sandbox, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * The outbox is a queue no single entry can block (issue 12), with modes no umask can narrow
@@ -26,14 +26,7 @@ function runHookWithUmask(umask: string, args: readonly string[]): Promise<HookR
     env: { PATH: process.env.PATH },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr, ms: 0 }));
-  });
+  return collect(child);
 }
 
 describe('outbox: one bad entry is set aside with a reason, never a wall', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending } from '../../hooks/outbox.ts';
 import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { readEvents, runCli, runHook, sandbox, type Sandbox } from './support.ts';
+import { readEvents, runCli, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 const PUBLISH_TIMEOUT_MS = 800;
 // How long a hook takes with Redis down is measured by `npm run bench` (bench/hooks.ts), not asserted here.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { PREFIX, runCli, runHook, sandbox, type Sandbox } from './support.ts';
+import { PREFIX, runCli, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * With redis.sentinel configured, the hook asks a real Sentinel for the current master and

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPending, scanOutbox } from '../../hooks/outbox.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { HOOK, readEvents, sandbox, type HookRun, type Sandbox } from './support.ts';
+import { collect, HOOK, readEvents, sandbox, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * EFM's hooks run as the efm user, pgpool's follow-primary as postgres: two real OS users share
@@ -31,14 +31,7 @@ function hookAs(user: string, args: readonly string[]): Promise<HookRun> {
     ['-u', user, '--', 'sh', '-c', 'umask 027 && exec "$0" "$@"', process.execPath, HOOK, ...args],
     { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr, ms: 0 }));
-  });
+  return collect(child);
 }
 
 describe('hooks run as two OS users and lose nothing', { skip: IS_ROOT ? false : 'needs root to create users' }, () => {

@@ -8,7 +8,7 @@ import { INTAKE_EVENT_FIELD, INTAKE_REJECTION_FIELD, keys } from '../../contract
 import { applyEnv, HookConfigSchema } from '../../hooks/config.ts';
 import * as wire from '../../hooks/wire.ts';
 import { parse as hookYaml } from '../../hooks/yaml-entry.ts';
-import { ROOT } from './support.ts';
+import { ROOT } from '../../testkit/hooks.ts';
 
 /** The hook repeats a few contract details to stay fast; these tests keep the copies honest. */
 describe('hook copies of contract details', () => {

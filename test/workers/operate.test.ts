@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../../contracts/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createPcpOps } from '../../pcp/index.ts';
+import { createMetricsGate } from '../../console/auth.ts';
 import { startFleetMember, type FleetMember } from '../../workers/fleet.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
 import { readState } from '../../lab/state.ts';
@@ -84,7 +85,7 @@ async function baseline(config: Config): Promise<void> {
 async function withMember<T>(fn: (m: FleetMember, config: Config, path: string) => Promise<T>, patch?: (c: Config) => void, http = false): Promise<T> {
   const { config, path } = configFor(patch);
   if (http) config.http.port = 0;
-  const member = await startFleetMember({ config, roles: ['decider', 'executor', 'reconciler'], logger, http });
+  const member = await startFleetMember({ config, roles: ['decider', 'executor', 'reconciler'], logger, http, metricsGate: createMetricsGate(config.http) });
   try {
     await baseline(config);
     return await fn(member, config, path);

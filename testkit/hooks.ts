@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { RespClient, type RespReply } from '../../hooks/resp.ts';
+import { RespClient, type RespReply } from '../hooks/resp.ts';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Running the real hook and CLI as EFM and a DBA would, in a sandbox with its own config and outbox. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const HOOK = join(ROOT, 'bin', 'pcpflow-hook.cjs');
 export const CLI = join(ROOT, 'bin', 'pcpflow.js');
 export const PREFIX = '{pcpflow}';
@@ -84,15 +86,18 @@ function runNode(
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return collect(child, started);
+}
+
+/** A spawned child's output and exit code, once it has closed; `ms` counts from `started`. */
+export function collect(child: ChildProcessByStdio<null, Readable, Readable>, started = process.hrtime.bigint()): Promise<HookRun> {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
-    );
+    child.once('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
   });
 }
 
