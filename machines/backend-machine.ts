@@ -1,4 +1,4 @@
-import { assign, setup, type SnapshotFrom, type StateValue } from 'xstate';
+import { assign, enqueueActions, setup, type ExecutableActionsFrom, type SnapshotFrom, type StateValue } from 'xstate';
 import type { Action, ActionType } from '../contracts/actions.ts';
 import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
 import { PcpflowError } from '../contracts/errors.ts';
@@ -102,6 +102,9 @@ function refOf(event: BackendEvent): ActionRef {
   throw new MachineInvariantError(`event ${event.type} cannot start a PCP action`);
 }
 
+/** The action `request` hands back through transition(): the PCP action to carry out. */
+type IssueAction = { type: 'issue'; params: Action };
+
 const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
 
 const outcomeOf = (event: BackendEvent) => (event.type === 'OUTCOME' ? event : null);
@@ -150,8 +153,11 @@ export const backendMachine = setup({
     observedStandbyUp: ({ event }) => event.type === 'DRIFT' && isUp(event.observed) && event.observed.role === 'standby',
   },
   actions: {
-    /** Starts a PCP action: recorded as pending; the router turns it into a job. */
-    request: assign(({ context, event }, params: { type: ActionType }) => {
+    /**
+     * Starts a PCP action: recorded as pending (no second one until its outcome) and returned by
+     * `transition()` as an `issue` action, which the router turns into a job.
+     */
+    request: enqueueActions<BackendContext, BackendEvent, { type: ActionType }, BackendEvent, never, IssueAction, never>(({ context, event, enqueue }, params) => {
       const ref = refOf(event);
       const action: Action = {
         actionId: ref.actionId,
@@ -163,8 +169,11 @@ export const backendMachine = setup({
         // A detach on the way to a wait carries the primary the wait will be for.
         ...((params.type === 'await-streaming' || params.type === 'detach') && ref.primary !== undefined ? { primary: ref.primary } : {}),
       };
-      return { pending: action, gaveUp: null };
+      enqueue.assign({ pending: action, gaveUp: null });
+      enqueue({ type: 'issue', params: action });
     }),
+    /** The PCP action a transition requests; returned by transition(), never executed here. */
+    issue: (_args, _params: Action) => {},
     completePending: assign({ pending: null }),
     giveUp: assign(({ context, event }) => {
       const o = outcomeOf(event);
@@ -348,6 +357,31 @@ export const backendMachine = setup({
 
 export type BackendMachine = typeof backendMachine;
 export type BackendSnapshot = SnapshotFrom<BackendMachine>;
+
+/** What one transition asks for: the PCP action it requests (at most one) and its audit notes. */
+export interface Effects {
+  requested: Action | null;
+  notes: string[];
+}
+
+type Returned = ExecutableActionsFrom<BackendMachine>;
+
+// XState types a returned action's params as the union over all actions, not per type, so the
+// type is checked here once: `issue` and `note` carry what setup() declares for them.
+const isIssue = (a: Returned): a is Returned & IssueAction => a.type === 'issue';
+const isNote = (a: Returned): a is Returned & { type: 'note'; params: { text: string } } => a.type === 'note';
+
+/** Reads the actions `transition()` returned; they are data for the router, never executed. */
+export function effectsOf(returned: readonly Returned[]): Effects {
+  const effects: Effects = { requested: null, notes: [] };
+  for (const a of returned) {
+    if (isIssue(a)) {
+      if (effects.requested !== null) throw new MachineInvariantError(`one transition requested both ${effects.requested.actionId} and ${a.params.actionId}`);
+      effects.requested = a.params;
+    } else if (isNote(a)) effects.notes.push(a.params.text);
+  }
+  return effects;
+}
 
 /** Every leaf state as a dotted path, in document order; the snapshot codec accepts only these. */
 export const LEAF_PATHS = [

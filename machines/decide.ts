@@ -4,6 +4,7 @@ import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { NodeEvent, NodeEventOf } from '../contracts/events.ts';
 import {
   backendMachine,
+  effectsOf,
   MachineInvariantError,
   leafPathOf,
   stateNameOf,
@@ -173,11 +174,7 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
   const [after, returned] = transition(backendMachine, before, ev);
   const from = leafPathOf(before);
   const to = leafPathOf(after);
-  const pending = after.context.pending;
-  const action = pending && pending.actionId === ref.actionId && before.context.pending?.actionId !== ref.actionId ? pending : null;
-  const notes = returned.flatMap((a) =>
-    a.type === 'note' && a.params && typeof a.params === 'object' && 'text' in a.params ? [String(a.params.text)] : [],
-  );
+  const { requested: action, notes } = effectsOf(returned);
   const changed = from !== to || JSON.stringify(before.context) !== JSON.stringify(after.context);
   w.machines.set(address, after);
   if (action) w.actions.push(action);
