@@ -32,6 +32,7 @@ COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/build ./build
+COPY --from=build /src/audit/lua ./audit/lua
 COPY --from=build /src/workers/lua ./workers/lua
 # A fixed uid/gid so the passfile secret can be given to it (compose: uid/gid 10001, mode 0400).
 RUN groupadd --system --gid 10001 pcpflow \

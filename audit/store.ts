@@ -1,12 +1,11 @@
 import { AuditRecordSchema, type AuditBody, type AuditRecord } from '../contracts/audit.ts';
 import { keys } from '../contracts/keys.ts';
 import type { RedisClient } from '../runtime/redis.ts';
-import { APPEND_AUDIT_LUA } from '../workers/lua/scripts.ts';
-import { runScript } from '../workers/lua/run-script.ts';
 import { formatHead, linkRecords, parseHead, verifyChain, type ChainHead, type VerifyResult } from './chain.ts';
 import { AuditWriteError } from './errors/audit-write-error.ts';
 import { appendJsonl } from './jsonl-sink.ts';
 import { jsonlHead, resetBody } from './anchor.ts';
+import { appendAudit } from './scripts.ts';
 
 /** What a writer links onto: Redis's head, or the anchor when Redis lost the chain (then `reset` comes first). */
 export interface LinkPlan {
@@ -92,13 +91,15 @@ export class AuditStore {
       const headText = await this.redis.get(keys.auditHead(this.prefix, cluster));
       const plan = await this.linkPlan(cluster, headText);
       const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
-      const ok = await runScript(
-        this.redis,
-        APPEND_AUDIT_LUA,
-        [keys.audit(this.prefix, cluster), keys.auditHead(this.prefix, cluster)],
-        [headText ?? '', formatHead(head), this.opts.streamMaxLen?.(cluster) ?? 0, keys.auditChannel(this.prefix), cluster, ...records.map((r) => JSON.stringify(r))],
-      );
-      if (ok === 1) {
+      const ok = await appendAudit(this.redis, {
+        prefix: this.prefix,
+        cluster,
+        expectedHead: headText,
+        nextHead: formatHead(head),
+        records,
+        streamMaxLen: this.opts.streamMaxLen?.(cluster) ?? 0,
+      });
+      if (ok) {
         this.noteHead(cluster, head);
         await this.mirror(cluster, records);
         return records;

@@ -19,9 +19,10 @@ trap 'rm -rf "$stage"' EXIT
 npx tsx scripts/build.ts >/dev/null
 
 prefix=$stage/usr/lib/pcpflow
-mkdir -p "$prefix/workers/lua" "$stage/usr/bin" "$stage/etc/pcpflow" "$stage/lib/systemd/system" \
+mkdir -p "$prefix/audit/lua" "$prefix/workers/lua" "$stage/usr/bin" "$stage/etc/pcpflow" "$stage/lib/systemd/system" \
   "$stage/usr/share/doc/pcpflow" "$stage/DEBIAN"
 cp -r bin build package.json package-lock.json "$prefix/"
+cp audit/lua/*.lua "$prefix/audit/lua/"
 cp workers/lua/*.lua "$prefix/workers/lua/"
 # Production dependencies only, exactly as locked; no install scripts run (none is needed).
 (cd "$prefix" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)

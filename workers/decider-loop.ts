@@ -3,6 +3,7 @@ import { keys } from '../contracts/keys.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { ClusterDecider, type DeciderDeps } from './decider.ts';
+import { recordPass, type DeciderPass } from './pass-outcome.ts';
 import { isRedisRefusal } from './refusal-backoff.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 
@@ -41,19 +42,45 @@ export class DeciderLoop {
   }
 
   private async drainOne(d: ClusterDecider): Promise<number> {
+    const pass = await this.passOver(d);
+    recordPass(this.deps, d.cluster.name, pass);
+    switch (pass.outcome) {
+      case 'decided':
+      case 'lost-race':
+        return pass.entries;
+      case 'nothing-new':
+      case 'no-snapshot-yet':
+      case 'redis-refused':
+      case 'failed':
+        return 0;
+    }
+  }
+
+  /** Drains one cluster until its intake has nothing more, and says how that went. */
+  private async passOver(d: ClusterDecider): Promise<DeciderPass> {
     let n = 0;
     try {
       for (;;) {
         const r = await d.drain();
-        n += r.done;
-        if (r.lastId !== null) this.positions.set(d.cluster.name, r.lastId);
-        else {
-          const state = await loadSnapshot(this.deps.redis, this.deps.prefix, d.cluster.name);
-          if (state) this.positions.set(d.cluster.name, state.lastId);
+        switch (r.outcome) {
+          case 'no-snapshot-yet':
+            this.refused.delete(d.cluster.name);
+            return { loop: 'decider', outcome: 'no-snapshot-yet', reason: r.reason };
+          case 'lost-race': {
+            n += r.done;
+            const state = await loadSnapshot(this.deps.redis, this.deps.prefix, d.cluster.name);
+            if (state) this.positions.set(d.cluster.name, state.lastId);
+            this.refused.delete(d.cluster.name);
+            return { loop: 'decider', outcome: 'lost-race', entries: n };
+          }
+          case 'drained':
+            n += r.done;
+            this.positions.set(d.cluster.name, r.lastId);
+            if (r.more) continue;
+            this.refused.delete(d.cluster.name);
+            return n > 0 ? { loop: 'decider', outcome: 'decided', entries: n } : { loop: 'decider', outcome: 'nothing-new' };
         }
-        if (!r.more) break;
       }
-      this.refused.delete(d.cluster.name);
     } catch (err) {
       if (isRedisRefusal(err)) {
         // Retrying at once cannot help (an ACL, a password, a replica): pause this cluster.
@@ -63,11 +90,11 @@ export class DeciderLoop {
           { err, cluster: d.cluster.name, pauseMs },
           `Redis refused a command of the decider; cluster ${d.cluster.name} waits ${pauseMs} ms. Check the Redis user's ACL (README, Deployment notes) and password.`,
         );
-      } else {
-        this.deps.logger.error({ err, cluster: d.cluster.name }, 'decider step failed; will retry');
+        return { loop: 'decider', outcome: 'redis-refused', pauseMs, error: err };
       }
+      this.deps.logger.error({ err, cluster: d.cluster.name }, 'decider step failed; will retry');
+      return { loop: 'decider', outcome: 'failed', error: err };
     }
-    return n;
   }
 
   private paused(d: ClusterDecider): boolean {
@@ -121,9 +148,9 @@ export class DeciderLoop {
       }
       if (!res) continue;
       const names = new Set(res.map(([key]) => key));
-      const progressed = await this.drainMany(ready.filter((d) => names.has(keys.intake(this.deps.prefix, d.cluster.name))));
+      const decided = await this.drainMany(ready.filter((d) => names.has(keys.intake(this.deps.prefix, d.cluster.name))));
       // Another fleet member may have decided these entries; our positions were refreshed.
-      if (progressed === 0) await new Promise((r) => setTimeout(r, 20));
+      if (decided === 0) await new Promise((r) => setTimeout(r, 20));
     }
   }
 

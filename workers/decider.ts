@@ -3,19 +3,17 @@ import type { Action } from '../contracts/actions.ts';
 import type { AuditBody } from '../contracts/audit.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import { keys, type EventResult } from '../contracts/keys.ts';
-import { formatAddress } from '../contracts/address.ts';
 import type { AuditStore, LinkPlan } from '../audit/store.ts';
-import { formatHead, linkRecords, parseHead } from '../audit/chain.ts';
-import { decide, decisionBodies, encodeSnapshot, initialSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
-import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
+import { formatHead, linkRecords } from '../audit/chain.ts';
+import { decide, decisionBodies, encodeSnapshot, policyOf, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
+import type { PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
-import { COMMIT_DECISION_LUA } from './lua/scripts.ts';
-import { runScript } from './lua/run-script.ts';
+import { ActionDispatcher, jobFor } from './action-dispatch.ts';
+import { commitDecision } from './commit-decision.ts';
+import { planBootstrap } from './decider-bootstrap.ts';
 import { parseIntakeEntry, type IntakeEntry } from './intake.ts';
 import { loadSnapshot, type StoredSnapshot } from './snapshot-store.ts';
-import { ActionJobSchema, type ActionJob } from './topology.ts';
-import { backendListMismatches, nodeForBackend } from './backend-list.ts';
 import type { Metrics } from './metrics.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
@@ -38,12 +36,25 @@ export interface DeciderDeps {
 
 export class DeciderConflict extends Error {}
 
-export interface DrainResult {
-  done: number;
-  /** The batch was full: more entries may be waiting. */
-  more: boolean;
-  /** The position after this drain, or null when unknown (lost a race, or not bootstrapped). */
-  lastId: string | null;
+/** How one drain of a cluster's intake ended. */
+export type DrainResult =
+  /** No snapshot, and pgpool could not be asked for one: the entries wait in the intake. */
+  | { outcome: 'no-snapshot-yet'; reason: string }
+  /** Another fleet member committed first; `done` entries were decided before that. */
+  | { outcome: 'lost-race'; done: number }
+  /** `done` entries decided up to `lastId`; `more` when the batch was full and more may wait. */
+  | { outcome: 'drained'; done: number; more: boolean; lastId: string };
+
+/** One step's writes besides the snapshot: what `commit` hands to the commit script. */
+interface StepWrites {
+  bodies: AuditBody[];
+  actions: Action[];
+  /** The decided event (its seen marker and, with `result`, what its hook reads); null for none. */
+  eventId: string | null;
+  result: EventResult | null;
+  /** The audit head read just before deciding (saves a read), and where records link on. */
+  knownHead?: string | null;
+  knownPlan?: LinkPlan;
 }
 
 /**
@@ -54,12 +65,14 @@ export interface DrainResult {
  */
 export class ClusterDecider {
   private readonly now: () => Date;
+  private readonly dispatcher: ActionDispatcher;
 
   constructor(
     readonly cluster: ClusterConfig,
     private readonly deps: DeciderDeps,
   ) {
     this.now = deps.now ?? (() => new Date());
+    this.dispatcher = new ActionDispatcher(deps.redis, deps.queue, deps.prefix, cluster.name);
   }
 
   private get prefix(): string {
@@ -68,72 +81,30 @@ export class ClusterDecider {
 
   /** Loads the stored state, creating it from pgpool's live view the first time. */
   async state(): Promise<StoredSnapshot | null> {
+    const s = await this.stateOrReason();
+    return 'reason' in s ? null : s;
+  }
+
+  private async stateOrReason(): Promise<StoredSnapshot | { reason: string }> {
     const stored = await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
     if (stored) return stored;
-    return this.bootstrap();
-  }
-
-  private async bootstrap(): Promise<StoredSnapshot | null> {
-    let observed;
+    const plan = await planBootstrap(this.cluster, this.deps, this.now());
+    if (!plan.ready) return { reason: plan.reason };
+    const { snapshot, body, headText, plan: link } = plan.step;
     try {
-      observed = await this.deps.pcpFor(this.cluster).nodes({ deadlineMs: callBudgetMs(this.cluster) });
+      return await this.commit(null, snapshot, '0-0', { bodies: [body], actions: [], eventId: null, result: null, knownHead: headText, knownPlan: link });
     } catch (err) {
-      this.deps.logger.warn({ cluster: this.cluster.name, err }, 'cannot bootstrap: pgpool unreachable; events wait in the intake');
-      return null;
-    }
-    const mismatches = backendListMismatches(this.cluster, observed.nodes);
-    for (const m of mismatches) this.deps.logger.warn({ cluster: this.cluster.name }, m);
-    const backends = this.cluster.backends.map((b) => {
-      const node = nodeForBackend(b, observed.nodes);
-      return {
-        address: formatAddress({ host: b.address, port: b.port }),
-        role: node?.role ?? ('standby' as const),
-        attached: node ? node.status === 'up' || node.status === 'waiting' : false,
-      };
-    });
-    const snapshot = initialSnapshot({
-      cluster: this.cluster.name,
-      backends,
-      policy: policyOf(this.cluster.fence),
-    });
-    const table = backends.map((b) => `${b.address} ${b.role} ${b.attached ? 'attached' : 'detached'}`).join('; ');
-    const headText = await this.deps.redis.get(keys.auditHead(this.prefix, this.cluster.name));
-    const plan = await this.deps.audit.linkPlan(this.cluster.name, headText);
-    const redisSeq = parseHead(headText).seq;
-    const lost = plan.reset !== null || redisSeq > 0;
-    if (lost)
-      this.deps.logger.error(
-        { cluster: this.cluster.name, auditSeqInRedis: redisSeq, anchorSeq: plan.reset ? plan.base.seq : null },
-        `the decision state of cluster ${this.cluster.name} is gone from Redis; re-bootstrapping from pgpool's live view`,
-      );
-    const why = lost
-      ? `The decision state of cluster ${this.cluster.name} was gone from Redis${plan.reset ? ` along with audit records after seq ${plan.base.seq}` : ` while its audit chain (seq ${redisSeq}) was not`}: EFM events decided before are not replayed; re-bootstrapped`
-      : `No decision state existed for cluster ${this.cluster.name}; started`;
-    const body: AuditBody = {
-      kind: 'decision',
-      cluster: this.cluster.name,
-      at: this.now().toISOString(),
-      backend: null,
-      to: 'bootstrapped',
-      endpoint: observed.endpoint,
-      note: `${why} from pgpool's live view at ${observed.endpoint}: ${table}.${mismatches.map((m) => ` Warning: ${m}.`).join('')}`,
-      // Structured too, so a timeline knows each backend's first state and pgpool's view of it.
-      payload: { bootstrap: backends },
-      snapshot,
-    };
-    try {
-      return await this.commit(null, snapshot, '0-0', [body], [], null, null, undefined, headText, plan);
-    } catch (err) {
+      if (!(err instanceof DeciderConflict)) throw err;
       // Another fleet member bootstrapped first: use its state.
-      if (err instanceof DeciderConflict) return loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
-      throw err;
+      return (await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name)) ?? { reason: 'another fleet member bootstrapped first and its state is gone again' };
     }
   }
 
-  /** Decides every entry after the stored position (up to `max`); returns how many it consumed. */
+  /** Decides every entry after the stored position (up to `max`), then dispatches what is pending. */
   async drain(max = 100): Promise<DrainResult> {
-    let state = await this.state();
-    if (!state) return { done: 0, more: false, lastId: null };
+    const loaded = await this.stateOrReason();
+    if ('reason' in loaded) return { outcome: 'no-snapshot-yet', reason: loaded.reason };
+    let state = loaded;
     const entries = await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
     let done = 0;
     let conflict = false;
@@ -148,8 +119,9 @@ export class ClusterDecider {
         break;
       }
     }
-    await this.dispatchPending();
-    return { done, more: !conflict && entries.length === max, lastId: conflict ? null : state.lastId };
+    await this.dispatcher.dispatchPending();
+    if (conflict) return { outcome: 'lost-race', done };
+    return { outcome: 'drained', done, more: entries.length === max, lastId: state.lastId };
   }
 
   private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<StoredSnapshot> {
@@ -165,40 +137,38 @@ export class ClusterDecider {
       note,
       ...extra,
     });
+    const recordOnly = (body: AuditBody) => this.commit(state, state.snapshot, entry.id, { bodies: [body], actions: [], eventId: null, result: null });
     switch (entry.kind) {
       case 'rejected-by-hook': {
         const r = entry.rejection;
-        const body = only('event-rejected', `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`, {
-          payload: { argv: r.argv, at: r.at },
-        });
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
-        return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+        return recordOnly(
+          only('event-rejected', `The ${r.source} hook refused its input (exit 2) and published nothing: ${r.reason}.`, {
+            payload: { argv: r.argv, at: r.at },
+          }),
+        );
       }
-      case 'invalid': {
-        const body = only('event-rejected', `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`, {
-          payload: { raw: entry.raw },
-        });
+      case 'invalid':
         this.deps.metrics?.events.inc({ cluster, disposition: 'rejected' });
-        return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
-      }
+        return recordOnly(
+          only('event-rejected', `Intake entry ${entry.id} was not a valid event (${entry.reason}); it was skipped.`, {
+            payload: { raw: entry.raw },
+          }),
+        );
       case 'event':
         break;
     }
     const event = entry.event;
     const about = { eventId: event.eventId, eventType: event.type, backend: event.backend };
-    if (event.cluster !== cluster) {
-      const body = only('event-rejected', `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`, about);
-      return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
-    }
-    const seenKey = keys.seen(this.prefix, cluster, event.eventId);
+    if (event.cluster !== cluster)
+      return recordOnly(only('event-rejected', `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`, about));
     // One round trip for both reads; the commit's compare-and-set catches a head that moves after.
-    const [seen, head] = (await this.deps.redis.pipeline().exists(seenKey).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
+    const [seen, head] = (await this.deps.redis.pipeline().exists(keys.seen(this.prefix, cluster, event.eventId)).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
     if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
     const headText = (head?.[1] as string | null | undefined) ?? null;
     if (seen?.[1] === 1) {
-      const body = only('event-duplicate', `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`, about);
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
-      return this.commit(state, state.snapshot, entry.id, [body], [], null, null);
+      return recordOnly(only('event-duplicate', `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`, about));
     }
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
@@ -213,116 +183,40 @@ export class ClusterDecider {
       actionIds: [...decision.actions.map((a) => a.actionId), ...decision.awaits],
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    const next = await this.commit(state, decision.snapshot, entry.id, bodies, decision.actions, seenKey, result, event.eventId, headText);
+    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result, knownHead: headText });
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
     for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
     return next;
   }
 
-  private jobFor(action: Action): ActionJob {
-    const t = this.cluster.timeouts;
-    if (action.type === 'await-streaming') {
-      const w = this.cluster.streamCheck;
-      return ActionJobSchema.parse({
-        action,
-        retry: this.cluster.retry,
-        verifyMs: w.deadlineMs,
-        pollIntervalMs: w.pollIntervalMs,
-        deadlineMs: w.deadlineMs + t.connectMs * 2 + t.readMs,
-      });
-    }
-    return ActionJobSchema.parse({
-      action,
-      retry: this.cluster.retry,
-      verifyMs: t.verifyMs,
-      deadlineMs: t.connectMs + t.readMs * 4 + t.verifyMs,
-    });
-  }
-
-  private async commit(
-    state: StoredSnapshot | null,
-    snapshot: ClusterSnapshot,
-    intakeId: string,
-    bodies: AuditBody[],
-    actions: Action[],
-    seenKey: string | null,
-    result: EventResult | null,
-    eventId?: string,
-    knownHead?: string | null,
-    knownPlan?: LinkPlan,
-  ): Promise<StoredSnapshot> {
+  private async commit(state: StoredSnapshot | null, snapshot: ClusterSnapshot, intakeId: string, w: StepWrites): Promise<StoredSnapshot> {
     const cluster = this.cluster.name;
-    const headText = knownHead !== undefined ? knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
-    const plan = knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
-    const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
+    const headText = w.knownHead !== undefined ? w.knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+    const plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
+    const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...w.bodies] : w.bodies);
     const version = state ? String(Number(state.version) + 1) : '1';
-    const pendingTexts = actions.map((a) => JSON.stringify(this.jobFor(a)));
-    const ok = await runScript(
-      this.deps.redis,
-      COMMIT_DECISION_LUA,
-      [
-        keys.snapshot(this.prefix, cluster),
-        keys.audit(this.prefix, cluster),
-        keys.auditHead(this.prefix, cluster),
-        keys.pendingActions(this.prefix, cluster),
-        // "none" is the snapshot key again, never '': see commit-decision.lua.
-        seenKey ?? keys.snapshot(this.prefix, cluster),
-        result && eventId ? keys.eventResult(this.prefix, cluster, eventId) : keys.snapshot(this.prefix, cluster),
-      ],
-      [
-        state?.version ?? '',
-        version,
-        encodeSnapshot(snapshot),
-        intakeId,
-        headText ?? '',
-        formatHead(head),
-        JSON.stringify(result ?? {}),
-        RESULT_TTL_S,
-        SEEN_TTL_S,
-        this.cluster.audit.streamMaxLen,
-        keys.auditChannel(this.prefix),
-        cluster,
-        records.length,
-        ...records.map((r) => JSON.stringify(r)),
-        actions.length,
-        ...pendingTexts,
-      ],
-    );
-    if (ok !== 1) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
+    const pendingTexts = w.actions.map((a) => JSON.stringify(jobFor(this.cluster, a)));
+    const ok = await commitDecision(this.deps.redis, {
+      prefix: this.prefix,
+      cluster,
+      expected: { version: state?.version ?? null, head: headText },
+      next: { version, snapshot: encodeSnapshot(snapshot), lastId: intakeId, head: formatHead(head) },
+      records,
+      actions: pendingTexts,
+      seen: w.eventId !== null ? { eventId: w.eventId, ttlS: SEEN_TTL_S } : null,
+      result: w.eventId !== null && w.result ? { eventId: w.eventId, value: w.result, ttlS: RESULT_TTL_S } : null,
+      streamMaxLen: this.cluster.audit.streamMaxLen,
+    });
+    if (!ok) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
     this.deps.audit.noteHead(cluster, head);
-    if (pendingTexts.length) await this.dispatch(pendingTexts);
+    if (pendingTexts.length) await this.dispatcher.dispatch(pendingTexts);
     await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
     return { version, lastId: intakeId, snapshot };
   }
 
-  /**
-   * Hands committed actions to BullMQ. The job id is the action id, so a crash between the add
-   * and the list trim re-adds the same job id, which BullMQ ignores while the job is kept.
-   */
-  async dispatchPending(): Promise<number> {
-    const pending = await this.deps.redis.lrange(keys.pendingActions(this.prefix, this.cluster.name), 0, 99);
-    if (pending.length) await this.dispatch(pending);
-    return pending.length;
-  }
-
-  /**
-   * Adds the jobs, then removes exactly those list items. Safe against a crash in between (the
-   * next drain re-adds the same job ids, which BullMQ ignores while the jobs are kept) and against
-   * two deciders dispatching at once (LREM removes one copy per item).
-   */
-  private async dispatch(texts: readonly string[]): Promise<void> {
-    const jobs = texts.map((text) => ActionJobSchema.parse(JSON.parse(text)));
-    await this.deps.queue.addBulk(
-      jobs.map((job) => ({
-        name: job.action.type,
-        data: job,
-        opts: { jobId: job.action.actionId, attempts: job.retry.attempts, backoff: { type: 'pcpflow' } },
-      })),
-    );
-    const key = keys.pendingActions(this.prefix, this.cluster.name);
-    const pipe = this.deps.redis.pipeline();
-    for (const text of texts) pipe.lrem(key, 1, text);
-    await pipe.exec();
+  /** Dispatches actions a commit left in the pending list (this decider's, or a crashed one's). */
+  dispatchPending(): Promise<number> {
+    return this.dispatcher.dispatchPending();
   }
 }

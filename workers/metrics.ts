@@ -19,6 +19,12 @@ export function createMetrics(version = 'unknown') {
       registers: [registry],
     }),
     retries: new Counter({ name: 'pcpflow_action_retries_total', help: 'Action attempts that will be retried', registers: [registry] }),
+    loopPasses: new Counter({
+      name: 'pcpflow_loop_passes_total',
+      help: 'Passes of the decider loop and the reconciler over one cluster, by how each ended (decided, nothing-new, in-step, drift-sent-for-repair, ...)',
+      labelNames: ['loop', 'outcome'] as const,
+      registers: [registry],
+    }),
     drift: new Counter({ name: 'pcpflow_drift_total', help: 'Drift found by the reconciler', labelNames: ['cluster'] as const, registers: [registry] }),
     pgpoolReachable: new Gauge({
       name: 'pcpflow_pgpool_reachable',

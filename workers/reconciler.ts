@@ -12,6 +12,7 @@ import { hasUndecided } from './at-rest.ts';
 import { newEventId, publishEvent } from './intake.ts';
 import type { Metrics } from './metrics.ts';
 import { loadSnapshot } from './snapshot-store.ts';
+import { recordPass, type ReconcilerPass } from './pass-outcome.ts';
 
 export interface ReconcilerDeps {
   redis: RedisClient;
@@ -41,7 +42,11 @@ export class Reconciler {
 
   start(): void {
     for (const c of this.clusters) {
-      const tick = () => void this.check(c).catch((err: unknown) => this.deps.logger.error({ err, cluster: c.name }, 'reconcile failed'));
+      const tick = () =>
+        void this.check(c).catch((err: unknown) => {
+          this.deps.logger.error({ err, cluster: c.name }, 'reconcile failed');
+          recordPass(this.deps, c.name, { loop: 'reconciler', outcome: 'failed', error: err });
+        });
       this.timers.push(setInterval(tick, c.reconcileIntervalMs));
     }
   }
@@ -68,20 +73,27 @@ export class Reconciler {
 
   /** One pass for one cluster; returns the drift and retry events it published. */
   async check(cluster: ClusterConfig): Promise<NodeEvent[]> {
+    const { pass, events } = await this.pass(cluster);
+    recordPass(this.deps, cluster.name, pass);
+    return events;
+  }
+
+  private async pass(cluster: ClusterConfig): Promise<{ pass: ReconcilerPass; events: NodeEvent[] }> {
     const { redis, prefix } = this.deps;
+    const ended = (p: ReconcilerPass, events: NodeEvent[] = []) => ({ pass: p, events });
     const stored = await loadSnapshot(redis, prefix, cluster.name);
     await this.gauges(cluster, stored?.snapshot ?? null).catch((err: unknown) => this.deps.logger.warn({ err, cluster: cluster.name }, 'cannot update gauges'));
     const lease = await redis.set(keys.reconcilerLease(prefix, cluster.name), this.deps.workerId, 'PX', Math.max(500, cluster.reconcileIntervalMs - 100), 'NX');
-    if (lease !== 'OK') return [];
+    if (lease !== 'OK') return ended({ loop: 'reconciler', outcome: 'lease-held-elsewhere' });
     const state = await loadSnapshot(redis, prefix, cluster.name);
-    if (!state) return [];
-    if (await hasUndecided(redis, prefix, cluster.name, state)) return [];
+    if (!state) return ended({ loop: 'reconciler', outcome: 'no-snapshot-yet' });
+    if (await hasUndecided(redis, prefix, cluster.name, state)) return ended({ loop: 'reconciler', outcome: 'intake-not-drained' });
     let view: PgpoolsView<PcpNode>;
     try {
       view = await this.deps.pcpFor(cluster).pgpools({ deadlineMs: callBudgetMs(cluster) });
     } catch (err) {
       this.deps.logger.warn({ cluster: cluster.name, err }, 'reconciler cannot read pgpool node info; will retry next interval');
-      return [];
+      return ended({ loop: 'reconciler', outcome: 'pgpool-unreachable', error: err });
     }
     if (this.deps.metrics) recordPgpoolMetrics(this.deps.metrics, cluster.name, view);
     await auditPgpoolViews({ ...this.deps, cluster: cluster.name }, view);
@@ -91,15 +103,18 @@ export class Reconciler {
         { cluster: cluster.name, pgpools: view.pgpools.map((p) => ({ endpoint: p.endpoint, reachable: p.reachable, role: p.watchdogRole })) },
         'no pgpool view to trust this pass (none answered, or they disagree and the watchdog leader did not answer); nothing repaired',
       );
-      return [];
+      return ended({ loop: 'reconciler', outcome: 'no-trusted-view' });
     }
     const held = new Set(state.snapshot.maintenance.map((m) => m.backend));
     const drift = findDrift(state.snapshot, observed.nodes);
     const events: NodeEvent[] = await this.retryAttention(cluster, state.snapshot);
+    const retried = events.length;
+    let heldDrift = 0;
     for (const d of drift) {
       if (held.has(d.backend)) {
         // Maintenance: the operator owns the backend; say what differs, act on nothing.
         this.deps.logger.warn({ cluster: cluster.name, backend: d.backend, observed: d.observed, expected: d.expected }, 'drift on a backend in maintenance: reported, not repaired');
+        heldDrift++;
         continue;
       }
       const event: NodeEvent = {
@@ -121,7 +136,11 @@ export class Reconciler {
       this.deps.logger.warn({ cluster: cluster.name, backend: d.backend, observed: d.observed, expected: d.expected, endpoint: observed.endpoint }, 'drift between pgpool and pcpflow');
       events.push(event);
     }
-    return events;
+    const published = events.length - retried;
+    if (published > 0) return ended({ loop: 'reconciler', outcome: 'drift-sent-for-repair', drift: published, held: heldDrift, retried }, events);
+    if (heldDrift > 0) return ended({ loop: 'reconciler', outcome: 'drift-held-in-maintenance', held: heldDrift, retried }, events);
+    if (retried > 0) return ended({ loop: 'reconciler', outcome: 'attention-retried', retried }, events);
+    return ended({ loop: 'reconciler', outcome: 'in-step' }, events);
   }
 
   /**

@@ -61,6 +61,7 @@ describe('Debian package (npm run package:deb)', { skip: canRun ? false : 'needs
       '/usr/lib/pcpflow/bin/pcpflow-hook.cjs',
       '/usr/lib/pcpflow/build/main.js',
       '/usr/lib/pcpflow/workers/lua/commit-decision.lua',
+      '/usr/lib/pcpflow/audit/lua/append-records.lua',
       '/usr/lib/pcpflow/node_modules/bullmq/package.json',
       '/usr/bin/pcpflow -> ../lib/pcpflow/bin/pcpflow.js',
       '/usr/bin/pcpflow-hook -> ../lib/pcpflow/bin/pcpflow-hook.cjs',

@@ -2,6 +2,7 @@
 -- position, the audit records (with a chain-head check), the actions to dispatch, the event's
 -- result for synchronous hooks, and the seen-marker of the event id.
 -- Returns 1 on success, 0 when another writer got there first (the caller reloads and retries).
+-- Arguments are laid out by workers/commit-decision.ts (commitDecision), the only caller.
 --
 -- KEYS[1] snapshot hash   KEYS[2] audit stream   KEYS[3] audit head   KEYS[4] pending actions list
 -- KEYS[5] seen key   KEYS[6] event result key; either is KEYS[1] again when there is none: an
@@ -10,6 +11,7 @@
 -- ARGV[4] intake id consumed   ARGV[5] expected head ('' = empty chain)   ARGV[6] new head
 -- ARGV[7] event result JSON   ARGV[8] result ttl s   ARGV[9] seen ttl s   ARGV[10] stream maxlen (0 = all)
 -- ARGV[11] audit channel   ARGV[12] cluster   ARGV[13] n records, then records, then n actions, then actions
+--- @include "../../audit/lua/append-records.lua"
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '') ~= ARGV[1] then return 0 end
 local head = redis.call('GET', KEYS[3])
@@ -18,18 +20,7 @@ if (head or '') ~= ARGV[5] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'lastId', ARGV[4])
 
 local n = tonumber(ARGV[13])
-local maxlen = tonumber(ARGV[10])
-for i = 1, n do
-  if maxlen > 0 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'r', ARGV[13 + i])
-  else
-    redis.call('XADD', KEYS[2], '*', 'r', ARGV[13 + i])
-  end
-end
-if n > 0 then
-  redis.call('SET', KEYS[3], ARGV[6])
-  redis.call('PUBLISH', ARGV[11], ARGV[12])
-end
+appendAuditRecords(KEYS[2], KEYS[3], ARGV[6], tonumber(ARGV[10]), ARGV[11], ARGV[12], 14, 13 + n)
 
 local a = tonumber(ARGV[14 + n])
 for i = 1, a do

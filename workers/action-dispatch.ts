@@ -1,0 +1,68 @@
+import type { Queue } from 'bullmq';
+import type { Action } from '../contracts/actions.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
+import { keys } from '../contracts/keys.ts';
+import type { RedisClient } from '../runtime/redis.ts';
+import { ActionJobSchema, type ActionJob } from './topology.ts';
+
+/** The job of an action: its retries and the deadlines its attempts work within, from the cluster's config. */
+export function jobFor(cluster: ClusterConfig, action: Action): ActionJob {
+  const t = cluster.timeouts;
+  if (action.type === 'await-streaming') {
+    const w = cluster.streamCheck;
+    return ActionJobSchema.parse({
+      action,
+      retry: cluster.retry,
+      verifyMs: w.deadlineMs,
+      pollIntervalMs: w.pollIntervalMs,
+      deadlineMs: w.deadlineMs + t.connectMs * 2 + t.readMs,
+    });
+  }
+  return ActionJobSchema.parse({
+    action,
+    retry: cluster.retry,
+    verifyMs: t.verifyMs,
+    deadlineMs: t.connectMs + t.readMs * 4 + t.verifyMs,
+  });
+}
+
+/**
+ * Moves a cluster's committed actions from its pending list (written by the decider's commit)
+ * into BullMQ. The job id is the action id, so a crash between the add and the list trim
+ * re-adds the same job id, which BullMQ ignores while the job is kept.
+ */
+export class ActionDispatcher {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly queue: Queue,
+    private readonly prefix: string,
+    private readonly cluster: string,
+  ) {}
+
+  /** Dispatches whatever is pending (left by this step, or by a decider that crashed after its commit). */
+  async dispatchPending(): Promise<number> {
+    const pending = await this.redis.lrange(keys.pendingActions(this.prefix, this.cluster), 0, 99);
+    if (pending.length) await this.dispatch(pending);
+    return pending.length;
+  }
+
+  /**
+   * Adds the jobs, then removes exactly those list items. Safe against a crash in between (the
+   * next drain re-adds the same job ids, which BullMQ ignores while the jobs are kept) and against
+   * two deciders dispatching at once (LREM removes one copy per item).
+   */
+  async dispatch(texts: readonly string[]): Promise<void> {
+    const jobs = texts.map((text) => ActionJobSchema.parse(JSON.parse(text)));
+    await this.queue.addBulk(
+      jobs.map((job) => ({
+        name: job.action.type,
+        data: job,
+        opts: { jobId: job.action.actionId, attempts: job.retry.attempts, backoff: { type: 'pcpflow' } },
+      })),
+    );
+    const key = keys.pendingActions(this.prefix, this.cluster);
+    const pipe = this.redis.pipeline();
+    for (const text of texts) pipe.lrem(key, 1, text);
+    await pipe.exec();
+  }
+}
