@@ -27,8 +27,6 @@ const LAYERS: readonly (readonly string[])[] = [
  * named: an exception without an owner becomes the rule.
  */
 const TEMPORARY_EXCEPTIONS: ReadonlyArray<{ from: string; to: string; why: string }> = [
-  // The audit XADD script moves to audit/ with the typed script layer (issue 15, "Redis scripts").
-  { from: 'audit/store.ts', to: 'workers/lua/', why: 'append-audit Lua script still lives in workers/lua/' },
 ];
 
 const root = join(import.meta.dirname, '..');
