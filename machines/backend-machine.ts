@@ -92,6 +92,24 @@ export type BackendEvent =
 
 export type BackendEventType = BackendEvent['type'];
 
+/**
+ * Why an event changes nothing, kept in the machine next to the transitions it did not take, so the
+ * audit trail and the diagram read the same words. `{name}` is filled in from the backend and the
+ * event by unhandled.ts: event, path, actionId, pending, gaveUp, observed, expected.
+ */
+export interface StateMeta {
+  /**
+   * Why an event reaching this state changes nothing; `*` answers for any other event. The
+   * innermost state that answers wins. `DRIFT.unexpected` is a drift report that differs from what
+   * the state expects (`DRIFT` one that matches it).
+   */
+  unhandled?: Partial<Record<BackendEventType | 'DRIFT.unexpected' | '*', string>>;
+  /** Root only: why an event that would start a PCP action waits while one is in flight (the `idle` guard). */
+  inFlight?: string;
+  /** Root only: why an outcome changes nothing in any state: no action of that id is in flight. */
+  lateOutcome?: string;
+}
+
 /** A programming error inside the decision core: an event reached a transition it cannot serve. */
 export class MachineInvariantError extends PcpflowError {
   readonly code = 'MACHINE_INVARIANT';
@@ -114,6 +132,7 @@ export const backendMachine = setup({
     context: {} as BackendContext,
     events: {} as BackendEvent,
     input: {} as BackendInput,
+    meta: {} as StateMeta,
   },
   guards: {
     idle: ({ context }) => context.pending === null,
@@ -189,6 +208,22 @@ export const backendMachine = setup({
   id: 'backend',
   context: ({ input }) => ({ address: input.address, origin: input.origin, pending: null, gaveUp: null }),
   initial: 'boot',
+  meta: {
+    inFlight: '{pending} is still in flight for it; no second action until its outcome arrives',
+    lateOutcome: 'no action {actionId} is in flight for it (a late or repeated outcome)',
+    unhandled: {
+      DRIFT: 'pgpool shows it {observed}, as the machine expects ({expected} in {path}); nothing to repair',
+      'DRIFT.unexpected':
+        "pgpool shows it {observed}, the machine expects {expected} ({path}); no action on this backend itself: the cluster's repair is in the other entries of this decision",
+      REBUILD_DONE: 'it is not being rebuilt',
+      RETRY: 'it is not in attention',
+      CLEAR: 'it is not in attention',
+      STREAMING: 'it is not waiting to stream from a new primary',
+      AWAIT_STREAM: 'it is not waiting to stream from a new primary',
+      STEP_ASIDE: 'it is not in load balancing',
+      '*': '{event} does not apply in state {path}',
+    },
+  },
   on: {
     OUTCOME: [
       // Nothing was asked of pgpool: the wait ended because the standby follows the new primary.
@@ -215,6 +250,12 @@ export const backendMachine = setup({
     },
     up: {
       initial: 'serving',
+      meta: {
+        unhandled: {
+          ATTACH: 'already attached and load balanced',
+          ATTACH_FOLLOWING: 'already attached, or already waiting until it streams from the new primary',
+        },
+      },
       on: {
         DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
         REBUILD_STARTED: {
@@ -253,6 +294,7 @@ export const backendMachine = setup({
         // reads to a standby still replaying the old primary's WAL. Always with an action in
         // flight: the detach that takes it out, then the wait on its streaming.
         awaitingStream: {
+          meta: { unhandled: { STEP_ASIDE: 'already out of load balancing until it streams from the new primary ({path})' } },
           on: {
             AWAIT_STREAM: { guard: 'idle', actions: { type: 'request', params: { type: 'await-streaming' } } },
             STREAMING: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
@@ -275,6 +317,12 @@ export const backendMachine = setup({
       },
     },
     detached: {
+      meta: {
+        unhandled: {
+          DETACH: 'already detached',
+          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
+        },
+      },
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
         ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
@@ -289,6 +337,15 @@ export const backendMachine = setup({
       },
     },
     promoted: {
+      meta: {
+        unhandled: {
+          ATTACH: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
+          ATTACH_FOLLOWING: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
+          PROMOTE: "already pgpool's primary",
+          FOLLOW_PRIMARY: 'pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift',
+          REBUILD_STARTED: "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it",
+        },
+      },
       on: {
         DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
         DEMOTE: {
@@ -304,6 +361,13 @@ export const backendMachine = setup({
     },
     rebuilding: {
       initial: 'awaiting',
+      meta: {
+        unhandled: {
+          DETACH: 'already kept out while it is rebuilt',
+          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
+          FAILED_PRIMARY: 'already out of pgpool and waiting for its rebuild',
+        },
+      },
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
         ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
@@ -314,11 +378,12 @@ export const backendMachine = setup({
       },
       states: {
         awaiting: {},
-        inProgress: {},
+        inProgress: { meta: { unhandled: { REBUILD_STARTED: "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it" } } },
         done: {},
       },
     },
     attention: {
+      meta: { unhandled: { '*': 'it needs attention since {gaveUp}; only an outcome, a drift report or an operator event moves it' } },
       on: {
         OUTCOME: [
           { guard: { type: 'lateSuccess', params: { type: 'attach' } }, target: 'up', actions: 'clearGaveUp' },

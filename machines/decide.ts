@@ -14,7 +14,8 @@ import {
   type LeafPath,
 } from './backend-machine.ts';
 import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
-import { expectedFor, resolveBackend } from './views.ts';
+import { unhandledReason } from './unhandled.ts';
+import { resolveBackend } from './views.ts';
 
 /**
  * The decision core: (snapshot, event, now) → (next snapshot, PCP actions, audit entries).
@@ -95,65 +96,6 @@ function pathOf(w: Work, address: string): LeafPath {
   return leafPathOf(machineOf(w, address));
 }
 
-/** Why a backend machine did not handle an event, in words a DBA reads in the audit trail. */
-function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
-  const path = leafPathOf(snap);
-  const state = stateNameOf(path);
-  const { pending, gaveUp } = snap.context;
-  if (ev.type === 'OUTCOME') return `no action ${ev.actionId} is in flight for it (a late or repeated outcome)`;
-  if (state === 'attention')
-    return `it needs attention since ${gaveUp ? `${gaveUp.type} ${gaveUp.actionId} gave up (${gaveUp.reason})` : 'an action gave up'}; only an outcome, a drift report or an operator event moves it`;
-  if (pending && 'ref' in ev)
-    return `${pending.type} ${pending.actionId} is still in flight for it; no second action until its outcome arrives`;
-  switch (ev.type) {
-    case 'ATTACH':
-      return state === 'promoted'
-        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
-        : 'already attached and load balanced';
-    case 'DETACH':
-      return state === 'rebuilding' ? 'already kept out while it is rebuilt' : 'already detached';
-    case 'PROMOTE':
-      return "already pgpool's primary";
-    case 'FOLLOW_PRIMARY':
-      return state === 'promoted'
-        ? "pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift"
-        : 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)';
-    case 'REBUILD_STARTED':
-      return "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it";
-    case 'REBUILD_DONE':
-      return 'it is not being rebuilt';
-    case 'DRIFT': {
-      // Say what was seen and what was expected, not only that nothing was done here.
-      const exp = expectedFor(state);
-      const seen = `pgpool shows it ${ev.observed.status}/${ev.observed.role}`;
-      if (!exp) return `${seen}; the machine has no expectation in ${path}`;
-      const up = ev.observed.status === 'up' || ev.observed.status === 'waiting';
-      const same = up === (exp.status === 'up') && (exp.status === 'down' || ev.observed.role === exp.role);
-      return same
-        ? `${seen}, as the machine expects (${exp.status}/${exp.role} in ${path}); nothing to repair`
-        : `${seen}, the machine expects ${exp.status}/${exp.role} (${path}); no action on this backend itself: the cluster's repair is in the other entries of this decision`;
-    }
-    case 'FAILED_PRIMARY':
-      return 'already out of pgpool and waiting for its rebuild';
-    case 'RETRY':
-    case 'CLEAR':
-      return 'it is not in attention';
-    case 'ATTACH_FOLLOWING':
-      return state === 'promoted'
-        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
-        : 'already attached, or already waiting until it streams from the new primary';
-    case 'STREAMING':
-    case 'AWAIT_STREAM':
-      return 'it is not waiting to stream from a new primary';
-    case 'STEP_ASIDE':
-      return state === 'up' ? `already out of load balancing until it streams from the new primary (${path})` : 'it is not in load balancing';
-    case 'REATTACH':
-    case 'PEER_PROMOTING':
-    case 'DEMOTE':
-      return `${ev.type} does not apply in state ${path}`;
-  }
-}
-
 /**
  * Sends one event to one backend machine through XState's pure `transition()`, records the audit
  * entry, and applies the cluster rule for entering `promoted`.
@@ -189,7 +131,7 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
     const note = `${before.context.pending.type} ${before.context.pending.actionId} is still in flight for it; this request is kept and decided again when that action's outcome arrives`;
     pushAudit(w, { kind: 'decision', backend: address, from, to, actionIds: [], note });
   } else if (notes.length > 0 || reportIgnored) {
-    pushAudit(w, { kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
+    pushAudit(w, { kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : unhandledReason(before, ev) });
   }
   if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
   return { from, to, action };

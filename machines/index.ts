@@ -8,7 +8,9 @@ export {
   type BackendEvent,
   type BackendContext,
   type LeafPath,
+  type StateMeta,
 } from './backend-machine.ts';
+export { unhandledReasons } from './unhandled.ts';
 export {
   ClusterSnapshotSchema,
   DEFAULT_DEDUPE_WINDOW_MS,
