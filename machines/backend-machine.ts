@@ -378,8 +378,8 @@ export const backendMachine = setup({
       },
       states: {
         awaiting: {},
-        inProgress: { meta: { unhandled: { REBUILD_STARTED: "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it" } } },
-        done: {},
+        inProgress: { meta: { unhandled: { REBUILD_STARTED: 'already being rebuilt and kept out of pgpool' } } },
+        done: { meta: { unhandled: { REBUILD_DONE: 'its rebuild is already done; it stays out until EFM attaches it' } } },
       },
     },
     attention: {
