@@ -45,5 +45,5 @@ export {
   type MachineGraph,
   type RenderOptions,
 } from './diagram.ts';
-export { decisionBodies } from './audit-bodies.ts';
+export { decisionBodies, decisionEntries, type DecisionEntry } from './audit-bodies.ts';
 export { foldedGraph, toFoldedDot, toFoldedMermaid, type FoldedEdge, type FoldedGraph, type Visit } from './diagram-folded.ts';

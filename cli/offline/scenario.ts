@@ -4,7 +4,16 @@ import type { ClusterConfig } from '../../contracts/config.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { ActionResultSchema, NodeEventSchema, type ActionResult, type NodeEvent } from '../../contracts/events.ts';
 import { parseHookArgv } from '../../hooks/argv.ts';
-import { backendViews, decide, initialSnapshot, resolveBackend, type ClusterSnapshot, type InitialBackend } from '../../machines/index.ts';
+import {
+  backendViews,
+  decide,
+  decisionEntries,
+  initialSnapshot,
+  resolveBackend,
+  type ClusterSnapshot,
+  type Decision,
+  type InitialBackend,
+} from '../../machines/index.ts';
 
 /**
  * `pcpflow simulate`: a scenario offline through the same `decide` the workers run, with hook
@@ -190,7 +199,7 @@ export interface DecisionRow {
   backend: string | null;
   from: string | null;
   to: string | null;
-  actions: Array<{ type: Action['type']; backend: string; actionId: string }>;
+  actions: Array<Pick<Action, 'actionId' | 'type' | 'backend'>>;
   note: string;
 }
 
@@ -200,17 +209,18 @@ export interface RunResult {
   snapshot: ClusterSnapshot;
 }
 
-export function rowsOf(line: number | null, event: NodeEvent, d: ReturnType<typeof decide>): DecisionRow[] {
-  return d.audit.map((a) => ({
+/** The rows of one decision: the audit's own projection (machines/audit-bodies.ts), with the scenario line. */
+export function rowsOf(line: number | null, event: NodeEvent, d: Decision): DecisionRow[] {
+  return decisionEntries(event, d).map((e) => ({
     line,
-    eventId: event.eventId,
-    event: event.type,
-    kind: a.kind,
-    backend: a.backend,
-    from: a.from ?? null,
-    to: a.to ?? null,
-    actions: d.actions.filter((x) => a.actionIds.includes(x.actionId)).map((x) => ({ type: x.type, backend: x.backend, actionId: x.actionId })),
-    note: a.note,
+    eventId: e.eventId,
+    event: e.eventType,
+    kind: e.kind,
+    backend: e.backend,
+    from: e.from ?? null,
+    to: e.to ?? null,
+    actions: e.actions,
+    note: e.note,
   }));
 }
 
