@@ -86,6 +86,12 @@ function pushAudit(w: Work, a: DecisionAudit): void {
   w.audit.push(w.event === w.decided ? a : { eventId: w.event.eventId, eventType: w.event.type, ...a });
 }
 
+/** An entry about a backend that stays where it is: nothing moved and no action was issued. */
+function auditInPlace(w: Work, kind: DecisionAudit['kind'], address: string, note: string): void {
+  const path = pathOf(w, address);
+  pushAudit(w, { kind, backend: address, from: path, to: path, actionIds: [], note });
+}
+
 function machineOf(w: Work, address: string): BackendSnapshot {
   const m = w.machines.get(address);
   if (!m) throw new MachineInvariantError(`no machine for ${address}`);
@@ -239,14 +245,7 @@ function promoteTo(w: Work, address: string, why: string): void {
   const path = leafPathOf(m);
   if (pending && path !== 'promoted') {
     w.deferred = { backend: address, eventId: w.event.eventId, why: why.slice(0, 500) };
-    pushAudit(w, {
-      kind: 'decision',
-      backend: address,
-      from: path,
-      to: path,
-      actionIds: [],
-      note: `${why}; deferred: ${pending.type} ${pending.actionId} is in flight, the promote follows its outcome`,
-    });
+    auditInPlace(w, 'decision', address, `${why}; deferred: ${pending.type} ${pending.actionId} is in flight, the promote follows its outcome`);
     return;
   }
   send(w, address, (ref) => ({ type: 'PROMOTE', ref }), why);
@@ -318,14 +317,7 @@ function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>):
   if (pathOf(w, b) === 'promoted') {
     // EFM detaches the primary both when its database failed and when only its agent died.
     if (!s.policy.detachHealthyPrimary) {
-      pushAudit(w, {
-        kind: 'event-ignored',
-        backend: b,
-        from: 'promoted',
-        to: 'promoted',
-        actionIds: [],
-        note: 'no promotion under way; detaching the only primary would stop writes; the fence/post-promotion hooks will detach it if EFM fails over',
-      });
+      auditInPlace(w, 'event-ignored', b, 'no promotion under way; detaching the only primary would stop writes; the fence/post-promotion hooks will detach it if EFM fails over');
       return;
     }
     send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM detaches primary ${b} and policy detachHealthyPrimary is on`);
@@ -527,34 +519,30 @@ function onMaintenance(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.mai
     const current = w.maintenance.find((m) => m.backend === b);
     if (e.on) {
       if (current) {
-        w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is already in maintenance since ${current.since} (${current.by})` });
+        auditInPlace(w, 'event-ignored', b, `${b} is already in maintenance since ${current.since} (${current.by})`);
         continue;
       }
       w.maintenance = [...w.maintenance, { backend: b, since: e.observedAt, by: e.user, reason: e.reason }];
-      w.audit.push({
-        kind: 'decision',
-        backend: b,
-        from: path,
-        to: path,
-        actionIds: [],
-        note: `${who} puts ${b} in maintenance: pcpflow holds it ${path}; EFM's requests for it are kept until maintenance ends, and the reconciler reports drift without acting`,
-      });
+      auditInPlace(
+        w,
+        'decision',
+        b,
+        `${who} puts ${b} in maintenance: pcpflow holds it ${path}; EFM's requests for it are kept until maintenance ends, and the reconciler reports drift without acting`,
+      );
       continue;
     }
     if (!current) {
-      w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is not in maintenance` });
+      auditInPlace(w, 'event-ignored', b, `${b} is not in maintenance`);
       continue;
     }
     w.maintenance = w.maintenance.filter((m) => m.backend !== b);
     const kept = w.heldEvents.find((h) => h.backend === b);
-    w.audit.push({
-      kind: 'decision',
-      backend: b,
-      from: path,
-      to: path,
-      actionIds: [],
-      note: `${who} ends maintenance of ${b} (since ${current.since}): ${kept ? `deciding the request kept meanwhile (${kept.event.type} ${kept.event.eventId})` : 'no request was kept meanwhile'}; the reconciler repairs any remaining difference`,
-    });
+    auditInPlace(
+      w,
+      'decision',
+      b,
+      `${who} ends maintenance of ${b} (since ${current.since}): ${kept ? `deciding the request kept meanwhile (${kept.event.type} ${kept.event.eventId})` : 'no request was kept meanwhile'}; the reconciler repairs any remaining difference`,
+    );
     if (kept) {
       w.heldEvents = w.heldEvents.filter((h) => h !== kept);
       routeAs(w, s, kept.event);

@@ -1,4 +1,4 @@
-import type { Action } from '../contracts/actions.ts';
+import type { Action, ActionType } from '../contracts/actions.ts';
 import { formatAddress } from '../contracts/address.ts';
 import { resolveAddress } from '../contracts/backend-resolution.ts';
 import { stateNameOf, type BackendStateName, type LeafPath } from './backend-machine.ts';
@@ -69,21 +69,24 @@ export interface Drift {
   expected: string;
 }
 
+/** The state an action takes its backend to; what pgpool should then show is that state's expectedFor. */
+function stateAfter(type: ActionType): BackendStateName {
+  switch (type) {
+    case 'attach':
+    case 'await-streaming':
+      return 'up';
+    case 'detach':
+      return 'detached';
+    case 'promote':
+    case 'promote-switchover':
+      return 'promoted';
+  }
+}
+
 /** What the action that gave up was meant to achieve. */
 function intentOf(s: ClusterSnapshot, address: string): Expected | null {
   const gaveUp = s.backends.find((b) => b.context.address === address)?.context.gaveUp;
-  switch (gaveUp?.type) {
-    case undefined:
-      return null;
-    case 'attach':
-    case 'await-streaming':
-      return { status: 'up', role: 'standby' };
-    case 'detach':
-      return { status: 'down', role: 'standby' };
-    case 'promote':
-    case 'promote-switchover':
-      return { status: 'up', role: 'primary' };
-  }
+  return gaveUp ? expectedFor(stateAfter(gaveUp.type)) : null;
 }
 
 /** pgpool's `waiting` is an attached node no client has used yet: up, for our purposes. */
