@@ -1,7 +1,15 @@
-import { assign, enqueueActions, setup, type ExecutableActionsFrom, type SnapshotFrom, type StateValue } from 'xstate';
+import { assign, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { Action, ActionType } from '../contracts/actions.ts';
-import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
-import { PcpflowError } from '../contracts/errors.ts';
+import {
+  MachineInvariantError,
+  type ActionRef,
+  type BackendContext,
+  type BackendEvent,
+  type BackendInput,
+  type IssueAction,
+  type Observed,
+  type StateMeta,
+} from './backend-types.ts';
 
 /**
  * One backend as pgpool should see it. The top-level states are what a DBA asks about:
@@ -24,104 +32,15 @@ import { PcpflowError } from '../contracts/errors.ts';
  * get there. Every transition that asks for an action is guarded by `idle`, so a second action for
  * the same backend cannot be issued while one is in flight (invariant 2): the event is then
  * unhandled and the router audits it as ignored with the in-flight action as the reason.
+ *
+ * Over 300 lines on purpose: one machine definition, its transitions and their reasons side by side.
  */
 
-export interface ActionRef {
-  /** `${eventId}.${index}`, chosen by the router so ids stay unique and deterministic per decision. */
-  actionId: string;
-  eventId: string;
-  cluster: string;
-  /** One sentence for the action's reason, written by the router that knows the hook's context. */
-  why: string;
-  /** For a wait on streaming: the primary the standby must follow (the router knows who it is). */
-  primary?: string;
-}
-
-export interface GaveUp {
-  actionId: string;
-  type: ActionType;
-  reason: string;
-}
-
-/** How pgpool had the backend when pcpflow first saw it; selects the first state after `boot`. */
-export type Origin = 'standby-attached' | 'standby-detached' | 'primary';
-
-export interface BackendContext {
-  address: string;
-  origin: Origin;
-  pending: Action | null;
-  gaveUp: GaveUp | null;
-}
-
-export interface BackendInput {
-  address: string;
-  origin: Origin;
-}
-
-export interface Observed {
-  status: PgpoolNodeStatus;
-  role: PgpoolRole;
-}
-
-export type BackendEvent =
-  | { type: 'ATTACH'; ref: ActionRef }
-  | { type: 'DETACH'; ref: ActionRef }
-  | { type: 'PROMOTE'; ref: ActionRef }
-  | { type: 'REATTACH'; ref: ActionRef }
-  | { type: 'FOLLOW_PRIMARY'; ref: ActionRef }
-  /** EFM attaches a standby while a promotion is in flight: attach once it follows the new primary. */
-  | { type: 'ATTACH_FOLLOWING'; ref: ActionRef }
-  /** The wait on streaming succeeded: the standby follows the new primary, attach it. */
-  | { type: 'STREAMING'; ref: ActionRef }
-  /**
-   * EFM is about to promote another node (fence): take this standby out of load balancing before
-   * the new primary can take writes through pgpool; it comes back once it streams from it.
-   */
-  | { type: 'STEP_ASIDE'; ref: ActionRef }
-  /** The standby is out of pgpool (its detach confirmed): start the wait on its streaming. */
-  | { type: 'AWAIT_STREAM'; ref: ActionRef }
-  | { type: 'REBUILD_STARTED'; ref: ActionRef }
-  | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
-  | { type: 'RETRY'; ref: ActionRef }
-  | { type: 'CLEAR' }
-  | { type: 'PEER_PROMOTING' }
-  | { type: 'DEMOTE' }
-  | { type: 'FAILED_PRIMARY' }
-  | { type: 'REBUILD_DONE' }
-  | { type: 'OUTCOME'; actionId: string; result: ActionResult; reason: string };
-
-export type BackendEventType = BackendEvent['type'];
-
-/**
- * Why an event changes nothing, kept in the machine next to the transitions it did not take, so the
- * audit trail and the diagram read the same words. `{name}` is filled in from the backend and the
- * event by unhandled.ts: event, path, actionId, pending, gaveUp, observed, expected.
- */
-export interface StateMeta {
-  /**
-   * Why an event reaching this state changes nothing; `*` answers for any other event. The
-   * innermost state that answers wins. `DRIFT.unexpected` is a drift report that differs from what
-   * the state expects (`DRIFT` one that matches it).
-   */
-  unhandled?: Partial<Record<BackendEventType | 'DRIFT.unexpected' | '*', string>>;
-  /** Root only: why an event that would start a PCP action waits while one is in flight (the `idle` guard). */
-  inFlight?: string;
-  /** Root only: why an outcome changes nothing in any state: no action of that id is in flight. */
-  lateOutcome?: string;
-}
-
-/** A programming error inside the decision core: an event reached a transition it cannot serve. */
-export class MachineInvariantError extends PcpflowError {
-  readonly code = 'MACHINE_INVARIANT';
-}
 
 function refOf(event: BackendEvent): ActionRef {
   if ('ref' in event) return event.ref;
   throw new MachineInvariantError(`event ${event.type} cannot start a PCP action`);
 }
-
-/** The action `request` hands back through transition(): the PCP action to carry out. */
-type IssueAction = { type: 'issue'; params: Action };
 
 const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
 
@@ -422,84 +341,3 @@ export const backendMachine = setup({
 
 export type BackendMachine = typeof backendMachine;
 export type BackendSnapshot = SnapshotFrom<BackendMachine>;
-
-/** What one transition asks for: the PCP action it requests (at most one) and its audit notes. */
-export interface Effects {
-  requested: Action | null;
-  notes: string[];
-}
-
-type Returned = ExecutableActionsFrom<BackendMachine>;
-
-// XState types a returned action's params as the union over all actions, not per type, so the
-// type is checked here once: `issue` and `note` carry what setup() declares for them.
-const isIssue = (a: Returned): a is Returned & IssueAction => a.type === 'issue';
-const isNote = (a: Returned): a is Returned & { type: 'note'; params: { text: string } } => a.type === 'note';
-
-/** Reads the actions `transition()` returned; they are data for the router, never executed. */
-export function effectsOf(returned: readonly Returned[]): Effects {
-  const effects: Effects = { requested: null, notes: [] };
-  for (const a of returned) {
-    if (isIssue(a)) {
-      if (effects.requested !== null) throw new MachineInvariantError(`one transition requested both ${effects.requested.actionId} and ${a.params.actionId}`);
-      effects.requested = a.params;
-    } else if (isNote(a)) effects.notes.push(a.params.text);
-  }
-  return effects;
-}
-
-/** Every leaf state as a dotted path, in document order; the snapshot codec accepts only these. */
-export const LEAF_PATHS = [
-  'up.serving',
-  'up.awaitingReattach',
-  'up.awaitingStream',
-  'up.reattached',
-  'detached',
-  'promoted',
-  'rebuilding.awaiting',
-  'rebuilding.inProgress',
-  'rebuilding.done',
-  'attention',
-] as const;
-export type LeafPath = (typeof LEAF_PATHS)[number];
-
-export type BackendStateName = 'up' | 'detached' | 'promoted' | 'rebuilding' | 'attention';
-export const BACKEND_STATE_NAMES: readonly BackendStateName[] = ['up', 'detached', 'promoted', 'rebuilding', 'attention'];
-
-export function valueToPath(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  const entries = Object.entries(value);
-  const first = entries[0];
-  if (entries.length !== 1 || !first) return JSON.stringify(value);
-  const [key, child] = first;
-  return child === undefined ? key : `${key}.${valueToPath(child)}`;
-}
-
-export function pathToValue(path: LeafPath): StateValue {
-  const [top, sub] = path.split('.');
-  return sub === undefined ? (top ?? path) : { [top ?? path]: sub };
-}
-
-export function isLeafPath(path: string): path is LeafPath {
-  return (LEAF_PATHS as readonly string[]).includes(path);
-}
-
-export function stateNameOf(path: LeafPath): BackendStateName {
-  const top = path.split('.')[0];
-  switch (top) {
-    case 'up':
-    case 'detached':
-    case 'promoted':
-    case 'rebuilding':
-    case 'attention':
-      return top;
-    default:
-      throw new MachineInvariantError(`unknown state ${path}`);
-  }
-}
-
-export function leafPathOf(snapshot: BackendSnapshot): LeafPath {
-  const path = valueToPath(snapshot.value);
-  if (!isLeafPath(path)) throw new MachineInvariantError(`backend machine is in unexpected state ${path}`);
-  return path;
-}

@@ -2,17 +2,10 @@ import { transition } from 'xstate';
 import type { Action } from '../contracts/actions.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { NodeEvent, NodeEventOf } from '../contracts/events.ts';
-import {
-  backendMachine,
-  effectsOf,
-  MachineInvariantError,
-  leafPathOf,
-  stateNameOf,
-  type ActionRef,
-  type BackendEvent,
-  type BackendSnapshot,
-  type LeafPath,
-} from './backend-machine.ts';
+import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
+import { MachineInvariantError, type ActionRef, type BackendEvent } from './backend-types.ts';
+import { effectsOf } from './effects.ts';
+import { leafPathOf, stateNameOf, type LeafPath } from './state-path.ts';
 import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
 import { unhandledReason } from './unhandled.ts';
 import { resolveBackend } from './views.ts';

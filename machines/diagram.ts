@@ -1,7 +1,8 @@
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { requireBackend } from '../contracts/backend-resolution.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
-import { backendMachine, isLeafPath } from './backend-machine.ts';
+import { backendMachine } from './backend-machine.ts';
+import { isLeafPath } from './state-path.ts';
 import { toFoldedDot, toFoldedMermaid, type Visit } from './diagram-folded.ts';
 
 /**

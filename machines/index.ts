@@ -1,15 +1,7 @@
 /** The decision core's public surface: pure, deterministic, no I/O (design.md, dependency rules). */
-export {
-  backendMachine,
-  BACKEND_STATE_NAMES,
-  LEAF_PATHS,
-  MachineInvariantError,
-  type BackendStateName,
-  type BackendEvent,
-  type BackendContext,
-  type LeafPath,
-  type StateMeta,
-} from './backend-machine.ts';
+export { backendMachine } from './backend-machine.ts';
+export { MachineInvariantError, type BackendContext, type BackendEvent, type StateMeta } from './backend-types.ts';
+export { BACKEND_STATE_NAMES, LEAF_PATHS, isLeafPath, type BackendStateName, type LeafPath } from './state-path.ts';
 export { unhandledReasons } from './unhandled.ts';
 export {
   ClusterSnapshotSchema,

@@ -1,6 +1,8 @@
 import type { Expected } from './views.ts';
 import { expectedFor, showsAsExpected } from './views.ts';
-import { backendMachine, leafPathOf, stateNameOf, type BackendEvent, type BackendSnapshot, type LeafPath, type StateMeta } from './backend-machine.ts';
+import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
+import type { BackendEvent, StateMeta } from './backend-types.ts';
+import { leafPathOf, stateNameOf, type LeafPath } from './state-path.ts';
 
 /**
  * Why a backend machine did not act on an event, in words a DBA reads in the audit trail. The

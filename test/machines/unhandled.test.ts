@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import { transition } from 'xstate';
 import { getShortestPaths, toDirectedGraph } from 'xstate/graph';
 import { backendMachine, LEAF_PATHS, unhandledReasons, type BackendEvent } from '../../machines/index.ts';
-import { effectsOf, leafPathOf, type BackendSnapshot, type Origin } from '../../machines/backend-machine.ts';
+import type { BackendSnapshot } from '../../machines/backend-machine.ts';
+import type { Origin } from '../../machines/backend-types.ts';
+import { effectsOf } from '../../machines/effects.ts';
+import { leafPathOf } from '../../machines/state-path.ts';
 import { unhandledReason } from '../../machines/unhandled.ts';
 
 /**
