@@ -1,7 +1,15 @@
-import { assign, enqueueActions, setup, type ExecutableActionsFrom, type SnapshotFrom, type StateValue } from 'xstate';
+import { assign, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { Action, ActionType } from '../contracts/actions.ts';
-import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
-import { PcpflowError } from '../contracts/errors.ts';
+import {
+  MachineInvariantError,
+  type ActionRef,
+  type BackendContext,
+  type BackendEvent,
+  type BackendInput,
+  type IssueAction,
+  type Observed,
+  type StateMeta,
+} from './backend-types.ts';
 
 /**
  * One backend as pgpool should see it. The top-level states are what a DBA asks about:
@@ -24,86 +32,15 @@ import { PcpflowError } from '../contracts/errors.ts';
  * get there. Every transition that asks for an action is guarded by `idle`, so a second action for
  * the same backend cannot be issued while one is in flight (invariant 2): the event is then
  * unhandled and the router audits it as ignored with the in-flight action as the reason.
+ *
+ * Over 300 lines on purpose: one machine definition, its transitions and their reasons side by side.
  */
 
-export interface ActionRef {
-  /** `${eventId}.${index}`, chosen by the router so ids stay unique and deterministic per decision. */
-  actionId: string;
-  eventId: string;
-  cluster: string;
-  /** One sentence for the action's reason, written by the router that knows the hook's context. */
-  why: string;
-  /** For a wait on streaming: the primary the standby must follow (the router knows who it is). */
-  primary?: string;
-}
-
-export interface GaveUp {
-  actionId: string;
-  type: ActionType;
-  reason: string;
-}
-
-/** How pgpool had the backend when pcpflow first saw it; selects the first state after `boot`. */
-export type Origin = 'standby-attached' | 'standby-detached' | 'primary';
-
-export interface BackendContext {
-  address: string;
-  origin: Origin;
-  pending: Action | null;
-  gaveUp: GaveUp | null;
-}
-
-export interface BackendInput {
-  address: string;
-  origin: Origin;
-}
-
-export interface Observed {
-  status: PgpoolNodeStatus;
-  role: PgpoolRole;
-}
-
-export type BackendEvent =
-  | { type: 'ATTACH'; ref: ActionRef }
-  | { type: 'DETACH'; ref: ActionRef }
-  | { type: 'PROMOTE'; ref: ActionRef }
-  | { type: 'REATTACH'; ref: ActionRef }
-  | { type: 'FOLLOW_PRIMARY'; ref: ActionRef }
-  /** EFM attaches a standby while a promotion is in flight: attach once it follows the new primary. */
-  | { type: 'ATTACH_FOLLOWING'; ref: ActionRef }
-  /** The wait on streaming succeeded: the standby follows the new primary, attach it. */
-  | { type: 'STREAMING'; ref: ActionRef }
-  /**
-   * EFM is about to promote another node (fence): take this standby out of load balancing before
-   * the new primary can take writes through pgpool; it comes back once it streams from it.
-   */
-  | { type: 'STEP_ASIDE'; ref: ActionRef }
-  /** The standby is out of pgpool (its detach confirmed): start the wait on its streaming. */
-  | { type: 'AWAIT_STREAM'; ref: ActionRef }
-  | { type: 'REBUILD_STARTED'; ref: ActionRef }
-  | { type: 'DRIFT'; ref: ActionRef; observed: Observed }
-  | { type: 'RETRY'; ref: ActionRef }
-  | { type: 'CLEAR' }
-  | { type: 'PEER_PROMOTING' }
-  | { type: 'DEMOTE' }
-  | { type: 'FAILED_PRIMARY' }
-  | { type: 'REBUILD_DONE' }
-  | { type: 'OUTCOME'; actionId: string; result: ActionResult; reason: string };
-
-export type BackendEventType = BackendEvent['type'];
-
-/** A programming error inside the decision core: an event reached a transition it cannot serve. */
-export class MachineInvariantError extends PcpflowError {
-  readonly code = 'MACHINE_INVARIANT';
-}
 
 function refOf(event: BackendEvent): ActionRef {
   if ('ref' in event) return event.ref;
   throw new MachineInvariantError(`event ${event.type} cannot start a PCP action`);
 }
-
-/** The action `request` hands back through transition(): the PCP action to carry out. */
-type IssueAction = { type: 'issue'; params: Action };
 
 const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
 
@@ -114,6 +51,7 @@ export const backendMachine = setup({
     context: {} as BackendContext,
     events: {} as BackendEvent,
     input: {} as BackendInput,
+    meta: {} as StateMeta,
   },
   guards: {
     idle: ({ context }) => context.pending === null,
@@ -189,6 +127,22 @@ export const backendMachine = setup({
   id: 'backend',
   context: ({ input }) => ({ address: input.address, origin: input.origin, pending: null, gaveUp: null }),
   initial: 'boot',
+  meta: {
+    inFlight: '{pending} is still in flight for it; no second action until its outcome arrives',
+    lateOutcome: 'no action {actionId} is in flight for it (a late or repeated outcome)',
+    unhandled: {
+      DRIFT: 'pgpool shows it {observed}, as the machine expects ({expected} in {path}); nothing to repair',
+      'DRIFT.unexpected':
+        "pgpool shows it {observed}, the machine expects {expected} ({path}); no action on this backend itself: the cluster's repair is in the other entries of this decision",
+      REBUILD_DONE: 'it is not being rebuilt',
+      RETRY: 'it is not in attention',
+      CLEAR: 'it is not in attention',
+      STREAMING: 'it is not waiting to stream from a new primary',
+      AWAIT_STREAM: 'it is not waiting to stream from a new primary',
+      STEP_ASIDE: 'it is not in load balancing',
+      '*': '{event} does not apply in state {path}',
+    },
+  },
   on: {
     OUTCOME: [
       // Nothing was asked of pgpool: the wait ended because the standby follows the new primary.
@@ -215,6 +169,12 @@ export const backendMachine = setup({
     },
     up: {
       initial: 'serving',
+      meta: {
+        unhandled: {
+          ATTACH: 'already attached and load balanced',
+          ATTACH_FOLLOWING: 'already attached, or already waiting until it streams from the new primary',
+        },
+      },
       on: {
         DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
         REBUILD_STARTED: {
@@ -253,6 +213,7 @@ export const backendMachine = setup({
         // reads to a standby still replaying the old primary's WAL. Always with an action in
         // flight: the detach that takes it out, then the wait on its streaming.
         awaitingStream: {
+          meta: { unhandled: { STEP_ASIDE: 'already out of load balancing until it streams from the new primary ({path})' } },
           on: {
             AWAIT_STREAM: { guard: 'idle', actions: { type: 'request', params: { type: 'await-streaming' } } },
             STREAMING: { guard: 'idle', target: 'reattached', actions: { type: 'request', params: { type: 'attach' } } },
@@ -275,6 +236,12 @@ export const backendMachine = setup({
       },
     },
     detached: {
+      meta: {
+        unhandled: {
+          DETACH: 'already detached',
+          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
+        },
+      },
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
         ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
@@ -289,6 +256,15 @@ export const backendMachine = setup({
       },
     },
     promoted: {
+      meta: {
+        unhandled: {
+          ATTACH: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
+          ATTACH_FOLLOWING: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
+          PROMOTE: "already pgpool's primary",
+          FOLLOW_PRIMARY: 'pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift',
+          REBUILD_STARTED: "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it",
+        },
+      },
       on: {
         DETACH: { guard: 'idle', target: 'detached', actions: { type: 'request', params: { type: 'detach' } } },
         DEMOTE: {
@@ -304,6 +280,13 @@ export const backendMachine = setup({
     },
     rebuilding: {
       initial: 'awaiting',
+      meta: {
+        unhandled: {
+          DETACH: 'already kept out while it is rebuilt',
+          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
+          FAILED_PRIMARY: 'already out of pgpool and waiting for its rebuild',
+        },
+      },
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
         ATTACH_FOLLOWING: { guard: 'idle', target: 'up.awaitingStream', actions: { type: 'request', params: { type: 'await-streaming' } } },
@@ -314,11 +297,12 @@ export const backendMachine = setup({
       },
       states: {
         awaiting: {},
-        inProgress: {},
-        done: {},
+        inProgress: { meta: { unhandled: { REBUILD_STARTED: 'already being rebuilt and kept out of pgpool' } } },
+        done: { meta: { unhandled: { REBUILD_DONE: 'its rebuild is already done; it stays out until EFM attaches it' } } },
       },
     },
     attention: {
+      meta: { unhandled: { '*': 'it needs attention since {gaveUp}; only an outcome, a drift report or an operator event moves it' } },
       on: {
         OUTCOME: [
           { guard: { type: 'lateSuccess', params: { type: 'attach' } }, target: 'up', actions: 'clearGaveUp' },
@@ -357,84 +341,3 @@ export const backendMachine = setup({
 
 export type BackendMachine = typeof backendMachine;
 export type BackendSnapshot = SnapshotFrom<BackendMachine>;
-
-/** What one transition asks for: the PCP action it requests (at most one) and its audit notes. */
-export interface Effects {
-  requested: Action | null;
-  notes: string[];
-}
-
-type Returned = ExecutableActionsFrom<BackendMachine>;
-
-// XState types a returned action's params as the union over all actions, not per type, so the
-// type is checked here once: `issue` and `note` carry what setup() declares for them.
-const isIssue = (a: Returned): a is Returned & IssueAction => a.type === 'issue';
-const isNote = (a: Returned): a is Returned & { type: 'note'; params: { text: string } } => a.type === 'note';
-
-/** Reads the actions `transition()` returned; they are data for the router, never executed. */
-export function effectsOf(returned: readonly Returned[]): Effects {
-  const effects: Effects = { requested: null, notes: [] };
-  for (const a of returned) {
-    if (isIssue(a)) {
-      if (effects.requested !== null) throw new MachineInvariantError(`one transition requested both ${effects.requested.actionId} and ${a.params.actionId}`);
-      effects.requested = a.params;
-    } else if (isNote(a)) effects.notes.push(a.params.text);
-  }
-  return effects;
-}
-
-/** Every leaf state as a dotted path, in document order; the snapshot codec accepts only these. */
-export const LEAF_PATHS = [
-  'up.serving',
-  'up.awaitingReattach',
-  'up.awaitingStream',
-  'up.reattached',
-  'detached',
-  'promoted',
-  'rebuilding.awaiting',
-  'rebuilding.inProgress',
-  'rebuilding.done',
-  'attention',
-] as const;
-export type LeafPath = (typeof LEAF_PATHS)[number];
-
-export type BackendStateName = 'up' | 'detached' | 'promoted' | 'rebuilding' | 'attention';
-export const BACKEND_STATE_NAMES: readonly BackendStateName[] = ['up', 'detached', 'promoted', 'rebuilding', 'attention'];
-
-export function valueToPath(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  const entries = Object.entries(value);
-  const first = entries[0];
-  if (entries.length !== 1 || !first) return JSON.stringify(value);
-  const [key, child] = first;
-  return child === undefined ? key : `${key}.${valueToPath(child)}`;
-}
-
-export function pathToValue(path: LeafPath): StateValue {
-  const [top, sub] = path.split('.');
-  return sub === undefined ? (top ?? path) : { [top ?? path]: sub };
-}
-
-export function isLeafPath(path: string): path is LeafPath {
-  return (LEAF_PATHS as readonly string[]).includes(path);
-}
-
-export function stateNameOf(path: LeafPath): BackendStateName {
-  const top = path.split('.')[0];
-  switch (top) {
-    case 'up':
-    case 'detached':
-    case 'promoted':
-    case 'rebuilding':
-    case 'attention':
-      return top;
-    default:
-      throw new MachineInvariantError(`unknown state ${path}`);
-  }
-}
-
-export function leafPathOf(snapshot: BackendSnapshot): LeafPath {
-  const path = valueToPath(snapshot.value);
-  if (!isLeafPath(path)) throw new MachineInvariantError(`backend machine is in unexpected state ${path}`);
-  return path;
-}

@@ -2,19 +2,13 @@ import { transition } from 'xstate';
 import type { Action } from '../contracts/actions.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { NodeEvent, NodeEventOf } from '../contracts/events.ts';
-import {
-  backendMachine,
-  effectsOf,
-  MachineInvariantError,
-  leafPathOf,
-  stateNameOf,
-  type ActionRef,
-  type BackendEvent,
-  type BackendSnapshot,
-  type LeafPath,
-} from './backend-machine.ts';
+import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
+import { MachineInvariantError, type ActionRef, type BackendEvent } from './backend-types.ts';
+import { effectsOf } from './effects.ts';
+import { leafPathOf, stateNameOf, type LeafPath } from './state-path.ts';
 import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
-import { expectedFor, resolveBackend } from './views.ts';
+import { unhandledReason } from './unhandled.ts';
+import { resolveBackend } from './views.ts';
 
 /**
  * The decision core: (snapshot, event, now) → (next snapshot, PCP actions, audit entries).
@@ -85,6 +79,12 @@ function pushAudit(w: Work, a: DecisionAudit): void {
   w.audit.push(w.event === w.decided ? a : { eventId: w.event.eventId, eventType: w.event.type, ...a });
 }
 
+/** An entry about a backend that stays where it is: nothing moved and no action was issued. */
+function auditInPlace(w: Work, kind: DecisionAudit['kind'], address: string, note: string): void {
+  const path = pathOf(w, address);
+  pushAudit(w, { kind, backend: address, from: path, to: path, actionIds: [], note });
+}
+
 function machineOf(w: Work, address: string): BackendSnapshot {
   const m = w.machines.get(address);
   if (!m) throw new MachineInvariantError(`no machine for ${address}`);
@@ -93,65 +93,6 @@ function machineOf(w: Work, address: string): BackendSnapshot {
 
 function pathOf(w: Work, address: string): LeafPath {
   return leafPathOf(machineOf(w, address));
-}
-
-/** Why a backend machine did not handle an event, in words a DBA reads in the audit trail. */
-function ignoredReason(snap: BackendSnapshot, ev: BackendEvent): string {
-  const path = leafPathOf(snap);
-  const state = stateNameOf(path);
-  const { pending, gaveUp } = snap.context;
-  if (ev.type === 'OUTCOME') return `no action ${ev.actionId} is in flight for it (a late or repeated outcome)`;
-  if (state === 'attention')
-    return `it needs attention since ${gaveUp ? `${gaveUp.type} ${gaveUp.actionId} gave up (${gaveUp.reason})` : 'an action gave up'}; only an outcome, a drift report or an operator event moves it`;
-  if (pending && 'ref' in ev)
-    return `${pending.type} ${pending.actionId} is still in flight for it; no second action until its outcome arrives`;
-  switch (ev.type) {
-    case 'ATTACH':
-      return state === 'promoted'
-        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
-        : 'already attached and load balanced';
-    case 'DETACH':
-      return state === 'rebuilding' ? 'already kept out while it is rebuilt' : 'already detached';
-    case 'PROMOTE':
-      return "already pgpool's primary";
-    case 'FOLLOW_PRIMARY':
-      return state === 'promoted'
-        ? "pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift"
-        : 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)';
-    case 'REBUILD_STARTED':
-      return "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it";
-    case 'REBUILD_DONE':
-      return 'it is not being rebuilt';
-    case 'DRIFT': {
-      // Say what was seen and what was expected, not only that nothing was done here.
-      const exp = expectedFor(state);
-      const seen = `pgpool shows it ${ev.observed.status}/${ev.observed.role}`;
-      if (!exp) return `${seen}; the machine has no expectation in ${path}`;
-      const up = ev.observed.status === 'up' || ev.observed.status === 'waiting';
-      const same = up === (exp.status === 'up') && (exp.status === 'down' || ev.observed.role === exp.role);
-      return same
-        ? `${seen}, as the machine expects (${exp.status}/${exp.role} in ${path}); nothing to repair`
-        : `${seen}, the machine expects ${exp.status}/${exp.role} (${path}); no action on this backend itself: the cluster's repair is in the other entries of this decision`;
-    }
-    case 'FAILED_PRIMARY':
-      return 'already out of pgpool and waiting for its rebuild';
-    case 'RETRY':
-    case 'CLEAR':
-      return 'it is not in attention';
-    case 'ATTACH_FOLLOWING':
-      return state === 'promoted'
-        ? "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary"
-        : 'already attached, or already waiting until it streams from the new primary';
-    case 'STREAMING':
-    case 'AWAIT_STREAM':
-      return 'it is not waiting to stream from a new primary';
-    case 'STEP_ASIDE':
-      return state === 'up' ? `already out of load balancing until it streams from the new primary (${path})` : 'it is not in load balancing';
-    case 'REATTACH':
-    case 'PEER_PROMOTING':
-    case 'DEMOTE':
-      return `${ev.type} does not apply in state ${path}`;
-  }
 }
 
 /**
@@ -189,7 +130,7 @@ function send(w: Work, address: string, make: MakeEvent, why: string, reportIgno
     const note = `${before.context.pending.type} ${before.context.pending.actionId} is still in flight for it; this request is kept and decided again when that action's outcome arrives`;
     pushAudit(w, { kind: 'decision', backend: address, from, to, actionIds: [], note });
   } else if (notes.length > 0 || reportIgnored) {
-    pushAudit(w, { kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : ignoredReason(before, ev) });
+    pushAudit(w, { kind: 'event-ignored', backend: address, from, to, actionIds: [], note: notes.length ? notes.join('; ') : unhandledReason(before, ev) });
   }
   if (to === 'promoted' && from !== 'promoted') onPromoted(w, address, action !== null);
   return { from, to, action };
@@ -297,14 +238,7 @@ function promoteTo(w: Work, address: string, why: string): void {
   const path = leafPathOf(m);
   if (pending && path !== 'promoted') {
     w.deferred = { backend: address, eventId: w.event.eventId, why: why.slice(0, 500) };
-    pushAudit(w, {
-      kind: 'decision',
-      backend: address,
-      from: path,
-      to: path,
-      actionIds: [],
-      note: `${why}; deferred: ${pending.type} ${pending.actionId} is in flight, the promote follows its outcome`,
-    });
+    auditInPlace(w, 'decision', address, `${why}; deferred: ${pending.type} ${pending.actionId} is in flight, the promote follows its outcome`);
     return;
   }
   send(w, address, (ref) => ({ type: 'PROMOTE', ref }), why);
@@ -376,14 +310,7 @@ function onEfmDetach(w: Work, s: ClusterSnapshot, e: NodeEventOf<'efm.detach'>):
   if (pathOf(w, b) === 'promoted') {
     // EFM detaches the primary both when its database failed and when only its agent died.
     if (!s.policy.detachHealthyPrimary) {
-      pushAudit(w, {
-        kind: 'event-ignored',
-        backend: b,
-        from: 'promoted',
-        to: 'promoted',
-        actionIds: [],
-        note: 'no promotion under way; detaching the only primary would stop writes; the fence/post-promotion hooks will detach it if EFM fails over',
-      });
+      auditInPlace(w, 'event-ignored', b, 'no promotion under way; detaching the only primary would stop writes; the fence/post-promotion hooks will detach it if EFM fails over');
       return;
     }
     send(w, b, (ref) => ({ type: 'DETACH', ref }), `EFM detaches primary ${b} and policy detachHealthyPrimary is on`);
@@ -585,34 +512,30 @@ function onMaintenance(w: Work, s: ClusterSnapshot, e: NodeEventOf<'operator.mai
     const current = w.maintenance.find((m) => m.backend === b);
     if (e.on) {
       if (current) {
-        w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is already in maintenance since ${current.since} (${current.by})` });
+        auditInPlace(w, 'event-ignored', b, `${b} is already in maintenance since ${current.since} (${current.by})`);
         continue;
       }
       w.maintenance = [...w.maintenance, { backend: b, since: e.observedAt, by: e.user, reason: e.reason }];
-      w.audit.push({
-        kind: 'decision',
-        backend: b,
-        from: path,
-        to: path,
-        actionIds: [],
-        note: `${who} puts ${b} in maintenance: pcpflow holds it ${path}; EFM's requests for it are kept until maintenance ends, and the reconciler reports drift without acting`,
-      });
+      auditInPlace(
+        w,
+        'decision',
+        b,
+        `${who} puts ${b} in maintenance: pcpflow holds it ${path}; EFM's requests for it are kept until maintenance ends, and the reconciler reports drift without acting`,
+      );
       continue;
     }
     if (!current) {
-      w.audit.push({ kind: 'event-ignored', backend: b, from: path, to: path, actionIds: [], note: `${b} is not in maintenance` });
+      auditInPlace(w, 'event-ignored', b, `${b} is not in maintenance`);
       continue;
     }
     w.maintenance = w.maintenance.filter((m) => m.backend !== b);
     const kept = w.heldEvents.find((h) => h.backend === b);
-    w.audit.push({
-      kind: 'decision',
-      backend: b,
-      from: path,
-      to: path,
-      actionIds: [],
-      note: `${who} ends maintenance of ${b} (since ${current.since}): ${kept ? `deciding the request kept meanwhile (${kept.event.type} ${kept.event.eventId})` : 'no request was kept meanwhile'}; the reconciler repairs any remaining difference`,
-    });
+    auditInPlace(
+      w,
+      'decision',
+      b,
+      `${who} ends maintenance of ${b} (since ${current.since}): ${kept ? `deciding the request kept meanwhile (${kept.event.type} ${kept.event.eventId})` : 'no request was kept meanwhile'}; the reconciler repairs any remaining difference`,
+    );
     if (kept) {
       w.heldEvents = w.heldEvents.filter((h) => h !== kept);
       routeAs(w, s, kept.event);

@@ -1,5 +1,6 @@
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
-import { backendMachine, isLeafPath } from './backend-machine.ts';
+import { backendMachine } from './backend-machine.ts';
+import { isLeafPath } from './state-path.ts';
 
 /**
  * The backend machine as a graph of states and transitions, read from the machine definition

@@ -1,14 +1,8 @@
 /** The decision core's public surface: pure, deterministic, no I/O (design.md, dependency rules). */
-export {
-  backendMachine,
-  BACKEND_STATE_NAMES,
-  LEAF_PATHS,
-  MachineInvariantError,
-  type BackendStateName,
-  type BackendEvent,
-  type BackendContext,
-  type LeafPath,
-} from './backend-machine.ts';
+export { backendMachine } from './backend-machine.ts';
+export { MachineInvariantError, type BackendContext, type BackendEvent, type StateMeta } from './backend-types.ts';
+export { BACKEND_STATE_NAMES, LEAF_PATHS, isLeafPath, type BackendStateName, type LeafPath } from './state-path.ts';
+export { unhandledReasons } from './unhandled.ts';
 export {
   ClusterSnapshotSchema,
   DEFAULT_DEDUPE_WINDOW_MS,
@@ -27,4 +21,4 @@ export {
 export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
 export { knownState, machineGraph, type GraphEdge, type GraphState, type MachineGraph } from './graph.ts';
-export { decisionBodies } from './audit-bodies.ts';
+export { decisionBodies, decisionEntries, type DecisionEntry } from './audit-bodies.ts';

@@ -5,17 +5,9 @@ import { ActionSchema, ActionTypeSchema } from '../contracts/actions.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import { ClusterNameSchema } from '../contracts/config.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
-import {
-  LEAF_PATHS,
-  backendMachine,
-  isLeafPath,
-  leafPathOf,
-  pathToValue,
-  valueToPath,
-  type BackendSnapshot,
-  type LeafPath,
-  type Origin,
-} from './backend-machine.ts';
+import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
+import type { Origin } from './backend-types.ts';
+import { LEAF_PATHS, isLeafPath, leafPathOf, pathToValue, valueToPath, type LeafPath } from './state-path.ts';
 
 /**
  * The persisted state of one pgpool cluster: every backend's machine snapshot (the persisted form

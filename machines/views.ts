@@ -1,7 +1,7 @@
-import type { Action } from '../contracts/actions.ts';
+import type { Action, ActionType } from '../contracts/actions.ts';
 import { formatAddress } from '../contracts/address.ts';
 import { resolveAddress } from '../contracts/backend-resolution.ts';
-import { stateNameOf, type BackendStateName, type LeafPath } from './backend-machine.ts';
+import { stateNameOf, type BackendStateName, type LeafPath } from './state-path.ts';
 import { backendPath, type ClusterSnapshot } from './snapshot.ts';
 
 export interface Expected {
@@ -69,31 +69,38 @@ export interface Drift {
   expected: string;
 }
 
+/** The state an action takes its backend to; what pgpool should then show is that state's expectedFor. */
+function stateAfter(type: ActionType): BackendStateName {
+  switch (type) {
+    case 'attach':
+    case 'await-streaming':
+      return 'up';
+    case 'detach':
+      return 'detached';
+    case 'promote':
+    case 'promote-switchover':
+      return 'promoted';
+  }
+}
+
 /** What the action that gave up was meant to achieve. */
 function intentOf(s: ClusterSnapshot, address: string): Expected | null {
   const gaveUp = s.backends.find((b) => b.context.address === address)?.context.gaveUp;
-  switch (gaveUp?.type) {
-    case undefined:
-      return null;
-    case 'attach':
-    case 'await-streaming':
-      return { status: 'up', role: 'standby' };
-    case 'detach':
-      return { status: 'down', role: 'standby' };
-    case 'promote':
-    case 'promote-switchover':
-      return { status: 'up', role: 'primary' };
-  }
+  return gaveUp ? expectedFor(stateAfter(gaveUp.type)) : null;
 }
 
 /** pgpool's `waiting` is an attached node no client has used yet: up, for our purposes. */
 const observedUp = (status: ObservedNode['status']): boolean => status === 'up' || status === 'waiting';
 
+/** pgpool shows a node as expected. For a node expected down its role is not compared: pgpool reports whatever role it last saw. */
+export function showsAsExpected(exp: Expected, observed: { status: ObservedNode['status']; role: ObservedNode['role'] }): boolean {
+  return observedUp(observed.status) === (exp.status === 'up') && (exp.status === 'down' || observed.role === exp.role);
+}
+
 /**
  * Pure: which backends pgpool shows differently from what the machines expect. A backend with an
  * action in flight is skipped (the action is about to change it), and so is the whole cluster while
- * a promote is in flight, because pgpool then marks every other node down on purpose. For a node
- * expected down, its role is not compared: pgpool reports whatever role it last saw.
+ * a promote is in flight, because pgpool then marks every other node down on purpose.
  */
 export function findDrift(s: ClusterSnapshot, observed: ObservedNode[]): Drift[] {
   const views = backendViews(s);
@@ -108,7 +115,7 @@ export function findDrift(s: ClusterSnapshot, observed: ObservedNode[]): Drift[]
       // for (the cause fixed and the action done by hand, or pgpool came round), report it: the
       // machine adopts pgpool's view and leaves attention. Until then nothing automatic acts.
       const intent = intentOf(s, view.address);
-      if (intent && observedUp(node.status) === (intent.status === 'up') && (intent.status === 'down' || node.role === intent.role))
+      if (intent && showsAsExpected(intent, node))
         drift.push({
           backend: view.address,
           nodeId: node.id,
@@ -119,9 +126,7 @@ export function findDrift(s: ClusterSnapshot, observed: ObservedNode[]): Drift[]
     }
     if (!view.expected) continue;
     const exp = view.expected;
-    const statusOk = observedUp(node.status) === (exp.status === 'up');
-    const roleOk = exp.status === 'down' || node.role === exp.role;
-    if (statusOk && roleOk) continue;
+    if (showsAsExpected(exp, node)) continue;
     drift.push({
       backend: view.address,
       nodeId: node.id,

@@ -1,6 +1,6 @@
 import type { Action } from '../contracts/actions.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import { backendViews, type ClusterSnapshot, type decide } from '../machines/index.ts';
+import { backendViews, decisionEntries, type ClusterSnapshot, type Decision } from '../machines/index.ts';
 
 /** A decision as `simulate` and `replay` print it: one row per audit entry, as JSON lines or a table. */
 
@@ -13,21 +13,22 @@ export interface DecisionRow {
   backend: string | null;
   from: string | null;
   to: string | null;
-  actions: Array<{ type: Action['type']; backend: string; actionId: string }>;
+  actions: Array<Pick<Action, 'actionId' | 'type' | 'backend'>>;
   note: string;
 }
 
-export function rowsOf(line: number | null, event: NodeEvent, d: ReturnType<typeof decide>): DecisionRow[] {
-  return d.audit.map((a) => ({
+/** The rows of one decision: the audit's own projection (machines/audit-bodies.ts), with the scenario line. */
+export function rowsOf(line: number | null, event: NodeEvent, d: Decision): DecisionRow[] {
+  return decisionEntries(event, d).map((e) => ({
     line,
-    eventId: event.eventId,
-    event: event.type,
-    kind: a.kind,
-    backend: a.backend,
-    from: a.from ?? null,
-    to: a.to ?? null,
-    actions: d.actions.filter((x) => a.actionIds.includes(x.actionId)).map((x) => ({ type: x.type, backend: x.backend, actionId: x.actionId })),
-    note: a.note,
+    eventId: e.eventId,
+    event: e.eventType,
+    kind: e.kind,
+    backend: e.backend,
+    from: e.from ?? null,
+    to: e.to ?? null,
+    actions: e.actions,
+    note: e.note,
   }));
 }
 

@@ -4,7 +4,9 @@ import { transition, type AnyTransitionDefinition } from 'xstate';
 import { getShortestPaths, toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { backendMachine, LEAF_PATHS, type BackendEvent } from '../../machines/index.ts';
 import { expectedFor } from '../../machines/views.ts';
-import { leafPathOf, stateNameOf, type BackendSnapshot, type Origin } from '../../machines/backend-machine.ts';
+import type { BackendSnapshot } from '../../machines/backend-machine.ts';
+import type { Origin } from '../../machines/backend-types.ts';
+import { leafPathOf, stateNameOf } from '../../machines/state-path.ts';
 
 /**
  * Model-based: xstate/graph generates the shortest path to every reachable (state, context) of the
