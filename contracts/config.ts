@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { isHost } from './address-syntax.ts';
+import { describeIssue } from './issues.ts';
 import { redisUrlProblem } from './redis-url.ts';
 
 /**
@@ -11,7 +12,7 @@ import { redisUrlProblem } from './redis-url.ts';
  * (runtime/config.ts), the hook (hooks/config.ts) and the one-shot commands that must start in a
  * few ms (`pcp check-primary`, `outbox flush`). zod classic would cost them ~45 ms of start-up.
  * zod/mini carries no message locale: the checks here name their own problem, and
- * describeConfigIssue words the generic ones.
+ * contracts/issues.ts words the generic ones.
  */
 
 const EnvName = z.string().check(z.regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'));
@@ -272,33 +273,7 @@ export function applyConfigEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   return out;
 }
 
-/**
- * One line for one problem, for every reader of the config (`config check`, the worker, the
- * hook): the message a check names, else the generic issue worded here (zod/mini has no locale).
- */
-export function describeConfigIssue(i: z.core.$ZodIssue): string {
-  if (i.message !== '' && i.message !== 'Invalid input') return i.message;
-  switch (i.code) {
-    case 'unrecognized_keys':
-      return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k.slice(0, 64)}"`).join(', ')}`;
-    case 'invalid_type':
-      return `expected ${i.expected}`;
-    case 'invalid_value':
-      return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'too_small':
-      return i.origin === 'array' || i.origin === 'string'
-        ? `needs at least ${String(i.minimum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
-        : `must be ${i.inclusive ? 'at least' : 'more than'} ${String(i.minimum)}`;
-    case 'too_big':
-      return i.origin === 'array' || i.origin === 'string'
-        ? `at most ${String(i.maximum)} ${i.origin === 'array' ? 'item(s)' : 'character(s)'}`
-        : `must be ${i.inclusive ? 'at most' : 'less than'} ${String(i.maximum)}`;
-    default:
-      return i.message;
-  }
-}
-
 /** "clusters.0.backends.1.port: expected number" — one line per problem, paths a DBA can find. */
 export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], file: string): string[] {
-  return issues.map((i) => `${file}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${describeConfigIssue(i)}`);
+  return issues.map((i) => `${file}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${describeIssue(i)}`);
 }
