@@ -1,4 +1,4 @@
-import { fastCheckPrimary } from './fast-argv.ts';
+import { fastCommand } from './fast-argv.ts';
 
 /**
  * Output into a closed pipe (`pcpflow audit | head -1`) ends the command quietly, as a Unix tool
@@ -15,12 +15,19 @@ export function quietOnClosedPipe(): void {
 export async function main(argv: string[] = process.argv): Promise<void> {
   quietOnClosedPipe();
   try {
-    const fast = fastCheckPrimary(argv.slice(2));
-    if (fast) {
-      // build/check-primary.js, built on its own (scripts/build.ts): no commander, no zod classic.
-      const { runCheckPrimary } = await import('./commands/check-primary.ts');
-      await runCheckPrimary(fast.address, fast.opts);
-      return;
+    const fast = fastCommand(argv.slice(2));
+    switch (fast?.name) {
+      case 'check-primary': {
+        // build/check-primary.js, built on its own (scripts/build.ts): no commander, no zod classic.
+        const { runCheckPrimary } = await import('./commands/check-primary.ts');
+        return await runCheckPrimary(fast.address, fast.opts);
+      }
+      case 'status': {
+        const { runStatus } = await import('./commands/status.ts');
+        return await runStatus(fast.opts);
+      }
+      case undefined:
+        break;
     }
     const { buildProgram } = await import('./program.ts');
     await (await buildProgram(argv.slice(2))).parseAsync(argv);
