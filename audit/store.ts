@@ -1,4 +1,4 @@
-import { AuditRecordSchema, type AuditBody, type AuditRecord } from '../contracts/audit.ts';
+import type { AuditBody, AuditRecord } from '../contracts/audit.ts';
 import { keys } from '../contracts/keys.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { formatHead, linkRecords, parseHead, verifyChain, type ChainHead, type VerifyResult } from './chain.ts';
@@ -6,6 +6,9 @@ import { AuditWriteError } from './errors/audit-write-error.ts';
 import { appendJsonl } from './jsonl-sink.ts';
 import { jsonlHead, resetBody } from './anchor.ts';
 import { appendAudit } from './scripts.ts';
+import { queryAudit, readAuditStream, type AuditQuery, type RawAuditEntry, type StoredRecord } from './read.ts';
+
+export type { AuditQuery, RawAuditEntry, StoredRecord } from './read.ts';
 
 /** What a writer links onto: Redis's head, or the anchor when Redis lost the chain (then `reset` comes first). */
 export interface LinkPlan {
@@ -18,17 +21,6 @@ export interface ChainResetInfo {
   redisSeq: number;
   anchorSeq: number;
   source: string;
-}
-
-export interface StoredRecord {
-  streamId: string;
-  record: AuditRecord;
-}
-
-export interface AuditQuery {
-  backend?: string;
-  since?: Date;
-  limit?: number;
 }
 
 /**
@@ -114,33 +106,12 @@ export class AuditStore {
     if (file) await appendJsonl(file, records);
   }
 
-  async readRaw(cluster: string, start = '-', end = '+'): Promise<Array<{ streamId: string; record: AuditRecord | { error: string } }>> {
-    const out: Array<{ streamId: string; record: AuditRecord | { error: string } }> = [];
-    let from = start;
-    for (;;) {
-      const batch = await this.redis.xrange(keys.audit(this.prefix, cluster), from, end, 'COUNT', 1000);
-      for (const [id, fields] of batch) {
-        const text = fields[fields.indexOf('r') + 1];
-        let record: AuditRecord | { error: string };
-        try {
-          const parsed = AuditRecordSchema.safeParse(JSON.parse(text ?? ''));
-          record = parsed.success ? parsed.data : { error: parsed.error.issues[0]?.message ?? 'invalid' };
-        } catch {
-          record = { error: 'not JSON' };
-        }
-        out.push({ streamId: id, record });
-      }
-      if (batch.length < 1000) break;
-      from = `(${batch[batch.length - 1]?.[0]}`;
-    }
-    return out;
+  readRaw(cluster: string, start = '-', end = '+'): Promise<RawAuditEntry[]> {
+    return readAuditStream(this.redis, this.prefix, cluster, start, end);
   }
 
-  async query(cluster: string, q: AuditQuery = {}): Promise<StoredRecord[]> {
-    const start = q.since ? String(q.since.getTime()) : '-';
-    const all = (await this.readRaw(cluster, start)).filter((e): e is StoredRecord => !('error' in e.record));
-    const filtered = q.backend ? all.filter((e) => e.record.backend === q.backend || e.record.actions?.some((a) => a.backend === q.backend)) : all;
-    return q.limit ? filtered.slice(-q.limit) : filtered;
+  query(cluster: string, q: AuditQuery = {}): Promise<StoredRecord[]> {
+    return queryAudit(this.redis, this.prefix, cluster, q);
   }
 
   async verify(cluster: string): Promise<VerifyResult> {

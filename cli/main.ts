@@ -1,35 +1,4 @@
-import { Command } from 'commander';
-import { COMMANDS, commandNamed } from './commands/index.ts';
-import { reportAndExit } from './run.ts';
-
-export const VERSION = '0.1.0';
-
-function baseProgram(): Command {
-  return new Command('pcpflow')
-    .description('Keeps Pgpool-II in step with EDB Failover Manager: hooks → Redis → state machines → audited PCP actions')
-    .version(VERSION)
-    .showHelpAfterError()
-    // Unknown subcommands and bad flags are invalid input: exit 2 like every other bad input.
-    .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
-        process.exit(0);
-      process.exit(2);
-    });
-}
-
-/**
- * The program for this command line: the named subcommand's module fully registered, the others
- * as name and summary only (enough for the top-level help and the unknown-command error).
- */
-export async function buildProgram(args: readonly string[] = []): Promise<Command> {
-  const program = baseProgram();
-  const named = commandNamed(args);
-  for (const d of COMMANDS) {
-    if (d === named) (await d.load()).register(program);
-    else program.command(d.name).description(d.summary);
-  }
-  return program;
-}
+import { fastCommand } from './fast-argv.ts';
 
 /**
  * Output into a closed pipe (`pcpflow audit | head -1`) ends the command quietly, as a Unix tool
@@ -46,8 +15,24 @@ export function quietOnClosedPipe(): void {
 export async function main(argv: string[] = process.argv): Promise<void> {
   quietOnClosedPipe();
   try {
+    const fast = fastCommand(argv.slice(2));
+    switch (fast?.name) {
+      case 'check-primary': {
+        // build/check-primary.js, built on its own (scripts/build.ts): no commander, no zod classic.
+        const { runCheckPrimary } = await import('./commands/check-primary.ts');
+        return await runCheckPrimary(fast.address, fast.opts);
+      }
+      case 'status': {
+        const { runStatus } = await import('./commands/status.ts');
+        return await runStatus(fast.opts);
+      }
+      case undefined:
+        break;
+    }
+    const { buildProgram } = await import('./program.ts');
     await (await buildProgram(argv.slice(2))).parseAsync(argv);
   } catch (err) {
-    reportAndExit(err);
+    // Loaded here, not at start: build/main.js then imports nothing before the command's module.
+    (await import('./run.ts')).reportAndExit(err);
   }
 }

@@ -31,7 +31,7 @@ export interface ConsoleHandle {
 const BACKEND_PATH = /^\/cluster\/([^/]+)\/backend\/([^/]+?)(\/report\.html)?\/?$/;
 const CLUSTER_PATH = /^\/cluster\/([^/]+)(\/report\.html)?\/?$/;
 
-const PageQuerySchema = z.object({ fragment: z.enum(['1']).optional(), cluster: ClusterNameSchema.optional() });
+const PageQuerySchema = z.object({ fragment: z.enum(['1']).optional(), cluster: z.optional(ClusterNameSchema) });
 
 class NotFound extends InvalidInputError {
   override readonly code = 'CONSOLE_NOT_FOUND';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AddressTextSchema } from './address.ts';
+import { PgpoolNodeStatusSchema, PgpoolRoleSchema } from './pgpool-node.ts';
 import { ClusterNameSchema } from './config.ts';
 import { ActionTypeSchema } from './actions.ts';
 
@@ -134,10 +135,7 @@ export const ActionOutcomeSchema = z.strictObject({
   endpoint: z.string().max(300).optional(),
 });
 
-export const PgpoolNodeStatusSchema = z.enum(['up', 'waiting', 'down', 'unused']);
-export type PgpoolNodeStatus = z.infer<typeof PgpoolNodeStatusSchema>;
-export const PgpoolRoleSchema = z.enum(['primary', 'standby']);
-export type PgpoolRole = z.infer<typeof PgpoolRoleSchema>;
+export { PgpoolNodeStatusSchema, PgpoolRoleSchema, type PgpoolNodeStatus, type PgpoolRole } from './pgpool-node.ts';
 
 export const ReconcilerDriftSchema = z.strictObject({
   ...base,

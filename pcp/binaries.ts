@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssue } from '../contracts/issues.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { PgpoolNodeStatus } from '../contracts/events.ts';
 import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
@@ -76,19 +77,21 @@ const LABELS: Record<string, string> = {
   'Last Status Change': 'lastStatusChange',
 };
 
+const Matching = (re: RegExp) => z.string().check(z.regex(re));
+const NumberText = (re: RegExp) => z.pipe(Matching(re), z.transform(Number));
 const VerboseRecordSchema = z.object({
   host: z.string(),
-  port: z.string().regex(/^\d+$/).transform(Number),
-  status: z.string().regex(/^[0-3]$/).transform(Number),
-  weight: z.string().regex(/^\d+(\.\d+)?$/).transform(Number),
-  statusName: z.string().optional(),
-  backendStatus: z.string().optional(),
+  port: NumberText(/^\d+$/),
+  status: NumberText(/^[0-3]$/),
+  weight: NumberText(/^\d+(\.\d+)?$/),
+  statusName: z.optional(z.string()),
+  backendStatus: z.optional(z.string()),
   role: z.enum(['primary', 'standby', 'main', 'replica', 'master', 'slave']),
-  backendRole: z.string().optional(),
-  delay: z.string().regex(/^\d+(\.\d+)?$/).optional(),
-  replState: z.string().optional(),
-  replSyncState: z.string().optional(),
-  lastStatusChange: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/).optional(),
+  backendRole: z.optional(z.string()),
+  delay: z.optional(Matching(/^\d+(\.\d+)?$/)),
+  replState: z.optional(z.string()),
+  replSyncState: z.optional(z.string()),
+  lastStatusChange: z.optional(Matching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)),
 });
 
 /** pcp_* print what pgpool sent them: control characters escaped, lines kept for parsing. */
@@ -111,7 +114,7 @@ export function parseVerboseNodeInfo(stdout: string, firstId: number): NodeInfo[
       if (m && key) rec[key] = (m[2] ?? '').trim();
     }
     const r = VerboseRecordSchema.safeParse(rec);
-    if (!r.success) return `node ${firstId + i}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`;
+    if (!r.success) return `node ${firstId + i}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0] ? describeIssue(r.error.issues[0]) : 'invalid'}`;
     const v = r.data;
     const none = (s: string | undefined): string | undefined => (s === 'none' ? '' : s);
     const node = NodeInfoSchema.safeParse({
@@ -133,7 +136,7 @@ export function parseVerboseNodeInfo(stdout: string, firstId: number): NodeInfo[
       replicationSyncState: none(v.replSyncState),
       lastStatusChange: v.lastStatusChange ? localTimeToIso(v.lastStatusChange) : undefined,
     });
-    if (!node.success) return `node ${firstId + i}: ${node.error.issues[0]?.message}`;
+    if (!node.success) return `node ${firstId + i}: ${node.error.issues[0] ? describeIssue(node.error.issues[0]) : 'invalid'}`;
     out.push(node.data);
   }
   return out;

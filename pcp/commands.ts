@@ -1,10 +1,11 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { cstrings, splitCStrings, type Frame } from './framing.ts';
 import type { PcpConnection } from './connection.ts';
 import { pcpAuthResponse, MAX_USER_BYTES } from './auth.ts';
 import { decodeNodeInfo, supportsSwitchover, type NodeInfo, type NodeInfoLayout } from './node-info.ts';
 import { PcpAuthError, PcpInvalidRequestError, PcpProtocolError, PcpServerError, PcpUnsupportedError } from './errors/index.ts';
 import { formatServerMessage } from './messages.ts';
+import { describeIssue } from '../contracts/issues.ts';
 import { escapeControlsDeep } from '../contracts/text.ts';
 
 /**
@@ -53,7 +54,10 @@ async function readAuthFrame(conn: PcpConnection, types: string[], phase: 'salt'
   }
 }
 
-const CountSchema = z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().int().min(0).max(MAX_NODES));
+const CountSchema = z.pipe(
+  z.pipe(z.string().check(z.regex(/^\d{1,4}$/)), z.transform(Number)),
+  z.number().check(z.int(), z.minimum(0), z.maximum(MAX_NODES)),
+);
 
 export async function nodeCount(conn: PcpConnection): Promise<number> {
   conn.send('L');
@@ -166,9 +170,9 @@ export async function promote(
 }
 
 export const HealthCheckStatsSchema = z.strictObject({
-  nodeId: z.number().int(),
+  nodeId: z.number().check(z.int()),
   host: z.string(),
-  port: z.number().int(),
+  port: z.number().check(z.int()),
   status: z.string(),
   role: z.string(),
   lastStatusChange: z.string(),
@@ -211,37 +215,38 @@ export async function healthCheckStats(conn: PcpConnection, id: number, count: n
 }
 
 const WdNodeSchema = z.looseObject({
-  ID: z.number().int().optional(),
+  ID: z.optional(z.number().check(z.int())),
   NodeName: z.string(),
   HostName: z.string(),
-  State: z.number().int(),
+  State: z.number().check(z.int()),
   StateName: z.string(),
-  DelegateIP: z.string().optional(),
-  WdPort: z.number().int().optional(),
-  PgpoolPort: z.number().int().optional(),
-  Priority: z.number().int().optional(),
-  Membership: z.number().int().optional(),
-  MembershipString: z.string().optional(),
+  DelegateIP: z.optional(z.string()),
+  WdPort: z.optional(z.number().check(z.int())),
+  PgpoolPort: z.optional(z.number().check(z.int())),
+  Priority: z.optional(z.number().check(z.int())),
+  Membership: z.optional(z.number().check(z.int())),
+  MembershipString: z.optional(z.string()),
 });
 /** Watchdog JSON; 4.0/4.1 say Master*, 4.2+ Leader*; 4.3 adds membership fields. */
-export const WatchdogInfoSchema = z
-  .looseObject({
-    RemoteNodeCount: z.number().int(),
-    QuorumStatus: z.number().int(),
-    AliveNodeCount: z.number().int(),
-    Escalated: z.number().int(),
-    LeaderNodeName: z.string().optional(),
-    LeaderHostName: z.string().optional(),
-    MasterNodeName: z.string().optional(),
-    MasterHostName: z.string().optional(),
-    NodeCount: z.number().int(),
+export const WatchdogInfoSchema = z.pipe(
+  z.looseObject({
+    RemoteNodeCount: z.number().check(z.int()),
+    QuorumStatus: z.number().check(z.int()),
+    AliveNodeCount: z.number().check(z.int()),
+    Escalated: z.number().check(z.int()),
+    LeaderNodeName: z.optional(z.string()),
+    LeaderHostName: z.optional(z.string()),
+    MasterNodeName: z.optional(z.string()),
+    MasterHostName: z.optional(z.string()),
+    NodeCount: z.number().check(z.int()),
     WatchdogNodes: z.array(WdNodeSchema),
-  })
-  .transform((w) => ({
+  }),
+  z.transform((w) => ({
     ...w,
     leaderNodeName: w.LeaderNodeName ?? w.MasterNodeName ?? '',
     leaderHostName: w.LeaderHostName ?? w.MasterHostName ?? '',
-  }));
+  })),
+);
 export type WatchdogInfo = z.infer<typeof WatchdogInfoSchema>;
 
 export async function watchdogInfo(conn: PcpConnection): Promise<WatchdogInfo> {
@@ -256,7 +261,7 @@ export async function watchdogInfo(conn: PcpConnection): Promise<WatchdogInfo> {
   }
   // JSON escapes (\u001b) decode to control characters: escape them again like every pgpool text.
   const parsed = WatchdogInfoSchema.safeParse(escapeControlsDeep(json));
-  if (!parsed.success) throw conn.fail(new PcpProtocolError(conn.name, `watchdog info JSON: ${parsed.error.issues[0]?.message ?? 'invalid'}`));
+  if (!parsed.success) throw conn.fail(new PcpProtocolError(conn.name, `watchdog info JSON: ${parsed.error.issues[0] ? describeIssue(parsed.error.issues[0]) : 'invalid'}`));
   return parsed.data;
 }
 

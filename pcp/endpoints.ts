@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../contracts/config.ts';
-import { formatAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address-syntax.ts';
 import { remainingMs, type CallDeadline } from './deadline.ts';
 import {
   PcpAbortedError,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { splitCStrings } from './framing.ts';
 
 /**
@@ -10,10 +10,10 @@ export const PcpSeveritySchema = z.enum(['ERROR', 'FATAL', 'PANIC', 'WARNING', '
 export const PcpServerMessageSchema = z.strictObject({
   severity: PcpSeveritySchema,
   message: z.string(),
-  detail: z.string().optional(),
-  hint: z.string().optional(),
-  file: z.string().optional(),
-  line: z.string().optional(),
+  detail: z.optional(z.string()),
+  hint: z.optional(z.string()),
+  file: z.optional(z.string()),
+  line: z.optional(z.string()),
 });
 export type PcpServerMessage = z.infer<typeof PcpServerMessageSchema>;
 

@@ -1,5 +1,6 @@
-import { z } from 'zod';
-import { PgpoolNodeStatusSchema, PgpoolRoleSchema } from '../contracts/events.ts';
+import * as z from 'zod/mini';
+import { describeIssue } from '../contracts/issues.ts';
+import { PgpoolNodeStatusSchema, PgpoolRoleSchema } from '../contracts/pgpool-node.ts';
 
 /**
  * Node-info records: pgpool 4.0–4.7 send 7 to 13 fields and nothing else says which version is
@@ -84,54 +85,54 @@ const RAW_ROLE_NAMES = ['main', 'replica', 'primary', 'standby'] as const;
 /** pgpool prints weights scaled by RAND_MAX (glibc). */
 const RAND_MAX = 2147483647;
 
-const IntText = z.string().regex(/^-?\d+$/, 'not an integer').transform(Number);
-const NumText = z
-  .string()
-  .regex(/^-?\d+(\.\d+)?$/, 'not a number')
-  .transform(Number);
-const Optional = <T extends z.ZodType>(s: T) => z.union([z.literal('').transform(() => undefined), s]).optional();
+// zod/mini, like every reply of pgpool the PCP client reads: a one-shot command starts without zod classic.
+const Int = (min: number, max?: number) => z.number().check(z.int(), z.minimum(min), ...(max === undefined ? [] : [z.maximum(max)]));
+const IntText = z.pipe(z.string().check(z.regex(/^-?\d+$/, 'not an integer')), z.transform(Number));
+const NumText = z.pipe(z.string().check(z.regex(/^-?\d+(\.\d+)?$/, 'not a number')), z.transform(Number));
+const Optional = <T extends z.core.SomeType>(s: T) => z.optional(z.union([z.pipe(z.literal(''), z.transform(() => undefined)), s]));
+const Text = (max: number) => z.string().check(z.maxLength(max));
 
 const RawRecordSchema = z.object({
-  host: z.string().max(1024),
-  port: IntText.pipe(z.number().int().min(0).max(65535)),
-  status: IntText.pipe(z.number().int().min(0).max(3)),
-  quarantine: Optional(IntText.pipe(z.number().int().min(0).max(1))),
-  pg_status: Optional(z.string().max(64)),
-  weight: NumText.pipe(z.number().min(0)),
-  role: IntText.pipe(z.number().int().min(0).max(3)),
-  pg_role: Optional(z.string().max(64)),
-  delay_by_time: Optional(IntText.pipe(z.number().int().min(0).max(1))),
+  host: Text(1024),
+  port: z.pipe(IntText, Int(0, 65535)),
+  status: z.pipe(IntText, Int(0, 3)),
+  quarantine: Optional(z.pipe(IntText, Int(0, 1))),
+  pg_status: Optional(Text(64)),
+  weight: z.pipe(NumText, z.number().check(z.minimum(0))),
+  role: z.pipe(IntText, Int(0, 3)),
+  pg_role: Optional(Text(64)),
+  delay_by_time: Optional(z.pipe(IntText, Int(0, 1))),
   delay: Optional(NumText),
-  repl_state: z.string().max(256).optional(),
-  repl_sync_state: z.string().max(256).optional(),
-  status_changed: Optional(IntText.pipe(z.number().int().min(0))),
+  repl_state: z.optional(Text(256)),
+  repl_sync_state: z.optional(Text(256)),
+  status_changed: Optional(z.pipe(IntText, Int(0))),
 });
 
 /** Everything a layout offers, typed. Fields absent from the layout are undefined. */
 export const NodeInfoSchema = z.strictObject({
-  id: z.number().int().min(0).max(127),
+  id: Int(0, 127),
   host: z.string(),
-  port: z.number().int().min(0).max(65535),
+  port: Int(0, 65535),
   status: PgpoolNodeStatusSchema,
-  statusCode: z.number().int().min(0).max(3),
+  statusCode: Int(0, 3),
   /** Down because the watchdog lacked quorum, not a real failover (4.0.18+, 4.1.11+, 4.2.8+). */
-  quarantine: z.boolean().optional(),
+  quarantine: z.optional(z.boolean()),
   role: PgpoolRoleSchema,
   rawRole: z.enum(RAW_ROLE_NAMES),
   /** Normalised load-balance weight, 0..1. */
   weight: z.number(),
   /** Live PQping result (4.3+): up, down, unknown. */
-  backendStatus: z.string().optional(),
+  backendStatus: z.optional(z.string()),
   /** Live pg_is_in_recovery() result (4.3+): primary, standby, unknown. */
-  backendRole: z.string().optional(),
-  replicationDelay: z.number().optional(),
-  replicationDelayUnit: z.enum(['bytes', 'microseconds']).optional(),
-  replicationState: z.string().optional(),
-  replicationSyncState: z.string().optional(),
+  backendRole: z.optional(z.string()),
+  replicationDelay: z.optional(z.number()),
+  replicationDelayUnit: z.optional(z.enum(['bytes', 'microseconds'])),
+  replicationState: z.optional(z.string()),
+  replicationSyncState: z.optional(z.string()),
   /** ISO 8601. */
-  lastStatusChange: z.string().optional(),
+  lastStatusChange: z.optional(z.string()),
   /** Known only to the native client; the pcp_* binaries hide the field count. */
-  layout: NodeInfoLayoutSchema.optional(),
+  layout: z.optional(NodeInfoLayoutSchema),
 });
 export type NodeInfo = z.infer<typeof NodeInfoSchema>;
 
@@ -149,7 +150,7 @@ export function decodeNodeInfo(id: number, fields: readonly string[]): DecodeRes
   const parsed = RawRecordSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `node ${id} field ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}` };
+    return { ok: false, error: `node ${id} field ${issue?.path.join('.') ?? '?'}: ${issue ? describeIssue(issue) : 'invalid'}` };
   }
   const r = parsed.data;
   const node: NodeInfo = {
@@ -172,7 +173,8 @@ export function decodeNodeInfo(id: number, fields: readonly string[]): DecodeRes
     layout,
   };
   const checked = NodeInfoSchema.safeParse(node);
-  return checked.success ? { ok: true, node: checked.data } : { ok: false, error: checked.error.issues[0]?.message ?? 'invalid' };
+  const issue = checked.success ? undefined : checked.error.issues[0];
+  return checked.success ? { ok: true, node: checked.data } : { ok: false, error: issue ? describeIssue(issue) : 'invalid' };
 }
 
 /** The inverse, for test servers: the fields a given layout sends for a record. */

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../contracts/config.ts';
-import { formatAddress, parseAddress } from '../contracts/address.ts';
+import { formatAddress, parseAddress } from '../contracts/address-syntax.ts';
 import type { NodeInfo } from './node-info.ts';
 import { PcpAmbiguousAddressError, PcpInvalidRequestError, PcpUnknownAddressError } from './errors/index.ts';
 

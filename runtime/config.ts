@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { z } from 'zod';
-import { ConfigSchema, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
+import { applyConfigEnv, ConfigSchema, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { registerSecret } from './redact.ts';
 
@@ -28,12 +27,7 @@ export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv 
 }
 
 /** "clusters.0.backends.1.port: expected number" — one line per problem, paths a DBA can find. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], file: string): string[] {
-  return issues.map((i) => {
-    const path = i.path.length ? i.path.map(String).join('.') : '(top level)';
-    return `${file}: ${path}: ${i.message}`;
-  });
-}
+export const formatIssues = formatConfigIssues;
 
 function readRaw(path: string): unknown {
   let text: string;
@@ -53,19 +47,6 @@ function readRaw(path: string): unknown {
       cause: err,
     });
   }
-}
-
-/** Env overrides win over the file: they are how containers and tests point pcpflow elsewhere. */
-function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const out = { ...(raw as Record<string, unknown>) };
-  if (env.PCPFLOW_REDIS_URL) out.redis = { ...((out.redis as object | undefined) ?? {}), url: env.PCPFLOW_REDIS_URL };
-  if (env.PCPFLOW_HTTP_PORT) {
-    const port = Number(env.PCPFLOW_HTTP_PORT);
-    out.http = { ...((out.http as object | undefined) ?? {}), port: Number.isNaN(port) ? env.PCPFLOW_HTTP_PORT : port };
-  }
-  if (env.PCPFLOW_OUTBOX_DIR) out.outbox = { dir: env.PCPFLOW_OUTBOX_DIR };
-  return out;
 }
 
 /** Files the config names must exist, be readable, and (passfiles) be 0600 as pgpool demands. */
@@ -95,7 +76,7 @@ export interface LoadedConfig {
 
 export function loadConfig(pathFlag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = configPathFrom(pathFlag, env);
-  const parsed = ConfigSchema.safeParse(applyEnv(readRaw(path), env));
+  const parsed = ConfigSchema.safeParse(applyConfigEnv(readRaw(path), env));
   if (!parsed.success) {
     const problems = formatIssues(parsed.error.issues, path);
     throw new ConfigError(`${path}: ${problems.length} problem(s) in the config`, problems);

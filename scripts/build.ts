@@ -48,20 +48,29 @@ const zodEnglishOnly: Plugin = {
 
 /**
  * Commands built as one file each, outside the code splitting: `outbox` runs every 30 s from a
- * timer and uses only the hooks' machinery (zod/mini, the RESP client). Inside the split build
- * it would share zod's core chunk with zod classic and load all of it; on its own, esbuild keeps
- * the few kB it uses. Its module imports nothing from main.js at run time (only types), so it
- * has its own copies of the error classes and the action wrapper, which is what it needs.
+ * timer and uses only the hooks' machinery (zod/mini, the RESP client); `check-primary` is what
+ * EFM-side scripts and DBAs run in place of pgpool_backend.sh's check, and cli/main.ts runs it
+ * for its plain command lines before commander is loaded. Inside the split build each would
+ * share zod's core chunk with zod classic and load all of it; on its own, esbuild keeps the few
+ * kB it uses. Neither imports anything from main.js at run time (only types), so each has its
+ * own copies of the error classes and the action wrapper, which is what it needs.
+ * The key is the source module; the value, the module that imports it and where that module's
+ * output lies: cli/main.ts in build/main.js, the command list in a chunk under build/chunks/.
  */
-export const STANDALONE_COMMANDS = ['outbox'] as const;
+export const STANDALONE_COMMANDS = {
+  outbox: { importer: join('cli', 'commands', 'index.ts'), from: '../' },
+  'check-primary': { importer: join('cli', 'main.ts'), from: './' },
+} as const;
 
 const standaloneAsSibling: Plugin = {
   name: 'standalone-as-sibling',
   setup(b) {
-    const names = STANDALONE_COMMANDS.join('|');
-    b.onResolve({ filter: new RegExp(`^\\./(${names})\\.ts$`) }, (args) =>
-      args.importer.endsWith(join('cli', 'commands', 'index.ts')) ? { path: args.path.replace(/\.ts$/, '.js'), external: true } : undefined,
-    );
+    b.onResolve({ filter: /\.ts$/ }, (args) => {
+      for (const [name, { importer, from }] of Object.entries(STANDALONE_COMMANDS)) {
+        if (args.importer.endsWith(importer) && args.path.endsWith(`/${name}.ts`)) return { path: `${from}${name}.js`, external: true };
+      }
+      return undefined;
+    });
   },
 };
 
@@ -94,7 +103,7 @@ const options: BuildOptions = {
 export async function buildCli(): Promise<OutputFile[]> {
   const results = await Promise.all([
     build(options),
-    ...STANDALONE_COMMANDS.map((name) =>
+    ...Object.keys(STANDALONE_COMMANDS).map((name) =>
       build({ ...shared, entryPoints: { [name]: join(root, 'cli', 'commands', `${name}.ts`) }, outdir: BUILD_DIR, plugins: [zodEnglishOnly] }),
     ),
   ]);

@@ -1,5 +1,5 @@
 import { keys } from '../contracts/keys.ts';
-import type { RedisClient } from '../runtime/redis.ts';
+import type { RedisReads } from '../runtime/redis-reads.ts';
 import { decodeSnapshot, type ClusterSnapshot } from '../machines/index.ts';
 
 /** A cluster's decision state as stored: the snapshot, its version and the intake position. */
@@ -9,7 +9,7 @@ export interface StoredSnapshot {
   snapshot: ClusterSnapshot;
 }
 
-export async function loadSnapshot(redis: RedisClient, prefix: string, cluster: string): Promise<StoredSnapshot | null> {
+export async function loadSnapshot(redis: Pick<RedisReads, 'hgetall'>, prefix: string, cluster: string): Promise<StoredSnapshot | null> {
   const h = await redis.hgetall(keys.snapshot(prefix, cluster));
   if (!h.version || !h.data) return null;
   return { version: h.version, lastId: h.lastId ?? '0-0', snapshot: decodeSnapshot(h.data) };

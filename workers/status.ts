@@ -2,10 +2,10 @@ import { formatAddress } from '../contracts/address.ts';
 import { resolveAddress } from '../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
-import { AuditStore } from '../audit/store.ts';
+import { queryAudit } from '../audit/read.ts';
 import { backendViews, findDrift } from '../machines/index.ts';
 import { callBudgetMs, type PcpNode, type PcpOps } from '../pcp/index.ts';
-import type { RedisClient } from '../runtime/redis.ts';
+import type { RedisReads } from '../runtime/redis-reads.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 import { backendListMismatches } from './backend-list.ts';
 
@@ -50,14 +50,14 @@ export interface ClusterStatus {
 }
 
 /** Machine state next to pgpool's live view, for `pcpflow status` and the console. */
-export async function clusterStatus(cluster: ClusterConfig, redis: RedisClient, prefix: string, pcp: PcpOps, auditCount = 5): Promise<ClusterStatus> {
+export async function clusterStatus(cluster: ClusterConfig, redis: RedisReads, prefix: string, pcp: PcpOps, auditCount = 5): Promise<ClusterStatus> {
   const [state, live, audit] = await Promise.all([
     loadSnapshot(redis, prefix, cluster.name),
     pcp.pgpools({ deadlineMs: callBudgetMs(cluster) }).then(
       (r) => ({ ok: true as const, ...r }),
       (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }),
     ),
-    new AuditStore(redis, prefix).query(cluster.name, { limit: auditCount }),
+    queryAudit(redis, prefix, cluster.name, { limit: auditCount }),
   ]);
   const views = state ? backendViews(state.snapshot) : [];
   const ref = live.ok ? (live.authoritative ?? live.pgpools.find((p) => p.reachable) ?? null) : null;

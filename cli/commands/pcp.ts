@@ -1,28 +1,12 @@
 import type { Command } from 'commander';
-import { formatAddress, printable } from '../../contracts/address.ts';
-import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
-import type { ClusterConfig } from '../../contracts/config.ts';
+import { formatAddress, printable } from '../../contracts/address-syntax.ts';
+import { BackendResolutionError } from '../../contracts/backend-resolution.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { redactText } from '../../runtime/redact.ts';
-import {
-  callBudgetMs,
-  createDriver,
-  createPcpOps,
-  opsOver,
-  PcpAmbiguousAddressError,
-  PcpError,
-  PcpInvalidRequestError,
-  PcpUnknownAddressError,
-  resolveNodeId,
-  type EachAnswer,
-  type EnsureOutcome,
-  type NoticeLogger,
-  type WatchdogInfo,
-  type NodeInfo,
-  type PcpDriver,
-} from '../../pcp/index.ts';
+import { callBudgetMs, createPcpOps, opsOver, type EachAnswer, type EnsureOutcome, type WatchdogInfo, type NodeInfo } from '../../pcp/index.ts';
 import { action } from '../run.ts';
+import { CHECK_PRIMARY_SUMMARY, checkPrimary } from './check-primary.ts';
+import { addressArg, nodeJson, pcpContext, resolveFirst, type CommonOpts } from './pcp-context.ts';
 
 /**
  * Operator commands over PCP, replacing pgpool_backend.sh: the same operations the executor runs
@@ -32,31 +16,6 @@ import { action } from '../run.ts';
  * check-primary exit codes: 0 primary, 1 standby, 2 bad input (or not a configured backend),
  * 3 pgpool has no such backend, 4 pgpool could not be asked.
  */
-
-interface CommonOpts {
-  config?: string;
-  cluster?: string;
-  json?: boolean;
-  verifyMs?: string;
-}
-
-function context(opts: CommonOpts): { cluster: ClusterConfig; driver: PcpDriver } {
-  const { config } = loadConfig(opts.config);
-  const cluster = selectCluster(config, opts.cluster);
-  // pgpool's notices, the only thing the driver logs, go to stderr as one line each: a one-shot
-  // command does not need pino (~30 ms of start-up).
-  const logger: NoticeLogger = {
-    warn: (_fields, message) => {
-      if (config.log.level !== 'silent') process.stderr.write(`pcpflow: ${redactText(message)}\n`);
-    },
-  };
-  return { cluster, driver: createDriver(cluster, { logger }) };
-}
-
-/** The configured backend the argument names (one rule with the hooks, audit and viz): exit 2 otherwise. */
-function addressArg(cluster: ClusterConfig, text: string): string {
-  return resolveInCluster(cluster, text, '<address>');
-}
 
 function verifyMsOpt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -126,14 +85,6 @@ function common(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-/** Everything the layout offers, with `address` in the canonical form the rest of pcpflow uses. */
-function nodeJson(n: NodeInfo): Record<string, unknown> {
-  const address = n.host === '' ? '' : formatAddress({ host: n.host, port: n.port });
-  const out: Record<string, unknown> = { id: n.id, address, host: n.host, port: n.port, status: n.status, role: n.role };
-  for (const [k, v] of Object.entries(n)) if (!(k in out) && v !== undefined) out[k] = v;
-  return out;
-}
-
 function table(nodes: NodeInfo[]): string {
   const head = ['id', 'address', 'status', 'role', 'weight', 'pg_status', 'pg_role', 'delay', 'repl_state', 'sync_state', 'last_change'];
   const rows = nodes.map((n) => [
@@ -166,14 +117,6 @@ function printOutcome(verb: string, address: string, o: EnsureOutcome, json: boo
   return o.retryable ? 1 : 2;
 }
 
-async function resolveFirst(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
-  const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
-  const nodeId = resolveNodeId(cluster, address, a.value.nodes);
-  const node = a.value.nodes.find((n) => n.id === nodeId);
-  if (!node) throw new PcpUnknownAddressError(address, []);
-  return { nodeId, node, endpoint: a.endpoint };
-}
-
 export function register(program: Command): void {
   const pcp = program
     .command('pcp')
@@ -181,7 +124,7 @@ export function register(program: Command): void {
 
   common(pcp.command('nodes').description("pgpool's backends: id, address, status, role and what this pgpool version reports")).action(
     action(async (opts: CommonOpts) => {
-      const { cluster, driver } = context(opts);
+      const { cluster, driver } = pcpContext(opts);
       const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
       if (opts.json) process.stdout.write(JSON.stringify(a.value.nodes.map(nodeJson), null, 2) + '\n');
       else process.stdout.write(table(a.value.nodes));
@@ -204,7 +147,7 @@ export function register(program: Command): void {
         action(async (addressText: string, opts: CommonOpts & OperatorOpts) => {
           if (!opts.direct) return audited(verb, addressText, opts);
           const verifyMs = verifyMsOpt(opts.verifyMs);
-          const { cluster, driver } = context(opts);
+          const { cluster, driver } = pcpContext(opts);
           const address = addressArg(cluster, addressText);
           await resolveFirst(cluster, driver, address);
           const ops = opsOver(cluster, driver);
@@ -219,31 +162,11 @@ export function register(program: Command): void {
       );
   }
 
-  common(pcp.command('check-primary <address>').description("exit 0 if the backend is pgpool's primary, 1 if a standby, 2 if no configured backend has that address, 3 if pgpool has no such backend, 4 if pgpool cannot be asked")).action(
-    action(async (addressText: string, opts: CommonOpts) => {
-      const { cluster, driver } = context(opts);
-      const address = addressArg(cluster, addressText);
-      let found: Awaited<ReturnType<typeof resolveFirst>>;
-      try {
-        found = await resolveFirst(cluster, driver, address);
-      } catch (err) {
-        if (err instanceof PcpUnknownAddressError || err instanceof PcpAmbiguousAddressError || err instanceof PcpInvalidRequestError) throw err;
-        if (err instanceof PcpError) {
-          process.stderr.write(`pcpflow: ${err.message}\n`);
-          return 4;
-        }
-        throw err;
-      }
-      const { node } = found;
-      if (opts.json) process.stdout.write(JSON.stringify({ address, ...nodeJson(node), primary: node.role === 'primary' }) + '\n');
-      else process.stdout.write(`${address} is pgpool's ${node.role} (node ${node.id}, ${node.status})\n`);
-      return node.role === 'primary' ? 0 : 1;
-    }),
-  );
+  common(pcp.command('check-primary <address>').description(CHECK_PRIMARY_SUMMARY)).action(action(checkPrimary));
 
   common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
-      const { cluster, driver } = context(opts);
+      const { cluster, driver } = pcpContext(opts);
       const deadlineMs = callBudgetMs(cluster);
       const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
         ? await driver.watchdogEach({ deadlineMs })

@@ -34,33 +34,48 @@ export function register(program: Command): void {
     .option('--cluster <name>', 'one cluster (default: $PCPFLOW_CLUSTER, else all)')
     .option('--json', 'print JSON')
     .option('--check', 'for monitoring: one line; exit 0 all in step, 1 drift, attention or pgpool unreachable, 4 Redis unreachable')
-    .action(
-      action(async (opts: { config?: string; cluster?: string; json?: boolean; check?: boolean }) => {
-        const [{ formatTimeline }, { createPcpOps }, { loadConfig }, { openRedis }, { checkLine, clusterStatus }] = await Promise.all([
-          import('../../audit/format.ts'),
-          import('../../pcp/index.ts'),
-          import('../../runtime/config.ts'),
-          import('../../runtime/redis.ts'),
-          import('../../workers/status.ts'),
-        ]);
-        const { config } = loadConfig(opts.config);
-        const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
-        const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
-        if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
-        const redis = await openRedis(config.redis);
-        try {
-          const all = await Promise.all(clusters.map((c) => clusterStatus(c, redis, config.redis.keyPrefix, createPcpOps(c))));
-          if (opts.check) {
-            const verdict = checkLine(all);
-            process.stdout.write(`${verdict.line}\n`);
-            return verdict.ok ? 0 : 1;
-          }
-          if (opts.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
-          else for (const s of all) print(s, formatTimeline);
-          return 0;
-        } finally {
-          redis.disconnect();
-        }
-      }),
-    );
+    .action(action(status));
 }
+
+interface StatusOpts {
+  config?: string;
+  cluster?: string;
+  json?: boolean;
+  check?: boolean;
+}
+
+/**
+ * `pcpflow status`: run by monitoring (`--check`) and DBAs, so cli/main.ts runs its plain
+ * command lines without commander (cli/fast-argv.ts); commander registers the same function.
+ */
+async function status(opts: StatusOpts): Promise<number> {
+  const [{ formatTimeline }, { createPcpOps }, { loadConfig }, { openRedisReads }, { checkLine, clusterStatus }] = await Promise.all([
+    import('../../audit/format.ts'),
+    import('../../pcp/index.ts'),
+    import('../../runtime/config.ts'),
+    // A few reads: the RESP client rather than ioredis (~45 ms of start-up).
+    import('../../runtime/resp-reads.ts'),
+    import('../../workers/status.ts'),
+  ]);
+  const { config } = loadConfig(opts.config);
+  const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
+  const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
+  if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
+  const redis = await openRedisReads(config.redis);
+  try {
+    const all = await Promise.all(clusters.map((c) => clusterStatus(c, redis, config.redis.keyPrefix, createPcpOps(c))));
+    if (opts.check) {
+      const verdict = checkLine(all);
+      process.stdout.write(`${verdict.line}\n`);
+      return verdict.ok ? 0 : 1;
+    }
+    if (opts.json) process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+    else for (const s of all) print(s, formatTimeline);
+    return 0;
+  } finally {
+    redis.close();
+  }
+}
+
+/** The fast path's entry: the same action wrapper (exit codes, error lines) as under commander. */
+export const runStatus = (opts: StatusOpts): Promise<void> => action(status)(opts);

@@ -106,6 +106,19 @@ test('check-primary: 0 primary, 1 standby, 2 not a configured backend or bad inp
   assert.equal(d.code, 1);
 });
 
+test('check-primary answers alike on its fast path (build/check-primary.js) and through commander', async () => {
+  await withServer(async (_s, config) => {
+    for (const address of ['127.0.0.1:15432', '127.0.0.1:15433', '10.1.1.1', '$(reboot)']) {
+      for (const json of [[], ['--json']]) {
+        const fast = await run(['check-primary', address, '--config', config, ...json]);
+        // `--` is no form the fast path takes: commander parses it and runs the same action.
+        const slow = await run(['check-primary', '--config', config, ...json, '--', address]);
+        assert.deepEqual(fast, slow, `${address} ${json.join(' ')}`);
+      }
+    }
+  });
+});
+
 test('watchdog: disabled is reported with pgpool\'s reason', async () => {
   await withServer(async (_s, config) => {
     const r = await run(['watchdog', '--config', config]);
