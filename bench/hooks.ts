@@ -1,17 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HOOK, sandbox } from '../testkit/hooks.ts';
+import { yamlCacheFile } from '../hooks/yaml-cache.ts';
 import { freePort, startRedis } from '../testkit/redis.ts';
 import { median } from './stats.ts';
 
 /**
  * Hook start-to-exit wall time, the number EFM feels on every event. Goal: with Redis up, the
  * median is ≤ 1.5× a bare `node -e ''` measured in the same run (interleaved, so machine load
- * hits both alike); with Redis down, the hook spools and exits within its deadline (≤ 2 s).
+ * hits both alike), and ≤ 1.3× with a YAML config (issue 18); with Redis down, the hook spools and
+ * exits within its deadline (≤ 2 s). A YAML config is measured as EFM meets it (the hook's cache of
+ * its parse already written by an earlier event) and cold (the cache removed before each run).
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 31);
 
@@ -52,26 +55,31 @@ export async function benchHooks(): Promise<void> {
 
     const base: number[] = [];
     const yaml: number[] = [];
+    const yamlCold: number[] = [];
     const json: number[] = [];
+    const cacheEntry = yamlCacheFile(yamlCfg);
     timeOnce(['-e', '']); // warm the page cache for node and the bundle alike
     timeOnce(attach(yamlCfg));
     for (let i = 0; i < RUNS; i++) {
       base.push(timeOnce(['-e', '']));
       yaml.push(timeOnce(attach(yamlCfg)));
       json.push(timeOnce(attach(jsonCfg)));
+      if (cacheEntry) rmSync(cacheEntry, { force: true });
+      yamlCold.push(timeOnce(attach(yamlCfg)));
     }
     const b = median(base);
-    const line = (name: string, xs: number[]) => {
+    const line = (name: string, xs: number[], goal = 1.5) => {
       const m = median(xs);
       const ratio = m / b;
       process.stdout.write(
-        `  ${name.padEnd(34)} ${fmt(m).padStart(9)}  ${ratio.toFixed(2)}× ${ratio <= 1.5 ? 'ok (goal ≤ 1.5×)' : 'OVER the 1.5× goal'}\n`,
+        `  ${name.padEnd(34)} ${fmt(m).padStart(9)}  ${ratio.toFixed(2)}× ${ratio <= goal ? `ok (goal ≤ ${goal}×)` : `OVER the ${goal}× goal`}\n`,
       );
     };
     process.stdout.write(`hooks: median of ${RUNS} runs, spawn to exit\n`);
     process.stdout.write(`  ${"node -e ''".padEnd(34)} ${fmt(b).padStart(9)}  1.00×\n`);
-    line('hook, Redis up, YAML config', yaml);
+    line('hook, Redis up, YAML config', yaml, 1.3);
     line('hook, Redis up, JSON config', json);
+    line('hook, Redis up, YAML, cache cold', yamlCold);
 
     await redis.stop();
     const down: number[] = [];

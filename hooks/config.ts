@@ -2,6 +2,7 @@ import { applyConfigEnv, ConfigSchema, formatConfigIssues, type Config, type Red
 import { registerSecret } from '../runtime/redact.ts';
 import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
 import { HookConfigError } from './errors.ts';
+import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
 
 /**
  * The pcpflow config as the hook reads it: the one schema of contracts/config.ts (zod/mini, a
@@ -48,8 +49,14 @@ async function readRaw(path: string): Promise<unknown> {
   const text = readConfigText(path);
   const json = path.endsWith('.json');
   try {
-    // YAML's parser is loaded only for YAML files: JSON configs start a few ms faster.
-    return json ? JSON.parse(text) : (await import('./yaml-entry.ts')).parse(text);
+    // YAML's parser is loaded only for YAML files, and only when this user's cache of the same
+    // text is missing (yaml-cache.ts): a JSON config, or a YAML one seen before, skips it.
+    if (json) return JSON.parse(text);
+    const cached = readYamlCache(path, text);
+    if (cached !== undefined) return cached;
+    const parsed = (await import('./yaml-entry.ts')).parse(text);
+    writeYamlCache(path, text, parsed);
+    return parsed;
   } catch (err) {
     const msg = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
     throw new HookConfigError(`${path}: not valid ${json ? 'JSON' : 'YAML'}: ${msg}`, undefined, {

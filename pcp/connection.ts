@@ -29,6 +29,12 @@ export interface ConnectionOptions {
   onNotice?: (notice: PcpServerMessage) => void;
 }
 
+/** What one call on a connection may spend; a kept connection gets a fresh one per call. */
+export interface CallScope {
+  deadline?: CallDeadline;
+  signal?: AbortSignal;
+}
+
 interface Waiter {
   resolve: (f: Frame) => void;
   reject: (e: PcpError) => void;
@@ -50,14 +56,16 @@ export class PcpConnection {
   private waiter: Waiter | undefined;
   private failure: PcpError | undefined;
   private readonly onAbort: () => void;
-  /** performance.now() by which every reply of this session must have arrived. */
-  private readonly replyBy: number;
+  /** performance.now() by which every reply of the current call must have arrived. */
+  private replyBy: number;
+  private scope: CallScope;
 
   private constructor(
     private readonly socket: Socket,
     readonly opts: ConnectionOptions,
   ) {
     this.replyBy = performance.now() + opts.readMs;
+    this.scope = { deadline: opts.deadline, signal: opts.signal };
     this.onAbort = () => this.fail(new PcpAbortedError(`PCP request to ${opts.name}`, { endpoint: opts.name }));
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     socket.on('data', (chunk: Buffer) => {
@@ -109,6 +117,34 @@ export class PcpConnection {
     return this.opts.name;
   }
 
+  /** No failure seen and the socket still open: a kept connection may carry another call. */
+  get usable(): boolean {
+    return this.failure === undefined && !this.socket.destroyed;
+  }
+
+  /**
+   * A kept connection starts another call: a fresh readMs budget, the new caller's deadline and
+   * abort signal, and the socket holds the process open again while the call runs.
+   */
+  beginCall(scope: CallScope): void {
+    this.scope.signal?.removeEventListener('abort', this.onAbort);
+    this.scope = scope;
+    this.replyBy = performance.now() + this.opts.readMs;
+    if (scope.signal?.aborted) {
+      this.fail(new PcpAbortedError(`PCP request to ${this.name}`, { endpoint: this.name }));
+      return;
+    }
+    scope.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.socket.ref();
+  }
+
+  /** Between calls: no caller to abort it, and an idle kept socket never holds the process open. */
+  rest(): void {
+    this.scope.signal?.removeEventListener('abort', this.onAbort);
+    this.scope = {};
+    this.socket.unref();
+  }
+
   send(type: string, payload?: Buffer): void {
     if (this.failure) throw this.failure;
     const frame = encodeFrame(type, payload);
@@ -125,10 +161,11 @@ export class PcpConnection {
     if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
     const now = performance.now();
     const session = this.replyBy - now;
-    const call = this.opts.deadline ? remainingMs(this.opts.deadline, now) : Infinity;
+    const deadline = this.scope.deadline;
+    const call = deadline ? remainingMs(deadline, now) : Infinity;
     const timeout = (): PcpTimeoutError =>
-      call < session && this.opts.deadline
-        ? new PcpTimeoutError(this.name, 'call', this.opts.deadline.ms)
+      call < session && deadline
+        ? new PcpTimeoutError(this.name, 'call', deadline.ms)
         : new PcpTimeoutError(this.name, phase, this.opts.readMs);
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(timeout()), Math.max(0, Math.min(session, call)));
@@ -171,7 +208,7 @@ export class PcpConnection {
    * A peer that never closes is cut off after readMs (unref'd: it never holds the process open).
    */
   async close(): Promise<void> {
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.scope.signal?.removeEventListener('abort', this.onAbort);
     if (this.failure || this.socket.destroyed) {
       this.socket.destroy();
       return;
@@ -184,7 +221,7 @@ export class PcpConnection {
   }
 
   destroy(): void {
-    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.scope.signal?.removeEventListener('abort', this.onAbort);
     this.fail(new PcpClosedError(this.name, 'cleanup'));
   }
 

@@ -20,6 +20,7 @@ export { disagreements } from './pgpools.ts';
 export { EndpointHealth, sharedEndpointHealth, type EndpointHealthEntry } from './endpoint-health.ts';
 export { judge, describeViews, type PgpoolNodeView } from './confirm.ts';
 export { NativeDriver } from './native.ts';
+export { DEFAULT_KEEP_POLICY, type KeepPolicy } from './kept.ts';
 export { BinariesDriver } from './binaries.ts';
 export { resolveNodeId } from './resolve.ts';
 export { callBudgetMs } from './deadline.ts';
@@ -81,18 +82,23 @@ export interface NoticeLogger {
   warn(fields: Record<string, unknown>, message: string): void;
 }
 
-export function createDriver(cluster: ClusterConfig, deps: { logger?: NoticeLogger } = {}): PcpDriver {
+/**
+ * keepConnections: read-only calls may reuse a briefly kept PCP connection (pcp/kept.ts), for a
+ * long-running worker; a one-shot command leaves it off and logs out after each call.
+ */
+export function createDriver(cluster: ClusterConfig, deps: { logger?: NoticeLogger; keepConnections?: boolean } = {}): PcpDriver {
   switch (cluster.pcp.driver) {
     case 'native':
       return new NativeDriver(cluster, {
         onNotice: (notice, endpoint) => deps.logger?.warn({ endpoint, cluster: cluster.name }, `pgpool: ${formatServerMessage(notice)}`),
+        ...(deps.keepConnections ? {} : { keep: false }),
       });
     case 'binaries':
       return new BinariesDriver(cluster);
   }
 }
 
-export function createPcpOps(cluster: ClusterConfig, deps: { logger?: Logger } = {}): PcpOps {
+export function createPcpOps(cluster: ClusterConfig, deps: { logger?: Logger; keepConnections?: boolean } = {}): PcpOps {
   return opsOver(cluster, createDriver(cluster, deps), deps);
 }
 

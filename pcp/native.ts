@@ -8,6 +8,8 @@ import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
 import { eachEndpoint, type EachAnswer } from './views.ts';
 import type { EndpointHealth } from './endpoint-health.ts';
+import { DEFAULT_KEEP_POLICY, KeptConnections, type KeepPolicy, type KeptStats } from './kept.ts';
+import type { NodeInfoResult } from './commands.ts';
 
 export interface NativeDriverOptions {
   onNotice?: (notice: PcpServerMessage, endpoint: string) => void;
@@ -16,21 +18,37 @@ export interface NativeDriverOptions {
   env?: NodeJS.ProcessEnv;
   /** Which endpoints failed lately (default: the process-wide memory). */
   health?: EndpointHealth;
+  /** How long read-only calls may keep an authenticated connection (kept.ts says why so briefly); false: one connection per call. */
+  keep?: KeepPolicy | false;
 }
 
 /**
- * PCP over a socket, one connection per operation (connect, auth, command(s), X): pgpool 4.0–4.4
- * cannot finish a failover while any PCP connection stays open, so none ever does.
+ * PCP over a socket. Read-only calls reuse a kept, authenticated connection per endpoint, briefly
+ * (pgpool 4.0–4.4 cannot finish a failover while any PCP connection stays open: see kept.ts);
+ * actions (attach, detach, promote) always get a connection of their own (connect, auth, command, X)
+ * and retire every kept one first.
  */
 export class NativeDriver implements PcpDriver {
   readonly kind = 'native' as const;
   private readonly endpoints: Endpoint[];
+  private readonly kept: KeptConnections<PcpConnection>;
 
   constructor(
     private readonly cluster: ClusterConfig,
     private readonly opts: NativeDriverOptions = {},
   ) {
     this.endpoints = endpointsOf(cluster);
+    this.kept = new KeptConnections<PcpConnection>(opts.keep ?? DEFAULT_KEEP_POLICY);
+  }
+
+  /** Connections opened, reused, one-shot, and reopened after a kept one broke. */
+  get keptStats(): Readonly<KeptStats> {
+    return this.kept.stats;
+  }
+
+  /** Logs out of every kept connection (a one-shot command's end, a test's). */
+  close(): Promise<void> {
+    return this.kept.closeAll();
   }
 
   private password(ep: Endpoint): string {
@@ -41,12 +59,8 @@ export class NativeDriver implements PcpDriver {
     );
   }
 
-  private async session<T>(
-    ep: Endpoint,
-    signal: AbortSignal | undefined,
-    deadline: CallDeadline | undefined,
-    fn: (c: PcpConnection) => Promise<T>,
-  ): Promise<T> {
+  /** Connect and authenticate. */
+  private async login(ep: Endpoint, signal: AbortSignal | undefined, deadline: CallDeadline | undefined): Promise<PcpConnection> {
     cmd.validateUser(this.cluster.pcp.user);
     const password = this.password(ep);
     const t = this.cluster.timeouts;
@@ -62,6 +76,22 @@ export class NativeDriver implements PcpDriver {
     });
     try {
       await cmd.authenticate(conn, this.cluster.pcp.user, password);
+      return conn;
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+  }
+
+  /** A connection of its own: connect, auth, fn, X. */
+  private async session<T>(
+    ep: Endpoint,
+    signal: AbortSignal | undefined,
+    deadline: CallDeadline | undefined,
+    fn: (c: PcpConnection) => Promise<T>,
+  ): Promise<T> {
+    const conn = await this.login(ep, signal, deadline);
+    try {
       const value = await fn(conn);
       await conn.close();
       return value;
@@ -71,9 +101,34 @@ export class NativeDriver implements PcpDriver {
     }
   }
 
-  private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (c: PcpConnection, markSent: MarkSent) => Promise<T>): Promise<Answered<T>> {
+  /** A read-only call, on the endpoint's kept connection when the keep policy allows one. */
+  private readSession<T>(
+    ep: Endpoint,
+    signal: AbortSignal | undefined,
+    deadline: CallDeadline | undefined,
+    fn: (c: PcpConnection) => Promise<T>,
+  ): Promise<T> {
+    return this.kept.use(
+      `${ep.host}:${ep.port}`,
+      () => this.login(ep, signal, deadline),
+      (c) => c.beginCall({ signal, deadline }),
+      fn,
+    );
+  }
+
+  /** Every node, noting on the way whether pgpool's table moved since the last look (see kept.ts). */
+  private async nodesOn(ep: Endpoint, c: PcpConnection): Promise<NodeInfoResult> {
+    const r = await cmd.nodeInfoAll(c);
+    this.kept.observe(`${ep.host}:${ep.port}`, r.nodes.map((n) => `${n.status}/${n.role}/${n.lastStatusChange ?? ''}`).join(','));
+    return r;
+  }
+
+  private run<T>(readOnly: boolean, opts: CallOptions | undefined, fn: (c: PcpConnection, markSent: MarkSent, ep: Endpoint) => Promise<T>): Promise<Answered<T>> {
     const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
-    return tryEndpoints(this.endpoints, (ep, markSent) => this.session(ep, opts?.signal, deadline, (c) => fn(c, markSent)), {
+    // An action makes pgpool run failover(), which waits for every open PCP connection to close.
+    if (!readOnly) this.kept.settle();
+    const on = readOnly ? this.readSession.bind(this) : this.session.bind(this);
+    return tryEndpoints(this.endpoints, (ep, markSent) => on(ep, opts?.signal, deadline, (c) => fn(c, markSent, ep)), {
       readOnly,
       signal: opts?.signal,
       ...(deadline ? { deadline } : {}),
@@ -87,7 +142,7 @@ export class NativeDriver implements PcpDriver {
   }
 
   nodes(opts?: CallOptions): Promise<Answered<NodesAnswer>> {
-    return this.run(true, opts, (c) => cmd.nodeInfoAll(c));
+    return this.run(true, opts, (c, _sent, ep) => this.nodesOn(ep, c));
   }
 
   attach(nodeId: number, opts?: CallOptions): Promise<Answered<void>> {
@@ -138,11 +193,11 @@ export class NativeDriver implements PcpDriver {
 
   nodesEach(opts?: CallOptions & { skipSuspects?: boolean }): Promise<EachAnswer<NodesAnswer>[]> {
     const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.nodeInfoAll(c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
+    return eachEndpoint(this.endpoints, (ep) => this.readSession(ep, opts?.signal, deadline, (c) => this.nodesOn(ep, c)), { skipSuspects: opts?.skipSuspects, health: this.opts.health });
   }
 
   watchdogEach(opts?: CallOptions): Promise<EachAnswer<cmd.WatchdogInfo>[]> {
     const deadline = opts?.deadlineMs !== undefined ? deadlineIn(opts.deadlineMs) : undefined;
-    return eachEndpoint(this.endpoints, (ep) => this.session(ep, opts?.signal, deadline, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
+    return eachEndpoint(this.endpoints, (ep) => this.readSession(ep, opts?.signal, deadline, (c) => cmd.watchdogInfo(c)), { health: this.opts.health });
   }
 }

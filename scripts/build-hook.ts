@@ -12,8 +12,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const HOOK_BUNDLE = join(root, 'bin', 'pcpflow-hook.cjs');
-/** The YAML parser, in its own file so JSON configs never load it. */
-export const HOOK_YAML_BUNDLE = join(root, 'bin', 'pcpflow-hook-yaml.js');
+/**
+ * The YAML parser, in its own file so JSON configs never load it. CommonJS, loaded with require:
+ * as an ES module its dynamic import() started Node's ESM loader, which cost YAML configs about as
+ * much again as js-yaml itself (bench/hooks.ts: 1.52× `node -e ''` against 1.27× for JSON).
+ */
+export const HOOK_YAML_BUNDLE = join(root, 'bin', 'pcpflow-hook-yaml.cjs');
 
 const GENERATED =
   '// GENERATED from hooks/*.ts by scripts/build-hook.ts: do not edit. Rebuild: npx tsx scripts/build-hook.ts';
@@ -21,12 +25,14 @@ const GENERATED =
 const yamlAsSibling: Plugin = {
   name: 'yaml-as-sibling',
   setup(b) {
-    b.onResolve({ filter: /yaml-entry\.ts$/ }, () => ({ path: './pcpflow-hook-yaml.js', external: true }));
+    b.onResolve({ filter: /yaml-entry\.ts$/ }, () => ({ path: './pcpflow-hook-yaml.cjs', external: true }));
   },
 };
 
 async function bundle(entry: string, banner: string, plugins: Plugin[], format: 'esm' | 'cjs'): Promise<string> {
   const result = await build({
+    // import() of the YAML sibling becomes require(): no ESM loader in the hook (see HOOK_YAML_BUNDLE).
+    supported: { 'dynamic-import': false },
     entryPoints: [entry],
     bundle: true,
     write: false,
@@ -50,7 +56,7 @@ export async function bundleHook(): Promise<{ path: string; text: string }[]> {
   const hook = await bundle(join(root, 'hooks', 'entry.ts'), `#!/usr/bin/env node\n${GENERATED}`, [
     yamlAsSibling,
   ], 'cjs'); // CommonJS: Node's ESM loader alone costs ~5 ms of every hook start
-  const yaml = await bundle(join(root, 'hooks', 'yaml-entry.ts'), GENERATED, [], 'esm');
+  const yaml = await bundle(join(root, 'hooks', 'yaml-entry.ts'), GENERATED, [], 'cjs');
   return [
     { path: HOOK_BUNDLE, text: hook },
     { path: HOOK_YAML_BUNDLE, text: yaml },

@@ -58,7 +58,7 @@ export async function startFleetMember(opts: {
   const pcpCache = new Map<string, PcpOps>();
   const pcpFor = (c: ClusterConfig): PcpOps => {
     let ops = pcpCache.get(c.name);
-    if (!ops) pcpCache.set(c.name, (ops = createPcpOps(c, { logger })));
+    if (!ops) pcpCache.set(c.name, (ops = createPcpOps(c, { logger, keepConnections: true })));
     return ops;
   };
   // Chosen once per cluster and said at start, so a DBA reads in the log how standbys come back

@@ -22,7 +22,7 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
 }
 
 /** What the package may contain: the bins, the build, the Lua scripts, deploy examples, and npm's own. */
-const ALLOWED = [/^bin\/pcpflow\.js$/, /^bin\/pcpflow-hook\.cjs$/, /^bin\/pcpflow-hook-yaml\.js$/, /^build\/[\w/-]+\.js$/, /^(audit|workers)\/lua\/[\w-]+\.lua$/, /^deploy\/[\w.-]+$/, /^(package\.json|README\.md|LICENSE)$/];
+const ALLOWED = [/^bin\/pcpflow\.js$/, /^bin\/pcpflow-hook\.cjs$/, /^bin\/pcpflow-hook-yaml\.cjs$/, /^build\/[\w/-]+\.js$/, /^(audit|workers)\/lua\/[\w-]+\.lua$/, /^deploy\/[\w.-]+$/, /^(package\.json|README\.md|LICENSE)$/];
 
 describe('npm pack and npm install -g', () => {
   let work = '';
