@@ -54,7 +54,7 @@ async function status(opts: StatusOpts): Promise<number> {
     import('../../pcp/index.ts'),
     import('../../runtime/config.ts'),
     // A few reads: the RESP client rather than ioredis (~45 ms of start-up).
-    import('../../runtime/resp-reads.ts'),
+    import('../resp-reads.ts'),
     import('../../workers/status.ts'),
   ]);
   const { config } = loadConfig(opts.config);

@@ -1,8 +1,8 @@
 import type { RedisConfig } from '../contracts/config.ts';
 import { connectRedis } from '../hooks/connect.ts';
 import { RespErrorReply, type RespClient, type RespReply } from '../hooks/resp.ts';
-import type { RedisReads } from './redis-reads.ts';
-import { RedisUnreachableError, redisWhere } from './redis-errors.ts';
+import type { RedisReads } from '../runtime/redis-reads.ts';
+import { RedisUnreachableError, redisWhere } from '../runtime/redis-errors.ts';
 
 export interface ClosableReads extends RedisReads {
   close(): void;
@@ -13,7 +13,8 @@ export interface ClosableReads extends RedisReads {
  * (runtime/redis.ts): connected (Sentinel, Cluster, TLS, ACL user as configured) within
  * `timeoutMs`, or one RedisUnreachableError naming what is unreachable (exit 4); every later read
  * within max(timeoutMs, 5 s), or "Redis stopped answering" (exit 4), so a frozen Redis cannot hang
- * the command.
+ * the command. It lives in cli/ because it borrows the hooks' small RESP client, and runtime/ sits
+ * below hooks/ in the layers (README, Architecture).
  */
 export async function openRedisReads(cfg: RedisConfig, timeoutMs: number = cfg.connectTimeoutMs, env: NodeJS.ProcessEnv = process.env): Promise<ClosableReads> {
   let client: RespClient;
