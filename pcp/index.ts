@@ -21,7 +21,8 @@ export { EndpointHealth, sharedEndpointHealth, type EndpointHealthEntry } from '
 export { judge, describeViews, type PgpoolNodeView } from './confirm.ts';
 export { NativeDriver } from './native.ts';
 export { BinariesDriver } from './binaries.ts';
-export { resolveNodeId } from './resolve.ts';
+export { findNode, resolveNodeId } from './resolve.ts';
+export { watchdogView, type WatchdogView } from './watchdog-view.ts';
 export { callBudgetMs } from './deadline.ts';
 export { lookupPassword, matchPassfile, passfilePath } from './passfile.ts';
 export * from './errors/index.ts';
