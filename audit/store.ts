@@ -4,7 +4,7 @@ import type { RedisClient } from '../runtime/redis.ts';
 import { APPEND_AUDIT_LUA } from '../workers/lua/scripts.ts';
 import { runScript } from '../workers/lua/run-script.ts';
 import { formatHead, linkRecords, parseHead, verifyChain, type ChainHead, type VerifyResult } from './chain.ts';
-import { AuditWriteError } from './errors/audit-write-error.ts';
+import { AuditWriteError } from './errors.ts';
 import { appendJsonl } from './jsonl-sink.ts';
 import { jsonlHead, resetBody } from './anchor.ts';
 

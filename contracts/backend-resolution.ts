@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress, printable } from './address-syntax.ts';
-import { InvalidInputError } from './errors.ts';
+import { BackendResolutionError } from './errors.ts';
 
 /**
  * The one rule that turns an address as EFM, pgpool or an operator writes it into a configured
@@ -53,17 +53,6 @@ export function resolveAddress(addresses: readonly string[], text: string): Reso
   if (candidates.length === 1 && candidates[0] !== undefined) return { kind: 'match', address: candidates[0] };
   if (candidates.length > 1) return { kind: 'ambiguous', candidates };
   return { kind: 'unknown', configured: [...addresses] };
-}
-
-/** An address that names no configured backend, or several: exit 2, with what to do about it. */
-export class BackendResolutionError extends InvalidInputError {
-  override readonly code: string = 'BACKEND_UNRESOLVED';
-  constructor(
-    message: string,
-    readonly kind: Exclude<Resolution, { kind: 'match' }>['kind'],
-  ) {
-    super(message);
-  }
 }
 
 /**

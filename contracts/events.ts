@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AddressTextSchema } from './address.ts';
 import { ClusterNameSchema } from './config.ts';
 import { ActionTypeSchema } from './actions.ts';
+import { PGPOOL_NODE_STATUSES, type PgpoolNodeStatus } from './pgpool-node.ts';
 
 /**
  * Every event pcpflow reacts to, one variant per hook of design.md plus what pcpflow itself
@@ -134,8 +135,8 @@ export const ActionOutcomeSchema = z.strictObject({
   endpoint: z.string().max(300).optional(),
 });
 
-export const PgpoolNodeStatusSchema = z.enum(['up', 'waiting', 'down', 'unused']);
-export type PgpoolNodeStatus = z.infer<typeof PgpoolNodeStatusSchema>;
+export const PgpoolNodeStatusSchema = z.enum(PGPOOL_NODE_STATUSES);
+export type { PgpoolNodeStatus };
 export const PgpoolRoleSchema = z.enum(['primary', 'standby']);
 export type PgpoolRole = z.infer<typeof PgpoolRoleSchema>;
 

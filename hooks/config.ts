@@ -2,8 +2,9 @@ import { isHost } from '../contracts/address-syntax.ts';
 import * as z from 'zod/mini';
 import { redisUrlProblem } from '../contracts/redis-url.ts';
 import { registerSecret } from '../runtime/redact.ts';
-import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
+import { readBoundedFile } from './bounded-read.ts';
 import { HookConfigError } from './errors.ts';
+import { BoundedReadError } from './errors.ts';
 
 /**
  * The pcpflow config as the hook reads it, validated with zod/mini (a few kB, ~2 ms) because

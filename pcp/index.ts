@@ -7,6 +7,7 @@ import { NativeDriver } from './native.ts';
 import type { NodeInfo } from './node-info.ts';
 import { formatServerMessage } from './messages.ts';
 import { readPgpools, type PgpoolsView } from './pgpools.ts';
+import type { PgpoolNodeStatus } from '../contracts/pgpool-node.ts';
 
 export type { EnsureOptions, EnsureOutcome, EnsureResult } from './ensure.ts';
 export type { PcpDriver, NodesAnswer, CallOptions } from './driver.ts';
@@ -31,7 +32,7 @@ export interface PcpNode {
   id: number;
   host: string;
   port: number;
-  status: 'up' | 'waiting' | 'down' | 'unused';
+  status: PgpoolNodeStatus;
   role: 'primary' | 'standby';
   weight: number;
   backendStatus?: string;

@@ -1,4 +1,5 @@
-import { BackendResolutionError, resolveInCluster } from '../contracts/backend-resolution.ts';
+import { resolveInCluster } from '../contracts/backend-resolution.ts';
+import { BackendResolutionError } from '../contracts/errors.ts';
 import type { ClusterConfig, Config } from '../contracts/config.ts';
 import { createPcpOps } from '../pcp/index.ts';
 import { openRedis } from '../runtime/redis.ts';
