@@ -2,7 +2,7 @@ import type { AuditBody, AuditRecord } from '../contracts/audit.ts';
 import { keys } from '../contracts/keys.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { formatHead, linkRecords, parseHead, verifyChain, type ChainHead, type VerifyResult } from './chain.ts';
-import { AuditWriteError } from './errors/audit-write-error.ts';
+import { AuditWriteError } from './errors.ts';
 import { appendJsonl } from './jsonl-sink.ts';
 import { jsonlHead, resetBody } from './anchor.ts';
 import { appendAudit } from './scripts.ts';

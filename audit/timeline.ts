@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AuditRecord } from '../contracts/audit.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 /**
  * A cluster's audit trail laid out in time, the way an auditor asks about an incident: one lane
@@ -214,7 +215,7 @@ export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts
       else clusterMarkers.push(m);
       if (r.eventType === 'reconciler.drift' && p.observed && b) {
         const o = p.observed;
-        setSeen(lane(b), o.status === 'up' || o.status === 'waiting' ? (o.role === 'primary' ? 'primary' : 'up') : 'down', at, r.seq, `reconciler saw ${o.status}/${o.role}`);
+        setSeen(lane(b), isAttached(o.status) ? (o.role === 'primary' ? 'primary' : 'up') : 'down', at, r.seq, `reconciler saw ${o.status}/${o.role}`);
       }
       if (r.eventType === 'pgpool.follow-primary' && b) setSeen(lane(b), 'down', at, r.seq, 'pgpool marked it down after its primary changed');
     } else if (r.kind === 'event-rejected' && !r.backend) {

@@ -11,6 +11,7 @@ import { createPcpOps, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import { PostgresStreamSource } from '../replication/postgres-source.ts';
 import { freePort } from '../testkit/redis.ts';
 import { fmtMs, median } from './stats.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 const run = promisify(execFile);
 
@@ -29,7 +30,7 @@ function waitFor(what: string, probe: () => Promise<boolean>): Promise<true> {
   return pollUntil(what, async () => ((await probe()) ? true : undefined), { timeoutMs: 60_000, intervalMs: 5 });
 }
 
-const attached = (n: PcpNode | undefined) => n?.status === 'up' || n?.status === 'waiting';
+const attached = (n: PcpNode | undefined): boolean => n !== undefined && isAttached(n.status);
 
 async function view(pcp: PcpOps): Promise<Map<string, PcpNode>> {
   return new Map((await pcp.nodes()).nodes.map((n) => [n.host, n]));

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { ConfigSchema, type Config, type ConfigInput } from '../contracts/config.ts';
 import { keys } from '../contracts/keys.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import { parseHookArgv } from '../hooks/argv.ts';
+import { parseHookArgv } from '../hooks/argv-to-event.ts';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
 import { labDown, labUp } from '../lab/index.ts';
 import { pollUntil } from '../lab/wait.ts';

@@ -2,7 +2,8 @@ import type { RedisConfig } from '../contracts/config.ts';
 import { connectRedis } from '../hooks/connect.ts';
 import { RespErrorReply, type RespClient, type RespReply } from '../hooks/resp.ts';
 import type { RedisReads } from '../runtime/redis-reads.ts';
-import { RedisUnreachableError, redisWhere } from '../runtime/redis-errors.ts';
+import { redisWhere } from '../runtime/redis-errors.ts';
+import { RedisUnreachableError } from '../runtime/errors.ts';
 
 export interface ClosableReads extends RedisReads {
   close(): void;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../contracts/errors.ts';
+import { TimeRangeError } from './errors.ts';
 
 /**
  * The time range of a backend page: a preset (`range=1h|24h|7d|all`) or explicit bounds
@@ -31,10 +31,6 @@ export interface TimeRange {
   query: RangeQuery;
 }
 
-export class RangeError extends InvalidInputError {
-  override readonly code = 'CONSOLE_RANGE_INVALID';
-}
-
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** The audit trail's ids are milliseconds since 1970; a bound outside that era is a typo. */
@@ -43,9 +39,9 @@ const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 function toDate(text: string, now: Date, name: string): Date {
   const dur = /^(\d+)([smhd])$/.exec(text);
   const d = dur ? new Date(now.getTime() - Number(dur[1]) * (UNIT_MS[dur[2] ?? 'h'] ?? 0)) : new Date(text);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${name}: not a valid time`);
+  if (Number.isNaN(d.getTime())) throw new TimeRangeError(`${name}: not a valid time`);
   if (d.getTime() < 0 || d.getTime() > LATEST_MS)
-    throw new RangeError(`${name}: ${text} is out of range (${dur ? 'it reaches back before 1970' : 'give a time between 1970 and 9999'})`);
+    throw new TimeRangeError(`${name}: ${text} is out of range (${dur ? 'it reaches back before 1970' : 'give a time between 1970 and 9999'})`);
   return d;
 }
 
@@ -59,13 +55,13 @@ export function parseRange(params: URLSearchParams, now: Date = new Date()): Tim
   const parsed = RangeQuerySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new RangeError(`${issue?.path.join('.') || 'range'}: ${issue?.message ?? 'invalid'}`);
+    throw new TimeRangeError(`${issue?.path.join('.') || 'range'}: ${issue?.message ?? 'invalid'}`);
   }
   const q = parsed.data;
   if (q.since || q.until) {
     const since = q.since ? toDate(q.since, now, 'since') : null;
     const until = q.until ? toDate(q.until, now, 'until') : null;
-    if (since && until && since > until) throw new RangeError('since is after until');
+    if (since && until && since > until) throw new TimeRangeError('since is after until');
     return { preset: 'custom', since, until, query: q };
   }
   const preset = q.range ?? '24h';

@@ -15,6 +15,7 @@ import { backendData, clusterView, overview, type DataDeps } from './data.ts';
 import { createEventHub, type EventHub } from './events.ts';
 import { backendMain, backendPage, clusterMain, clusterPage, incidentReportPage, messagePage, overviewMain, overviewPage, reportPage } from './pages.ts';
 import { parseRange } from './range.ts';
+import { NotFoundError } from './errors.ts';
 
 /**
  * The read-only audit console: `/` (clusters and backends), `/cluster/<name>/backend/<addr>`
@@ -32,10 +33,6 @@ const BACKEND_PATH = /^\/cluster\/([^/]+)\/backend\/([^/]+?)(\/report\.html)?\/?
 const CLUSTER_PATH = /^\/cluster\/([^/]+)(\/report\.html)?\/?$/;
 
 const PageQuerySchema = z.object({ fragment: z.enum(['1']).optional(), cluster: z.optional(ClusterNameSchema) });
-
-class NotFound extends InvalidInputError {
-  override readonly code = 'CONSOLE_NOT_FOUND';
-}
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
@@ -94,7 +91,7 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
   const clusterNamed = (text: string): ClusterConfig => {
     const name = decodeSegment(text, 'cluster');
     const found = config.clusters.find((c) => c.name === name);
-    if (!found) throw new NotFound(`no cluster named "${name}" in this console's config`);
+    if (!found) throw new NotFoundError(`no cluster named "${name}" in this console's config`);
     return found;
   };
 
@@ -105,7 +102,7 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
 
     if (url.pathname === '/events') {
       const cluster = q.data.cluster ?? null;
-      if (cluster !== null && !config.clusters.some((c) => c.name === cluster)) throw new NotFound(`no cluster named "${cluster}"`);
+      if (cluster !== null && !config.clusters.some((c) => c.name === cluster)) throw new NotFoundError(`no cluster named "${cluster}"`);
       if (req.method === 'HEAD') {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' }).end();
         return;
@@ -125,7 +122,7 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
       const cluster = clusterNamed(c[1]);
       const range = parseRange(url.searchParams);
       const [[status], view] = await Promise.all([overview(deps, [cluster]), clusterView(deps, cluster, range)]);
-      if (!status) throw new NotFound(`no cluster named "${cluster.name}"`);
+      if (!status) throw new NotFoundError(`no cluster named "${cluster.name}"`);
       if (c[2]) {
         send(res, 200, incidentReportPage(view), { 'content-security-policy': REPORT_CSP, 'content-disposition': `inline; filename="pcpflow-${cluster.name}-incident.html"` });
         return;
@@ -134,12 +131,12 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
       return;
     }
     const m = BACKEND_PATH.exec(url.pathname);
-    if (!m?.[1] || !m[2]) throw new NotFound('no such page');
+    if (!m?.[1] || !m[2]) throw new NotFoundError('no such page');
     const cluster = clusterNamed(m[1]);
     const address = decodeSegment(m[2], 'backend');
     const range = parseRange(url.searchParams);
     const data = await backendData(deps, cluster, address, range);
-    if (!data) throw new NotFound(`cluster ${cluster.name} has no backend "${address}" and no audit record for it`);
+    if (!data) throw new NotFoundError(`cluster ${cluster.name} has no backend "${address}" and no audit record for it`);
     if (m[3]) {
       const file = `pcpflow-${cluster.name}-${address.replace(/[^A-Za-z0-9._-]+/g, '_')}.html`;
       send(res, 200, reportPage(data), { 'content-security-policy': REPORT_CSP, 'content-disposition': `inline; filename="${file}"` });
@@ -164,7 +161,7 @@ export function createConsole(opts: { config: Config; audit?: AuditStore; env?: 
     } catch (err) {
       if (res.headersSent) {
         res.end();
-      } else if (err instanceof NotFound) {
+      } else if (err instanceof NotFoundError) {
         send(res, 404, messagePage(404, 'not found', err.message));
       } else if (err instanceof InvalidInputError) {
         send(res, 400, messagePage(400, 'bad request', redactText(err.message)));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isHost, MAX_ADDRESS_LENGTH, parseAddress, formatAddress, printable } from './address-syntax.ts';
+import { InvalidInputError } from './errors.ts';
 
 /**
  * Backend addresses as EFM and pgpool pass them: `host` or `host:port`, with IPv6 in brackets
@@ -36,3 +37,10 @@ export const AddressTextSchema = z
     }
     return formatAddress(parsed);
   });
+
+/** An address given on the command line, in canonical form; bad input (exit 2) otherwise. */
+export function addressArgument(text: string): string {
+  const parsed = parseAddress(text);
+  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
+  return formatAddress(parsed);
+}

@@ -1,5 +1,5 @@
 import { formatAddress, parseAddress, printable } from './address-syntax.ts';
-import { InvalidInputError } from './errors.ts';
+import { BackendResolutionError } from './errors.ts';
 
 /**
  * The one rule that turns an address as EFM, pgpool or an operator writes it into a configured
@@ -55,17 +55,6 @@ export function resolveAddress(addresses: readonly string[], text: string): Reso
   return { kind: 'unknown', configured: [...addresses] };
 }
 
-/** An address that names no configured backend, or several: exit 2, with what to do about it. */
-export class BackendResolutionError extends InvalidInputError {
-  override readonly code: string = 'BACKEND_UNRESOLVED';
-  constructor(
-    message: string,
-    readonly kind: Exclude<Resolution, { kind: 'match' }>['kind'],
-  ) {
-    super(message);
-  }
-}
-
 /**
  * What to tell a DBA about an address that did not resolve. `what` names the argument
  * (`--backend`, `argument 3 (%h, address of the node)`), `scope` what was searched
@@ -102,3 +91,34 @@ export function resolveInCluster(
 ): string {
   return requireBackend(configuredAddresses(cluster.backends), text, what, `cluster ${cluster.name}`);
 }
+
+/**
+ * One address over several clusters (`pcpflow audit --backend`), by the same rule, per cluster: a
+ * cluster where it names nothing is skipped, but an address no given cluster has, or a bare host
+ * two backends share, is bad input with the candidates or the configured backends. Returns the
+ * backend per cluster; a cluster without it gets a name no record carries.
+ */
+export function resolveInClusters(
+  clusters: ReadonlyArray<{ name: string; backends: readonly ConfiguredBackend[] }>,
+  text: string | undefined,
+  what: string,
+): (cluster: string) => string | undefined {
+  if (text === undefined) return () => undefined;
+  const found = new Map<string, string>();
+  let firstError: unknown;
+  for (const c of clusters) {
+    try {
+      found.set(c.name, resolveInCluster(c, text, what));
+    } catch (err) {
+      if (!(err instanceof BackendResolutionError)) throw err;
+      // Ambiguous or invalid anywhere is a question only the DBA can answer.
+      if (err.kind !== 'unknown' || clusters.length === 1) throw err;
+      firstError ??= err;
+    }
+  }
+  if (found.size === 0) throw firstError;
+  return (cluster) => found.get(cluster) ?? NO_SUCH_BACKEND;
+}
+
+/** Matches no record: the cluster has no backend of that address. */
+const NO_SUCH_BACKEND = '(none)';

@@ -25,3 +25,15 @@ export class InvalidInputError extends PcpflowError {
     super(message, options);
   }
 }
+
+/** An address that names no configured backend, or several: exit 2, with what to do about it. */
+export class BackendResolutionError extends InvalidInputError {
+  override readonly code: string = 'BACKEND_UNRESOLVED';
+  constructor(
+    message: string,
+    readonly kind: 'ambiguous' | 'unknown' | 'invalid',
+    options?: { cause?: unknown },
+  ) {
+    super(message, undefined, options);
+  }
+}

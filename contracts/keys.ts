@@ -11,8 +11,9 @@ import { ClusterNameSchema } from './config.ts';
  * intake stream with a few bytes of RESP; the stream gives one total order per cluster; the
  * decider reads it from the position stored next to the cluster snapshot and commits snapshot,
  * position, audit records and pending actions in one Lua script with a version check, so each
- * entry is decided exactly once however many workers race. Actions go to a BullMQ queue per
- * cluster, where retries, backoff and stalled-job recovery are what BullMQ is good at.
+ * entry is decided exactly once however many workers race. Actions go to one BullMQ queue shared
+ * by every cluster (workers/topology.ts, which names it), where retries, backoff and stalled-job
+ * recovery are what BullMQ is good at.
  */
 export const keys = {
   intake: (prefix: string, cluster: string) => `${prefix}:intake:${cluster}`,
@@ -24,7 +25,7 @@ export const keys = {
   auditHead: (prefix: string, cluster: string) => `${prefix}:audit-head:${cluster}`,
   /** Actions decided but not yet handed to BullMQ (transactional outbox on the Redis side). */
   pendingActions: (prefix: string, cluster: string) => `${prefix}:pending:${cluster}`,
-  deciderLease: (prefix: string, cluster: string) => `${prefix}:lease:decider:${cluster}`,
+  /** Held by the one reconciler that checks a cluster this interval. */
   reconcilerLease: (prefix: string, cluster: string) => `${prefix}:lease:reconciler:${cluster}`,
   /** The reconciler's last finding about pgpools disagreeing (a watchdog cluster), so each change is audited once. */
   pgpoolViews: (prefix: string, cluster: string) => `${prefix}:pgpool-views:${cluster}`,
@@ -45,8 +46,6 @@ export const keys = {
   attentionRetry: (prefix: string, cluster: string, backend: string) => `${prefix}:attention-retry:${cluster}:${backend}`,
   /** Pub/sub channel announcing new audit records (console live updates). */
   auditChannel: (prefix: string) => `${prefix}:audit-events`,
-  /** BullMQ queue name (BullMQ adds its own prefix; names must not contain ':'). */
-  actionQueue: (cluster: string) => `actions.${cluster}`,
 } as const;
 
 /** The stream field that carries an event, and the one that carries a hook's rejected input. */

@@ -2,6 +2,7 @@ import { requireBackend } from '../contracts/backend-resolution.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import { machineGraph, type GraphEdge, type MachineGraph } from '../machines/index.ts';
 import { toFoldedDot, toFoldedMermaid, type Visit } from './folded.ts';
+import { HistoryParseError } from './errors.ts';
 
 /**
  * Diagrams of the backend machine, drawn from the graph machines/graph.ts extracts from the
@@ -12,10 +13,6 @@ import { toFoldedDot, toFoldedMermaid, type Visit } from './folded.ts';
  */
 
 export type DiagramFormat = 'mermaid' | 'dot' | 'svg' | 'html';
-
-export class HistoryParseError extends InvalidInputError {
-  override readonly code = 'HISTORY_INVALID';
-}
 
 export interface HistoryStep {
   n: number;

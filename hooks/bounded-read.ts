@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { BoundedReadError } from './errors.ts';
 
 /**
  * Reads a small file the hook was pointed at (config, secret, TLS material) without ever
@@ -7,15 +8,6 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
  * included), refused unless it is a regular file of at most `max` bytes (`--config /dev/zero`
  * once grew the hook to 4.8 GB).
  */
-export class BoundedReadError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 function describeKind(st: Stats): string {
   if (st.isDirectory()) return 'a directory';

@@ -1,8 +1,9 @@
 import { applyConfigEnv, ConfigSchema, formatConfigIssues, type Config, type RedisConfig, type SecretRef } from '../contracts/config.ts';
 import { registerSecret } from '../runtime/redact.ts';
-import { BoundedReadError, readBoundedFile } from './bounded-read.ts';
+import { readBoundedFile } from './bounded-read.ts';
 import { HookConfigError } from './errors.ts';
 import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
+import { BoundedReadError } from './errors.ts';
 
 /**
  * The pcpflow config as the hook reads it: the one schema of contracts/config.ts (zod/mini, a

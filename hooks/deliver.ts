@@ -1,7 +1,8 @@
-import { cleanStaleTmp, listPending, quarantine, QUARANTINE, readPending, removePending, UnreadableEntry } from './outbox.ts';
+import { cleanStaleTmp, listPending, quarantine, QUARANTINE, readPending, removePending } from './outbox.ts';
 import { OutboxReadError, RedisUnavailableError } from './errors.ts';
 import { RespErrorReply, type RespClient } from './resp.ts';
 import { publishCommand } from './wire.ts';
+import { UnreadableEntryError } from './errors.ts';
 
 /**
  * Moves events into the cluster's intake stream through the idempotent publish script.
@@ -80,7 +81,7 @@ export async function deliverPending(
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another deliverer took it
         // One bad entry must never stop the ones behind it: set it aside, or at least step over it.
-        const why = err instanceof UnreadableEntry ? err.message : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+        const why = err instanceof UnreadableEntryError ? err.message : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
         if (quarantine(opts.dir, opts.cluster, p, why)) {
           report.quarantined++;
           report.notes.push(`${p.name} ${why}: set aside in ${QUARANTINE}/`);

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { NodeEvent } from '../contracts/events.ts';
 import type { IntakeRejection } from '../contracts/keys.ts';
 import { printable } from '../contracts/address-syntax.ts';
-import { PcpflowError } from '../contracts/errors.ts';
+import { BackendResolutionError, PcpflowError } from '../contracts/errors.ts';
 import { redactText } from '../runtime/redact.ts';
-import { claimedSource, parseHookArgv } from './argv.ts';
+import { claimedSource, parseHookArgv } from './argv-to-event.ts';
 import {
   DEFAULT_CONFIG_PATH,
   loadHookConfig,
@@ -13,7 +13,7 @@ import {
   type HookConfig,
 } from './config.ts';
 import { deliverPending, publishEvent } from './deliver.ts';
-import { BackendResolutionError, configuredAddresses, resolveAddress, unresolvedMessage } from '../contracts/backend-resolution.ts';
+import { configuredAddresses, resolveAddress, unresolvedMessage } from '../contracts/backend-resolution.ts';
 import { HookArgvError, OutboxReadError } from './errors.ts';
 import { awaitFence } from './fence.ts';
 import { spool } from './outbox.ts';

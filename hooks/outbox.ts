@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OutboxWriteError } from './errors.ts';
+import { UnreadableEntryError } from './errors.ts';
 
 /**
  * The hook's durable local outbox: one directory per cluster, one file per event, named by a
@@ -154,9 +155,6 @@ export function spool(dir: string, cluster: string, eventId: string, json: strin
   }
 }
 
-/** Why an entry cannot be delivered as it is; the text goes into its `.reason` file. */
-export class UnreadableEntry extends Error {}
-
 function readEntry(p: PendingEvent): string {
   let fd: number;
   try {
@@ -167,19 +165,19 @@ function readEntry(p: PendingEvent): string {
     if (code === 'ENOENT') throw err; // another deliverer took it
     if (code === 'EACCES' || code === 'EPERM') {
       const st = lstatSync(p.path);
-      throw new UnreadableEntry(
+      throw new UnreadableEntryError(
         `not readable by uid ${process.getuid?.() ?? '?'} (owner uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o7777).toString(8)}); ` +
           `written before outbox modes were explicit, or by a user outside the outbox group`,
       );
     }
-    if (code === 'ELOOP') throw new UnreadableEntry('is a symbolic link, not an event file');
-    throw new UnreadableEntry(`cannot be opened (${code ?? String(err)})`);
+    if (code === 'ELOOP') throw new UnreadableEntryError('is a symbolic link, not an event file');
+    throw new UnreadableEntryError(`cannot be opened (${code ?? String(err)})`);
   }
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new UnreadableEntry('is a directory, not an event file');
-    if (!st.isFile()) throw new UnreadableEntry('is not a regular file');
-    if (st.size > MAX_EVENT_BYTES) throw new UnreadableEntry(`is ${st.size} bytes; an event is at most ${MAX_EVENT_BYTES}`);
+    if (st.isDirectory()) throw new UnreadableEntryError('is a directory, not an event file');
+    if (!st.isFile()) throw new UnreadableEntryError('is not a regular file');
+    if (st.size > MAX_EVENT_BYTES) throw new UnreadableEntryError(`is ${st.size} bytes; an event is at most ${MAX_EVENT_BYTES}`);
     const buf = Buffer.alloc(st.size);
     let len = 0;
     while (len < buf.length) {
@@ -194,7 +192,7 @@ function readEntry(p: PendingEvent): string {
 }
 
 /**
- * The event JSON of a spooled file. Throws UnreadableEntry when it cannot be delivered as it is
+ * The event JSON of a spooled file. Throws UnreadableEntryError when it cannot be delivered as it is
  * (the caller quarantines it), or the fs error ENOENT when another deliverer removed it first.
  */
 export function readPending(p: PendingEvent): string {
@@ -203,13 +201,13 @@ export function readPending(p: PendingEvent): string {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UnreadableEntry(
+    throw new UnreadableEntryError(
       text.length === 0 ? 'is empty (a write cut short)' : `is not a complete JSON event (${text.length} bytes; a write cut short?)`,
     );
   }
   const id = parsed && typeof parsed === 'object' ? (parsed as { eventId?: unknown }).eventId : undefined;
   if (id !== p.eventId)
-    throw new UnreadableEntry(`holds event ${typeof id === 'string' ? id.slice(0, 80) : '(none)'}, not ${p.eventId} as its name says`);
+    throw new UnreadableEntryError(`holds event ${typeof id === 'string' ? id.slice(0, 80) : '(none)'}, not ${p.eventId} as its name says`);
   return text;
 }
 

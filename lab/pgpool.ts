@@ -6,6 +6,7 @@ import { LabError } from './errors.ts';
 import { run, spawnDaemon } from './exec.ts';
 import { bin, pgpoolsOf, type LabPlan, type PgpoolPlan } from './options.ts';
 import { pollUntil } from './wait.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 /**
  * pgpool-II for the lab, set up the way the EDB reference architecture runs it: streaming
@@ -171,7 +172,7 @@ export async function waitPgpoolReady(plan: LabPlan, me: PgpoolPlan = pgpoolsOf(
       const lines = await pcpNodeInfo(plan, 5_000, me);
       const settled =
         lines.length === plan.nodes.length &&
-        lines.every((l) => l.status === 'up' || l.status === 'waiting') &&
+        lines.every((l) => isAttached(l.status)) &&
         lines.filter((l) => l.role === 'primary').length === 1 &&
         lines.every((l) => l.role === 'primary' || l.replicationState === 'streaming');
       return settled ? lines : undefined;

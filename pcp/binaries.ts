@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { describeIssue } from '../contracts/issues.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
-import type { PgpoolNodeStatus } from '../contracts/events.ts';
+import { PGPOOL_NODE_STATUSES } from '../contracts/pgpool-node.ts';
 import { endpointsOf, tryEndpoints, type Answered, type Endpoint, type MarkSent } from './endpoints.ts';
 import { lookupPassword } from './passfile.ts';
 import { deadlineIn, remainingMs, type CallDeadline } from './deadline.ts';
@@ -40,7 +40,6 @@ export interface BinariesDriverOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-const STATUS_BY_CODE: readonly PgpoolNodeStatus[] = ['unused', 'waiting', 'up', 'down'];
 
 const SEVERITY_LINE = /^(ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|LOG|DEBUG):\s+(.*)$/;
 
@@ -121,7 +120,7 @@ export function parseVerboseNodeInfo(stdout: string, firstId: number): NodeInfo[
       id: firstId + i,
       host: v.host,
       port: v.port,
-      status: STATUS_BY_CODE[v.status] ?? 'unused',
+      status: PGPOOL_NODE_STATUSES[v.status] ?? 'unused',
       statusCode: v.status,
       quarantine: v.statusName === undefined ? undefined : v.statusName === 'quarantine',
       role: v.role === 'primary' || v.role === 'main' || v.role === 'master' ? 'primary' : 'standby',

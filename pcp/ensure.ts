@@ -16,6 +16,7 @@ import {
   PcpUnsupportedError,
   PcpVerifyTimeoutError,
 } from './errors/index.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 export type EnsureResult = 'changed' | 'already' | 'failed';
 
@@ -58,11 +59,11 @@ function transient(err: unknown): err is PcpError {
   return err instanceof PcpTimeoutError && err.phase !== 'connect';
 }
 
-const isAttached = (n: NodeInfo): boolean => n.status === 'up' || n.status === 'waiting';
+const nodeAttached = (n: NodeInfo): boolean => isAttached(n.status);
 const REACHED: Record<Goal, (n: NodeInfo) => boolean> = {
-  attached: isAttached,
+  attached: nodeAttached,
   detached: (n) => n.status === 'down',
-  primary: (n) => n.role === 'primary' && isAttached(n),
+  primary: (n) => n.role === 'primary' && nodeAttached(n),
 };
 
 /**
@@ -188,8 +189,8 @@ export class Ensurer {
         // pgpool silently ignores a promote of a down node: attach it first.
         if (node.status === 'down') {
           this.log?.debug({ nodeId: id }, 'pcp ensure primary: node is down, attaching it first');
-          await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), isAttached);
-          await waitFor(isAttached, 'status up or waiting before the promote');
+          await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), nodeAttached);
+          await waitFor(nodeAttached, 'status up or waiting before the promote');
           if (REACHED.primary(await read())) return 'changed';
         }
         if (!(await act(() => this.driver.promote(id, { signal, prefer: state.prefer, switchover: false }), REACHED.primary))) return 'already';

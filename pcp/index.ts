@@ -7,6 +7,7 @@ import { NativeDriver } from './native.ts';
 import type { NodeInfo } from './node-info.ts';
 import { formatServerMessage } from './messages.ts';
 import { readPgpools, type PgpoolsView } from './pgpools.ts';
+import type { PgpoolNodeStatus } from '../contracts/pgpool-node.ts';
 
 export type { EnsureOptions, EnsureOutcome, EnsureResult } from './ensure.ts';
 export type { PcpDriver, NodesAnswer, CallOptions } from './driver.ts';
@@ -22,7 +23,8 @@ export { judge, describeViews, type PgpoolNodeView } from './confirm.ts';
 export { NativeDriver } from './native.ts';
 export { DEFAULT_KEEP_POLICY, type KeepPolicy } from './kept.ts';
 export { BinariesDriver } from './binaries.ts';
-export { resolveNodeId } from './resolve.ts';
+export { findNode, resolveNodeId } from './resolve.ts';
+export { watchdogView, type WatchdogView } from './watchdog-view.ts';
 export { callBudgetMs } from './deadline.ts';
 export { lookupPassword, matchPassfile, passfilePath } from './passfile.ts';
 export * from './errors/index.ts';
@@ -31,7 +33,7 @@ export interface PcpNode {
   id: number;
   host: string;
   port: number;
-  status: 'up' | 'waiting' | 'down' | 'unused';
+  status: PgpoolNodeStatus;
   role: 'primary' | 'standby';
   weight: number;
   backendStatus?: string;

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { describeIssue } from '../contracts/issues.ts';
-import { PgpoolNodeStatusSchema, PgpoolRoleSchema } from '../contracts/pgpool-node.ts';
+import { PGPOOL_NODE_STATUSES, PgpoolNodeStatusSchema, PgpoolRoleSchema } from '../contracts/pgpool-node.ts';
 
 /**
  * Node-info records: pgpool 4.0–4.7 send 7 to 13 fields and nothing else says which version is
@@ -72,8 +72,6 @@ export function supportsSwitchover(layout: NodeInfoLayout): boolean {
   return g === '4.3' || g === '4.4+';
 }
 
-/** BACKEND_STATUS: 0 unused, 1 connect-wait, 2 up, 3 down. */
-const STATUS_NAMES = ['unused', 'waiting', 'up', 'down'] as const;
 
 /**
  * SERVER_ROLE: 0 main, 1 replica (non-streaming modes), 2 primary, 3 standby. The executor only
@@ -157,7 +155,7 @@ export function decodeNodeInfo(id: number, fields: readonly string[]): DecodeRes
     id,
     host: r.host,
     port: r.port,
-    status: STATUS_NAMES[r.status] ?? 'unused',
+    status: PGPOOL_NODE_STATUSES[r.status] ?? 'unused',
     statusCode: r.status,
     quarantine: r.quarantine === undefined ? undefined : r.quarantine === 1,
     role: ROLE_NAMES[r.role] ?? 'standby',

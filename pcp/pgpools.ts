@@ -2,6 +2,7 @@ import type { CallOptions, PcpDriver } from './driver.ts';
 import type { WatchdogInfo } from './commands.ts';
 import type { EachAnswer } from './views.ts';
 import type { NodesAnswer } from './driver.ts';
+import { attachedness } from '../contracts/pgpool-node.ts';
 
 /** One pgpool of the cluster as pcpflow sees it now: reachable or not, its watchdog role, its node table. */
 export interface PgpoolState<N> {
@@ -87,7 +88,3 @@ export function disagreements<N extends { id: number; status: string; role: stri
   return out;
 }
 
-/** up and waiting are the same for pcpflow (attached); a pgpool shows `waiting` until a session used the node. */
-function attachedness(status: string): string {
-  return status === 'up' || status === 'waiting' ? 'up' : status;
-}

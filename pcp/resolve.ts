@@ -1,6 +1,8 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import { formatAddress, parseAddress } from '../contracts/address-syntax.ts';
+import type { PcpDriver } from './driver.ts';
 import type { NodeInfo } from './node-info.ts';
+import { callBudgetMs } from './deadline.ts';
 import { PcpAmbiguousAddressError, PcpInvalidRequestError, PcpUnknownAddressError } from './errors/index.ts';
 
 /**
@@ -40,4 +42,13 @@ export function resolveNodeId(cluster: ClusterConfig, addressText: string, nodes
 
 function known(nodes: readonly NodeInfo[]): string[] {
   return nodes.filter((n) => n.host !== '').map((n) => `${n.id}=${formatAddress({ host: n.host, port: n.port })}`);
+}
+
+/** pgpool's node for a backend address, asked of the first pgpool that answers. */
+export async function findNode(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
+  const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
+  const nodeId = resolveNodeId(cluster, address, a.value.nodes);
+  const node = a.value.nodes.find((n) => n.id === nodeId);
+  if (!node) throw new PcpUnknownAddressError(address, []);
+  return { nodeId, node, endpoint: a.endpoint };
 }

@@ -1,7 +1,9 @@
 import type { ClusterConfig } from '../contracts/config.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { PcpNode, PcpOps } from '../pcp/index.ts';
-import { StreamProbeError, type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
+import { type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
+import { StreamProbeError } from './errors.ts';
 
 /** The pgpool node of a configured backend: its pinned nodeId, else its host and port. */
 export function nodeOf(cluster: ClusterConfig, nodes: readonly PcpNode[], address: string): PcpNode | undefined {
@@ -12,7 +14,6 @@ export function nodeOf(cluster: ClusterConfig, nodes: readonly PcpNode[], addres
   return nodes.find((n) => n.host === a.host && (a.port === undefined || n.port === a.port));
 }
 
-const isUp = (n: PcpNode): boolean => n.status === 'up' || n.status === 'waiting';
 
 /**
  * pgpool's sr_check copies `pg_stat_replication.state` of the primary it routes writes to into
@@ -66,7 +67,7 @@ export class PgpoolStreamSource implements StreamSource {
     const s = nodeOf(this.cluster, nodes, standby);
     const p = nodeOf(this.cluster, nodes, primary);
     if (!s) throw new StreamProbeError(`${standby} is not in pgpool's backend list`);
-    const routed = nodes.find((n) => isUp(n) && n.role === 'primary');
+    const routed = nodes.find((n) => isAttached(n.status) && n.role === 'primary');
     const routedText = routed ? formatAddress({ host: routed.host, port: routed.port }) : 'none';
     if (!p || routed?.id !== p.id) return { streaming: false, routed: false, seen: `pgpool's primary is ${routedText}, not yet ${primary}` };
     const state = s.replicationState ?? '';

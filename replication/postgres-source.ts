@@ -2,7 +2,8 @@ import pg from 'pg';
 import { parseAddress } from '../contracts/address.ts';
 import type { StreamCheck } from '../contracts/config.ts';
 import { redactText } from '../runtime/redact.ts';
-import { StreamProbeError, type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
+import { type StreamProbe, type StreamSource, type StreamWatch } from './source.ts';
+import { StreamProbeError } from './errors.ts';
 
 type PgSettings = NonNullable<StreamCheck['postgres']>;
 

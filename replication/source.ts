@@ -1,4 +1,3 @@
-import { PcpflowError } from '../contracts/errors.ts';
 
 /** What one look at a standby found: whether it streams from the primary, and what was seen. */
 export interface StreamProbe {
@@ -23,7 +22,3 @@ export interface StreamWatch {
   close?(): Promise<void>;
 }
 
-/** A source could not be asked (connection refused, permission denied, bad credentials). */
-export class StreamProbeError extends PcpflowError {
-  readonly code = 'STREAM_PROBE_FAILED';
-}

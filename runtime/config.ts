@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { applyConfigEnv, ConfigSchema, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
-import { InvalidInputError } from '../contracts/errors.ts';
 import { registerSecret } from './redact.ts';
+import { ConfigError, SecretUnavailableError } from './errors.ts';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -14,10 +14,6 @@ const requireCjs = createRequire(import.meta.url);
 function parseYaml(text: string): unknown {
   const { load, CORE_SCHEMA } = requireCjs('js-yaml') as typeof import('js-yaml');
   return load(text, { schema: CORE_SCHEMA });
-}
-
-export class ConfigError extends InvalidInputError {
-  override readonly code = 'CONFIG_INVALID';
 }
 
 export const DEFAULT_CONFIG_PATH = '/etc/pcpflow/pcpflow.yaml';
@@ -98,10 +94,6 @@ export function selectCluster(config: Config, flag?: string, env: NodeJS.Process
   if (!found)
     throw new ConfigError(`unknown cluster "${name.slice(0, 64)}"; configured: ${config.clusters.map((c) => c.name).join(', ')}`);
   return found;
-}
-
-export class SecretUnavailableError extends InvalidInputError {
-  override readonly code = 'SECRET_UNAVAILABLE';
 }
 
 /** Reads a secret from its env var or file and registers it for redaction. */

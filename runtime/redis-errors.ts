@@ -1,13 +1,6 @@
 import type { RedisConfig } from '../contracts/config.ts';
-import { PcpflowError } from '../contracts/errors.ts';
 
 // Kept apart from runtime/redis.ts so that reporting an error does not load ioredis.
-
-/** Redis did not answer a pcpflow command within redis.connectTimeoutMs: exit 4, like pgpool unreachable. */
-export class RedisUnreachableError extends PcpflowError {
-  readonly code = 'REDIS_UNREACHABLE';
-  override readonly exitCode = 4;
-}
 
 /** Where Redis is, for messages: never the URL itself, which may carry a password. */
 export function redisWhere(cfg: Pick<RedisConfig, 'url' | 'sentinel' | 'cluster'>): string {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../contracts/config.ts';
-import { RedisUnreachableError, redisWhere } from './redis-errors.ts';
+import { RedisUnreachableError } from './errors.ts';
+import { redisWhere } from './redis-errors.ts';
 
-export { RedisUnreachableError, isRedisUnreachable, redisWhere } from './redis-errors.ts';
+export { RedisUnreachableError } from './errors.ts';
+export { isRedisUnreachable, redisWhere } from './redis-errors.ts';
 import { readSecret } from './config.ts';
 
 export type RedisClient = Redis | Cluster;

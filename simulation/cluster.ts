@@ -1,9 +1,10 @@
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import { parseHookArgv } from '../hooks/argv.ts';
+import { parseHookArgv } from '../hooks/argv-to-event.ts';
 import { initialSnapshot, resolveBackend, type InitialBackend } from '../machines/index.ts';
-import { ScenarioError, SIM_EPOCH, type Scenario } from './scenario.ts';
+import { SIM_EPOCH, type Scenario } from './scenario.ts';
+import { ScenarioError } from './errors.ts';
 
 /**
  * The cluster a scenario runs against: from a config when one is given, else inferred from the

@@ -6,4 +6,5 @@ export { canonicalBackends, clusterFor, type ClusterSetup } from './cluster.ts';
 export { eventsFrom, replay, replayStart } from './replay.ts';
 export { formatRowsJson, formatRowsTable, rowsOf, type DecisionRow } from './rows.ts';
 export { runScenario, type RunResult } from './run.ts';
-export { parseScenario, ScenarioError, type Scenario, type ScenarioItem } from './scenario.ts';
+export { ScenarioError } from './errors.ts';
+export { parseScenario, type Scenario, type ScenarioItem } from './scenario.ts';

@@ -1,11 +1,12 @@
 import type { Action } from '../contracts/actions.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
 import type { ActionResult, NodeEvent } from '../contracts/events.ts';
-import { parseHookArgv } from '../hooks/argv.ts';
+import { parseHookArgv } from '../hooks/argv-to-event.ts';
 import { decide, initialSnapshot, resolveBackend, type ClusterSnapshot } from '../machines/index.ts';
 import type { ClusterSetup } from './cluster.ts';
 import { rowsOf, type DecisionRow } from './rows.ts';
-import { ScenarioError, SIM_EPOCH, type Scenario } from './scenario.ts';
+import { SIM_EPOCH, type Scenario } from './scenario.ts';
+import { ScenarioError } from './errors.ts';
 
 /**
  * `pcpflow simulate`: a scenario offline through the same `decide` the workers run, with hook

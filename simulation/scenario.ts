@@ -1,14 +1,10 @@
-import { InvalidInputError } from '../contracts/errors.ts';
 import { ActionResultSchema, NodeEventSchema, type ActionResult, type NodeEvent } from '../contracts/events.ts';
+import { ScenarioError } from './errors.ts';
 
 /**
  * The scenario file of `pcpflow simulate`: hook calls exactly as the hooks take them, JSON events,
  * `outcome` and `wait` lines, and `#` headers that describe the cluster and what to expect.
  */
-
-export class ScenarioError extends InvalidInputError {
-  override readonly code = 'SCENARIO_INVALID';
-}
 
 export type ScenarioItem =
   | { kind: 'hook'; line: number; argv: string[]; localNode?: string }

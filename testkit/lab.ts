@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { labDown, labUp, type LabHandle, type LabOptions } from '../lab/index.ts';
+import { labDown, labUp, pgpools, type LabHandle, type LabOptions } from '../lab/index.ts';
 
 /**
  * A real lab (PostgreSQL primary + standbys, pgpool-II, Redis) for one integration test file.
@@ -55,6 +55,27 @@ export async function startLab(opts: LabOptions & { id: number; log?: (line: str
       if (stopped) return;
       stopped = true;
       await labDown(dir);
+    },
+  };
+}
+
+/**
+ * A lab with three pgpools in one watchdog cluster. Its stop() thaws every pgpool first: a failed
+ * assertion must not leave one stopped by SIGSTOP behind (labDown could not stop it gracefully).
+ */
+export async function startWatchdogLab(id: number): Promise<TestLab> {
+  const lab = await startLab({ id, pgpools: 3 });
+  return {
+    ...lab,
+    async stop() {
+      for (const p of lab.pgpools) {
+        try {
+          pgpools.thawPgpool(lab, p.role);
+        } catch {
+          // not running
+        }
+      }
+      await lab.stop();
     },
   };
 }

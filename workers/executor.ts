@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.ts';
 import { notify } from './notify.ts';
 import { RefusalBackoff } from './refusal-backoff.ts';
 import { ACTION_QUEUE, ActionJobSchema, backoffDelay, type ActionJob } from './topology.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 export interface ExecutorDeps {
   redis: RedisClient;
@@ -58,7 +59,7 @@ async function runAwait(pcp: PcpOps, check: StreamCheckChoice, job: ActionJob, s
   let primary = job.action.primary;
   if (primary === undefined) {
     // The router knew no primary: follow the one pgpool routes writes to now.
-    const p = (await pcp.nodes({ signal })).nodes.find((n) => (n.status === 'up' || n.status === 'waiting') && n.role === 'primary');
+    const p = (await pcp.nodes({ signal })).nodes.find((n) => isAttached(n.status) && n.role === 'primary');
     if (!p) return { result: 'failed', reason: 'pgpool has no primary to stream from yet', retryable: true, durationMs: performance.now() - started };
     primary = formatAddress({ host: p.host, port: p.port });
   }

@@ -5,6 +5,7 @@ import { keys } from '../contracts/keys.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import type { Metrics } from './metrics.ts';
+import { attachedness } from '../contracts/pgpool-node.ts';
 
 /** A backend on which one pgpool's table differs from the authoritative (leader's) one. */
 export interface PgpoolDifference {
@@ -15,8 +16,7 @@ export interface PgpoolDifference {
   reference: string;
 }
 
-const attached = (s: string): string => (s === 'up' || s === 'waiting' ? 'up' : s);
-const show = (n: PcpNode | undefined): string => (n ? `${attached(n.status)}/${n.role}` : 'absent');
+const show = (n: PcpNode | undefined): string => (n ? `${attachedness(n.status)}/${n.role}` : 'absent');
 
 /** Differences of every other reachable pgpool from the authoritative one (up and waiting count as the same). */
 export function pgpoolDifferences(view: PgpoolsView<PcpNode>): PgpoolDifference[] {

@@ -8,6 +8,7 @@ import { callBudgetMs, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import type { RedisReads } from '../runtime/redis-reads.ts';
 import { loadSnapshot } from './snapshot-store.ts';
 import { backendListMismatches } from './backend-list.ts';
+import { attachedness } from '../contracts/pgpool-node.ts';
 
 export interface BackendStatus {
   address: string;
@@ -64,7 +65,6 @@ export async function clusterStatus(cluster: ClusterConfig, redis: RedisReads, p
   const nodes: PcpNode[] = ref?.nodes ?? [];
   const drift = state && ref ? findDrift(state.snapshot, nodes) : [];
   const pgpools = live.ok ? live.pgpools : [];
-  const attachedness = (st: string): string => (st === 'up' || st === 'waiting' ? 'up' : st);
   const maintenance = (state?.snapshot.maintenance ?? []).map(({ backend, since, by, reason }) => ({ backend, since, by, reason }));
   const addresses = views.length ? views.map((v) => v.address) : cluster.backends.map((b) => formatAddress({ host: b.address, port: b.port }));
   return {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { addressArgument } from '../../contracts/address.ts';
 import { action } from '../run.ts';
-import { addressArg, options, submit, type Opts } from './maintenance.ts';
+import { options, submit, type Opts } from './maintenance.ts';
 
 /**
  * `pcpflow attention clear ADDR`: an operator event, decided and audited like every other (who
@@ -13,7 +14,7 @@ export function register(program: Command): void {
     .description("the cause is fixed: take the intent of the action that gave up back as the target (no action now); the reconciler repairs any difference")
     .action(
       action(async (addressText: string, opts: Opts) => {
-        const address = addressArg(addressText);
+        const address = addressArgument(addressText);
         return submit(opts, 'attention clear', address, (user, backend) => ({ type: 'operator.attention-clear', backend: backend ?? address, user, reason: opts.reason }), ['attention', 'clear', address]);
       }),
     );

@@ -1,11 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
-import { BackendResolutionError, resolveInCluster } from '../../contracts/backend-resolution.ts';
-import type { ClusterConfig } from '../../contracts/config.ts';
+import { resolveInClusters } from '../../contracts/backend-resolution.ts';
 // Light (zod and node:crypto only): the JSONL check runs without Redis or the workers.
-import { describeProblem, verifyChain, type VerifyResult } from '../../audit/chain.ts';
-import { AuditRecordSchema, type AuditRecord } from '../../contracts/audit.ts';
+import { describeProblem, type VerifyResult } from '../../audit/chain.ts';
+import { verifyJsonl } from '../../audit/jsonl-verify.ts';
 import { action } from '../run.ts';
 import { registerReport } from './audit-report.ts';
 
@@ -35,11 +34,7 @@ function printVerify(name: string, v: VerifyResult): boolean {
   return false;
 }
 
-/**
- * `--verify --file audit.jsonl`: the JSONL copy on its own, without Redis. Records are ordered by
- * seq (several writers append to one file) and repeated lines dropped; a file started after the
- * chain began is not a gap, a reset record inside it is reported, not a break.
- */
+/** `--verify --file audit.jsonl`: the JSONL copy on its own, without Redis (audit/jsonl-verify.ts). */
 function verifyFile(file: string, only: string | undefined): boolean {
   let text: string;
   try {
@@ -47,39 +42,11 @@ function verifyFile(file: string, only: string | undefined): boolean {
   } catch (err) {
     throw new InvalidInputError(`--file: cannot read ${file.slice(0, 200)}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const byCluster = new Map<string, Array<{ streamId: string; record: AuditRecord | { error: string } }>>();
-  const unreadable: Array<{ streamId: string; record: { error: string } }> = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `line ${i + 1}`;
-    try {
-      const r = AuditRecordSchema.safeParse(JSON.parse(line));
-      if (!r.success) unreadable.push({ streamId: where, record: { error: r.error.issues[0]?.message ?? 'invalid' } });
-      else if (!only || r.data.cluster === only) {
-        const list = byCluster.get(r.data.cluster) ?? [];
-        list.push({ streamId: where, record: r.data });
-        byCluster.set(r.data.cluster, list);
-      }
-    } catch {
-      unreadable.push({ streamId: where, record: { error: 'not JSON' } });
-    }
-  });
+  const { unreadable, clusters } = verifyJsonl(text, only);
   let ok = unreadable.length === 0;
-  for (const u of unreadable) process.stdout.write(`${file}: ${u.streamId} is not a valid audit record: ${u.record.error}\n`);
-  if (byCluster.size === 0) process.stdout.write(`${file}: no audit records${only ? ` of cluster ${only}` : ''}\n`);
-  for (const [cluster, list] of byCluster) {
-    const seen = new Set<string>();
-    const ordered = list
-      .filter((e) => 'seq' in e.record)
-      .sort((a, b) => ('seq' in a.record && 'seq' in b.record ? a.record.seq - b.record.seq : 0))
-      .filter((e) => {
-        const key = 'hash' in e.record ? `${e.record.seq} ${e.record.hash}` : e.streamId;
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
-    ok = printVerify(`${cluster} (${file})`, verifyChain(ordered, { trimmed: true })) && ok;
-  }
+  for (const u of unreadable) process.stdout.write(`${file}: ${u.where} is not a valid audit record: ${u.error}\n`);
+  if (clusters.size === 0) process.stdout.write(`${file}: no audit records${only ? ` of cluster ${only}` : ''}\n`);
+  for (const [cluster, result] of clusters) ok = printVerify(`${cluster} (${file})`, result) && ok;
   return ok;
 }
 
@@ -129,7 +96,7 @@ export function register(program: Command): void {
         const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER;
         const clusters = name ? config.clusters.filter((c) => c.name === name) : config.clusters;
         if (clusters.length === 0) throw new InvalidInputError(`unknown cluster "${name?.slice(0, 64)}"`);
-        const backendOf = backendFilter(clusters, opts.backend);
+        const backendOf = resolveInClusters(clusters, opts.backend, '--backend');
         const limit = opts.limit === undefined ? undefined : Number(opts.limit);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidInputError('--limit: must be a positive integer');
         const redis = await openRedis(config.redis);
@@ -161,29 +128,3 @@ export function register(program: Command): void {
     );
   registerReport(audit);
 }
-
-/**
- * `--backend` by the one resolution rule (contracts/backend-resolution.ts), per cluster: a cluster
- * where it names nothing is skipped, but an address no selected cluster has, or a bare host two
- * backends share, is exit 2 with the candidates or the configured backends.
- */
-function backendFilter(clusters: readonly ClusterConfig[], text: string | undefined): (cluster: string) => string | undefined {
-  if (text === undefined) return () => undefined;
-  const found = new Map<string, string>();
-  let firstError: unknown;
-  for (const c of clusters) {
-    try {
-      found.set(c.name, resolveInCluster(c, text, '--backend'));
-    } catch (err) {
-      if (!(err instanceof BackendResolutionError)) throw err;
-      // Ambiguous or invalid anywhere is a question only the DBA can answer.
-      if (err.kind !== 'unknown' || clusters.length === 1) throw err;
-      firstError ??= err;
-    }
-  }
-  if (found.size === 0) throw firstError;
-  return (cluster) => found.get(cluster) ?? NO_SUCH_BACKEND;
-}
-
-/** Matches no record: the cluster has no backend of that address. */
-const NO_SUCH_BACKEND = '(none)';

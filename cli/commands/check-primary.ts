@@ -1,6 +1,6 @@
-import { PcpAmbiguousAddressError, PcpError, PcpInvalidRequestError, PcpUnknownAddressError } from '../../pcp/index.ts';
+import { findNode, PcpAmbiguousAddressError, PcpError, PcpInvalidRequestError, PcpUnknownAddressError } from '../../pcp/index.ts';
 import { action } from '../run.ts';
-import { addressArg, nodeJson, pcpContext, resolveFirst, type CommonOpts } from './pcp-context.ts';
+import { addressArg, nodeJson, pcpContext, type CommonOpts } from './pcp-context.ts';
 
 export const CHECK_PRIMARY_SUMMARY =
   "exit 0 if the backend is pgpool's primary, 1 if a standby, 2 if no configured backend has that address, 3 if pgpool has no such backend, 4 if pgpool cannot be asked";
@@ -16,9 +16,9 @@ export const CHECK_PRIMARY_SUMMARY =
 export async function checkPrimary(addressText: string, opts: CommonOpts): Promise<number> {
   const { cluster, driver } = pcpContext(opts);
   const address = addressArg(cluster, addressText);
-  let found: Awaited<ReturnType<typeof resolveFirst>>;
+  let found: Awaited<ReturnType<typeof findNode>>;
   try {
-    found = await resolveFirst(cluster, driver, address);
+    found = await findNode(cluster, driver, address);
   } catch (err) {
     if (err instanceof PcpUnknownAddressError || err instanceof PcpAmbiguousAddressError || err instanceof PcpInvalidRequestError) throw err;
     if (err instanceof PcpError) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatAddress, parseAddress, printable } from '../../contracts/address.ts';
+import { addressArgument, printable } from '../../contracts/address.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import type { OperatorEventInput } from '../../workers/operator.ts';
 import { action } from '../run.ts';
@@ -13,33 +13,20 @@ export interface Opts {
   waitMs: string;
 }
 
-export function addressArg(text: string): string {
-  const parsed = parseAddress(text);
-  if (!parsed) throw new InvalidInputError(`"${printable(text)}" is not host or host:port (IPv6 as [addr]:port)`);
-  return formatAddress(parsed);
-}
-
 export async function submit(opts: Opts, what: string, address: string | null, input: (user: string, backend: string | null) => OperatorEventInput, argv: string[]): Promise<number> {
-  const [{ loadConfig, selectCluster }, { openRedis }, { configuredBackend, operatorEvent, operatorName, publishAndAwait }, { reportOutcome }] = await Promise.all([
+  const [{ loadConfig, selectCluster }, { submitOperatorEvent }, { reportOutcome }] = await Promise.all([
     import('../../runtime/config.ts'),
-    import('../../runtime/redis.ts'),
-    import('../../workers/operator.ts'),
+    import('../../workers/operator-command.ts'),
     import('../operator-report.ts'),
   ]);
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
-  const backend = address === null ? null : configuredBackend(cluster, address);
   const waitMs = Number(opts.waitMs);
   if (!Number.isInteger(waitMs) || waitMs <= 0) throw new InvalidInputError(`--wait-ms: "${printable(opts.waitMs)}" is not a positive number of milliseconds`);
-  const redis = await openRedis(config.redis);
-  try {
-    const event = operatorEvent(cluster.name, input(operatorName(), backend ?? address), argv);
-    const code = reportOutcome(`${what} ${backend ?? address ?? '--all'}`, event.eventId, await publishAndAwait(redis, config.redis.keyPrefix, cluster, event, { waitMs }), opts.json);
-    // Not a backend of the cluster: bad input (exit 2), audited as rejected by the decider.
-    return address !== null && backend === null ? 2 : code;
-  } finally {
-    redis.disconnect();
-  }
+  const r = await submitOperatorEvent(config, cluster, address, input, argv, waitMs);
+  const code = reportOutcome(`${what} ${r.subject}`, r.eventId, r.outcome, opts.json);
+  // Not a backend of the cluster: bad input (exit 2), audited as rejected by the decider.
+  return r.configured ? code : 2;
 }
 
 export function options(cmd: Command): Command {
@@ -71,7 +58,7 @@ export function register(program: Command): void {
       .action(
         action(async (addressText: string | undefined, opts: Opts) => {
           if ((addressText === undefined) === !opts.all) throw new InvalidInputError('give one backend address or --all');
-          const address = addressText === undefined ? null : addressArg(addressText);
+          const address = addressText === undefined ? null : addressArgument(addressText);
           return submit(opts, `maintenance ${on ? 'on' : 'off'}`, address, (user, backend) => ({ type: 'operator.maintenance', on, all: opts.all === true, backend, user, reason: opts.reason }), ['maintenance', on ? 'on' : 'off', address ?? '--all']);
         }),
       );

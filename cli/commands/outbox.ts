@@ -4,7 +4,8 @@ import { deliverPending } from '../../hooks/deliver.ts';
 import { OutboxReadError, RedisUnavailableError } from '../../hooks/errors.ts';
 import { cleanStaleTmp, listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
 import { connectRedis } from '../../hooks/connect.ts';
-import { RedisUnreachableError, redisWhere } from '../../runtime/redis-errors.ts';
+import { RedisUnreachableError } from '../../runtime/errors.ts';
+import { redisWhere } from '../../runtime/redis-errors.ts';
 import { action } from '../run.ts';
 
 /**

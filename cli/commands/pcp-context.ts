@@ -3,7 +3,7 @@ import { resolveInCluster } from '../../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
 import { redactText } from '../../runtime/redact.ts';
-import { callBudgetMs, createDriver, PcpUnknownAddressError, resolveNodeId, type NodeInfo, type NoticeLogger, type PcpDriver } from '../../pcp/index.ts';
+import { createDriver, type NodeInfo, type NoticeLogger, type PcpDriver } from '../../pcp/index.ts';
 
 /** What the `pcp` commands share: config and driver, the address argument, a node as JSON. */
 
@@ -39,12 +39,4 @@ export function nodeJson(n: NodeInfo): Record<string, unknown> {
   const out: Record<string, unknown> = { id: n.id, address, host: n.host, port: n.port, status: n.status, role: n.role };
   for (const [k, v] of Object.entries(n)) if (!(k in out) && v !== undefined) out[k] = v;
   return out;
-}
-
-export async function resolveFirst(cluster: ClusterConfig, driver: PcpDriver, address: string): Promise<{ nodeId: number; node: NodeInfo; endpoint: string }> {
-  const a = await driver.nodes({ deadlineMs: callBudgetMs(cluster) });
-  const nodeId = resolveNodeId(cluster, address, a.value.nodes);
-  const node = a.value.nodes.find((n) => n.id === nodeId);
-  if (!node) throw new PcpUnknownAddressError(address, []);
-  return { nodeId, node, endpoint: a.endpoint };
 }

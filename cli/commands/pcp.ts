@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { formatAddress, printable } from '../../contracts/address-syntax.ts';
-import { BackendResolutionError } from '../../contracts/backend-resolution.ts';
+import { addressArgument } from '../../contracts/address.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { loadConfig, selectCluster } from '../../runtime/config.ts';
-import { callBudgetMs, createPcpOps, opsOver, type EachAnswer, type EnsureOutcome, type WatchdogInfo, type NodeInfo } from '../../pcp/index.ts';
+import { callBudgetMs, findNode, opsOver, watchdogView, type EnsureOutcome, type NodeInfo } from '../../pcp/index.ts';
 import { action } from '../run.ts';
 import { CHECK_PRIMARY_SUMMARY, checkPrimary } from './check-primary.ts';
-import { addressArg, nodeJson, pcpContext, resolveFirst, type CommonOpts } from './pcp-context.ts';
+import { addressArg, nodeJson, pcpContext, type CommonOpts } from './pcp-context.ts';
 
 /**
  * Operator commands over PCP, replacing pgpool_backend.sh: the same operations the executor runs
@@ -35,47 +35,17 @@ interface OperatorOpts {
  * time, 4 pgpool or Redis unreachable (then nothing is published).
  */
 async function audited(verb: 'attach' | 'detach' | 'promote', addressText: string, opts: CommonOpts & OperatorOpts): Promise<number> {
-  const [{ openRedis }, { operatorEvent, operatorName, publishAndAwait }, { publishEvent }, { reportOutcome }, { parseAddress }] = await Promise.all([
-    import('../../runtime/redis.ts'),
-    import('../../workers/operator.ts'),
-    import('../../workers/intake.ts'),
-    import('../operator-report.ts'),
-    import('../../contracts/address.ts'),
-  ]);
-  const parsed = parseAddress(addressText);
-  if (!parsed) throw new InvalidInputError(`"${printable(addressText)}" is not host or host:port (IPv6 as [addr]:port)`);
-  const address = formatAddress(parsed);
+  const [{ submitPcpCommand }, { reportOutcome }] = await Promise.all([import('../../workers/operator-command.ts'), import('../operator-report.ts')]);
+  const address = addressArgument(addressText);
   const { config } = loadConfig(opts.config);
   const cluster = selectCluster(config, opts.cluster);
   const waitMs = opts.waitMs === undefined ? 120_000 : verifyMsOpt(opts.waitMs) ?? 120_000;
-  const event = (backend: string) =>
-    operatorEvent(cluster.name, { type: 'operator.command', command: verb, backend, user: operatorName(), reason: opts.reason }, ['pcp', verb, address]);
-  let backend: string;
-  try {
-    backend = addressArg(cluster, address);
-  } catch (err) {
-    // Exit 2 at once, before pgpool or a worker is asked; where Redis answers, the attempt still
-    // enters the intake so the decider audits it as rejected (nothing is waited for).
-    if (err instanceof BackendResolutionError) {
-      const redis = await openRedis(config.redis).catch(() => null);
-      if (redis) await publishEvent(redis, config.redis.keyPrefix, event(address)).catch(() => undefined).finally(() => redis.disconnect());
-    }
-    throw err;
-  }
-  try {
-    await createPcpOps(cluster).nodes();
-  } catch (err) {
-    process.stderr.write(`pcpflow: pgpool unreachable (${err instanceof Error ? err.message : String(err)}); nothing was published\n`);
+  const r = await submitPcpCommand(config, cluster, verb, address, { reason: opts.reason, waitMs });
+  if (r.kind === 'pgpool-unreachable') {
+    process.stderr.write(`pcpflow: pgpool unreachable (${r.error}); nothing was published\n`);
     return 4;
   }
-  const redis = await openRedis(config.redis);
-  try {
-    const e = event(backend);
-    const outcome = await publishAndAwait(redis, config.redis.keyPrefix, cluster, e, { waitMs });
-    return reportOutcome(`${verb} ${backend}`, e.eventId, outcome, opts.json);
-  } finally {
-    redis.disconnect();
-  }
+  return reportOutcome(`${verb} ${r.subject}`, r.eventId, r.outcome, opts.json);
 }
 
 function common(cmd: Command): Command {
@@ -149,7 +119,7 @@ export function register(program: Command): void {
           const verifyMs = verifyMsOpt(opts.verifyMs);
           const { cluster, driver } = pcpContext(opts);
           const address = addressArg(cluster, addressText);
-          await resolveFirst(cluster, driver, address);
+          await findNode(cluster, driver, address);
           const ops = opsOver(cluster, driver);
           const run = verb === 'attach' ? ops.ensureAttached : verb === 'detach' ? ops.ensureDetached : ops.ensurePrimary;
           const code = printOutcome(verb, address, await run(address, verifyMs === undefined ? {} : { verifyMs }), opts.json);
@@ -167,28 +137,14 @@ export function register(program: Command): void {
   common(pcp.command('watchdog').description("pgpool's watchdog cluster as every configured pgpool sees it: leader, quorum, members; exit 1 when no pgpool answers")).action(
     action(async (opts: CommonOpts) => {
       const { cluster, driver } = pcpContext(opts);
-      const deadlineMs = callBudgetMs(cluster);
-      const answers: EachAnswer<WatchdogInfo>[] = driver.watchdogEach
-        ? await driver.watchdogEach({ deadlineMs })
-        : [await driver.watchdog({ deadlineMs }).then((a) => ({ endpoint: a.endpoint, host: '', port: 0, value: a.value }))];
-      const leaders = new Set(answers.flatMap((a) => (a.value?.leaderHostName && a.value.leaderHostName !== 'Not Set' ? [a.value.leaderHostName] : [])));
-      const summary = {
-        leader: leaders.size === 1 ? [...leaders][0] : null,
-        agree: leaders.size <= 1,
-        pgpools: answers.map((a) => ({
-          endpoint: a.endpoint,
-          reachable: a.value !== undefined,
-          role: a.value?.WatchdogNodes[0]?.StateName ?? null,
-          ...(a.value ? { watchdog: a.value } : { error: a.error ?? 'no answer' }),
-        })),
-      };
-      const answered = answers.some((a) => a.value !== undefined);
+      const view = await watchdogView(driver, callBudgetMs(cluster));
+      const { answers, answered } = view;
       if (opts.json) {
-        process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ leader: view.leader, agree: view.agree, pgpools: view.pgpools }, null, 2) + '\n');
         return answered ? 0 : 1;
       }
       const quorum: Record<string, string> = { '1': 'quorum exists', '0': 'quorum on the edge', '-1': 'quorum absent', '-2': 'no leader' };
-      if (answered) process.stdout.write(`leader ${summary.leader ?? (leaders.size > 1 ? `DISPUTED (${[...leaders].join(' vs ')})` : 'none')}\n`);
+      if (answered) process.stdout.write(`leader ${view.leader ?? (view.leaders.length > 1 ? `DISPUTED (${view.leaders.join(' vs ')})` : 'none')}\n`);
       for (const a of answers) {
         const w = a.value;
         if (!w) {

@@ -2,6 +2,7 @@ import type { ClusterConfig } from '../../contracts/config.ts';
 import { callBudgetMs, createPcpOps } from '../../pcp/index.ts';
 import { run } from '../exec.ts';
 import type { LabHandle } from '../lab.ts';
+import { isAttached } from '../../contracts/pgpool-node.ts';
 
 /** One row of what one pgpool shows for a backend, from PCP node info and from SHOW pool_nodes. */
 export interface ViewRow {
@@ -66,9 +67,6 @@ export async function readView(lab: LabHandle, cluster: ClusterConfig, opts: { o
   return per.flat();
 }
 
-function attached(status: string): boolean {
-  return status === 'up' || status === 'waiting';
-}
 
 /** Differences between the view and the expectation, one sentence each; empty when it matches. */
 export function mismatches(view: readonly ViewRow[], expected: Expectation, opts: { sqlUnavailable?: boolean } = {}): string[] {
@@ -85,7 +83,7 @@ export function mismatches(view: readonly ViewRow[], expected: Expectation, opts
     for (const row of rows) {
       const want = expected[row.node];
       if (!want) continue;
-      const pcpUp = attached(row.pcpStatus);
+      const pcpUp = isAttached(row.pcpStatus);
       const sqlUp = row.sqlStatus === 'up';
       if (pcpUp !== (want.status === 'up')) out.push(`${who}${row.node} ${row.address}: PCP status ${row.pcpStatus}, expected ${want.status}`);
       if (sqlAnswered && sqlUp !== (want.status === 'up')) out.push(`${who}${row.node} ${row.address}: SHOW pool_nodes status ${row.sqlStatus}, expected ${want.status}`);

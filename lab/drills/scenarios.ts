@@ -4,6 +4,7 @@ import { createPcpOps } from '../../pcp/index.ts';
 import { pollUntil } from '../wait.ts';
 import type { Expectation } from './pgpool-view.ts';
 import { formatReadReport, startReadProbe, type ReadProbe } from './read-probe.ts';
+import { isAttached } from '../../contracts/pgpool-node.ts';
 
 /**
  * The seed architecture's failover scenarios, played for real on the lab: PostgreSQL is really
@@ -187,7 +188,7 @@ export function promotionSteps(kind: 'failover' | 'switchover', opts: { repointD
             'every standby back in pgpool',
             async () => {
               const { nodes: seen } = await pcp.nodes();
-              const back = want.every((w) => seen.some((n) => n.host === w.address && n.port === w.port && (n.status === 'up' || n.status === 'waiting')));
+              const back = want.every((w) => seen.some((n) => n.host === w.address && n.port === w.port && isAttached(n.status)));
               return back ? true : undefined;
             },
             { timeoutMs: 60_000, intervalMs: 20 },

@@ -8,10 +8,10 @@ import { PcpError } from './pcp-error.ts';
 export class PcpNoLeaderError extends PcpError {
   readonly code = 'PCP_NO_WATCHDOG_LEADER';
   readonly retryable = true;
-  constructor(endpoint: string, seen: string) {
+  constructor(endpoint: string, seen: string, options?: { cause?: unknown }) {
     super(
       `pgpool at ${endpoint} reports ${seen}: its watchdog cluster cannot carry out a failover request now (an election is under way, or too few pgpools are alive for quorum); waiting for a leader`,
-      { endpoint },
+      { ...options, endpoint },
     );
   }
 }

@@ -8,10 +8,12 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { createAuthGate, createMetricsGate, sameSecret, SESSION_TTL_S } from '../../console/auth.ts';
-import { parseRange, RangeError as ConsoleRangeError } from '../../console/range.ts';
+import { TimeRangeError } from '../../console/errors.ts';
+import { parseRange } from '../../console/range.ts';
 import { createConsole } from '../../console/routes.ts';
 import { ConfigSchema, type Config, type ConfigInput } from '../../contracts/config.ts';
-import { SecretUnavailableError, servingProblems } from '../../runtime/config.ts';
+import { servingProblems } from '../../runtime/config.ts';
+import { SecretUnavailableError } from '../../runtime/errors.ts';
 import { startHttp } from '../../workers/http.ts';
 import { startRedis } from '../../testkit/redis.ts';
 
@@ -155,8 +157,8 @@ test('/metrics follows the console auth or its own token; /healthz and /readyz s
 });
 
 test('out-of-range time ranges are 400 with a reason, not 500', async (t) => {
-  for (const since of ['999999d', '99999999s', '0001-01-01', '99999d']) assert.throws(() => parseRange(new URLSearchParams({ since })), ConsoleRangeError, since);
-  assert.throws(() => parseRange(new URLSearchParams({ until: '999999d' })), ConsoleRangeError);
+  for (const since of ['999999d', '99999999s', '0001-01-01', '99999d']) assert.throws(() => parseRange(new URLSearchParams({ since })), TimeRangeError, since);
+  assert.throws(() => parseRange(new URLSearchParams({ until: '999999d' })), TimeRangeError);
   assert.doesNotThrow(() => parseRange(new URLSearchParams({ since: '3650d' })));
 
   const redis = await startRedis();

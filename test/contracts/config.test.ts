@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigSchema } from '../../contracts/config.ts';
-import { ConfigError, loadConfig, selectCluster } from '../../runtime/config.ts';
+import { loadConfig, selectCluster } from '../../runtime/config.ts';
+import { ConfigError } from '../../runtime/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pcpflow-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, WATCHDOG_SCENARIOS } from '../../lab/drills/index.ts';
 import { pgpools } from '../../lab/index.ts';
-import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { labId, startWatchdogLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
  * The watchdog drills on a real cluster of three pgpool-II 4.3.5 (lab --pgpools 3): a pgpool
@@ -16,16 +16,9 @@ const LAB_ID = labId(20);
 let lab: TestLab;
 
 before(async () => {
-  lab = await startLab({ id: LAB_ID, pgpools: 3 });
+  lab = await startWatchdogLab(LAB_ID);
 });
 after(async () => {
-  for (const p of lab?.pgpools ?? []) {
-    try {
-      pgpools.thawPgpool(lab, p.role);
-    } catch {
-      // not running
-    }
-  }
   await lab?.stop();
 });
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labStatus, pgpools, waitWatchdogSettled, watchdogViews } from '../../lab/index.ts';
 import { readState } from '../../lab/state.ts';
-import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
+import { labId, startWatchdogLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
  * Endpoint choice on a real three-pgpool watchdog cluster (pgpool-II 4.3.5): with the first
@@ -18,17 +18,9 @@ const LAB_ID = labId(21);
 let lab: TestLab;
 
 before(async () => {
-  lab = await startLab({ id: LAB_ID, pgpools: 3 });
+  lab = await startWatchdogLab(LAB_ID);
 });
 after(async () => {
-  // A failed assertion must not leave a pgpool stopped by SIGSTOP behind (labDown could not stop it gracefully).
-  for (const p of lab?.pgpools ?? []) {
-    try {
-      pgpools.thawPgpool(lab, p.role);
-    } catch {
-      // not running
-    }
-  }
   await lab?.stop();
 });
 

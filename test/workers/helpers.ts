@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { ConfigSchema, type Config } from '../../contracts/config.ts';
 import type { AuditRecord } from '../../contracts/audit.ts';
 import type { NodeEvent } from '../../contracts/events.ts';
-import { parseHookArgv } from '../../hooks/argv.ts';
+import { parseHookArgv } from '../../hooks/argv-to-event.ts';
 import { AuditStore } from '../../audit/store.ts';
 import { pollUntil } from '../../lab/wait.ts';
 import { createPcpOps, type PcpNode } from '../../pcp/index.ts';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { parseHookArgv } from '../../hooks/argv.ts';
+import { parseHookArgv } from '../../hooks/argv-to-event.ts';
 import { decide, initialSnapshot } from '../../machines/index.ts';
 
 const observed = new Date('2026-11-25T22:00:00Z');

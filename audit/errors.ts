@@ -1,4 +1,4 @@
-import { PcpflowError } from '../../contracts/errors.ts';
+import { PcpflowError } from '../contracts/errors.ts';
 
 /** The audit chain could not be extended: Redis unreachable or the head kept moving. */
 export class AuditWriteError extends PcpflowError {

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { AddressTextSchema } from '../../contracts/address.ts';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { MAX_ARG_LENGTH, MAX_ARGV, NodeEventSchema } from '../../contracts/events.ts';
-import * as args from '../../hooks/args.ts';
-import { parseHookArgv, type HookContext } from '../../hooks/argv.ts';
+import * as args from '../../hooks/argument-checks.ts';
+import { parseHookArgv, type HookContext } from '../../hooks/argv-to-event.ts';
 
 let n = 0;
 const ctx = (over: Partial<HookContext> = {}): HookContext => ({

@@ -7,7 +7,7 @@ import { HookArgvError } from './errors.ts';
  * or pgpool log line with nothing else to go on.
  */
 
-/** Kept equal to contracts/events.ts (checked by test/hooks/argv.test.ts); importing it would pull zod into the hook. */
+/** Kept equal to contracts/events.ts (checked by test/hooks/argv-to-event.test.ts); importing it would pull zod into the hook. */
 export const MAX_ARG_LENGTH = 4096;
 export const MAX_ARGV = 32;
 

@@ -1,6 +1,6 @@
 import type { NodeEvent, NodeEventOf } from '../contracts/events.ts';
 import { printable } from '../contracts/address-syntax.ts';
-import * as arg from './args.ts';
+import * as arg from './argument-checks.ts';
 import { dedupeKey } from './dedupe.ts';
 import { HookArgvError } from './errors.ts';
 
@@ -10,7 +10,7 @@ import { HookArgvError } from './errors.ts';
  *
  * Written without zod on purpose: the hook must start in a few milliseconds and zod classic
  * costs ~25 ms to load and build the event schemas. Every event this returns is checked against
- * NodeEventSchema in test/hooks/argv.test.ts, so the wire format has one definition.
+ * NodeEventSchema in test/hooks/argv-to-event.test.ts, so the wire format has one definition.
  */
 export interface HookContext {
   cluster: string;
