@@ -1,7 +1,7 @@
 import type { Action } from '../contracts/actions.ts';
 import type { AuditBody } from '../contracts/audit.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import type { Decision, DecisionAudit } from './decide.ts';
+import type { Decision, DecisionAudit } from './decision.ts';
 import type { ClusterSnapshot } from './snapshot.ts';
 
 /**

@@ -42,6 +42,8 @@ function refOf(event: BackendEvent): ActionRef {
   throw new MachineInvariantError(`event ${event.type} cannot start a PCP action`);
 }
 
+const PRIMARY_STAYS = "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary";
+
 const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
 
 const outcomeOf = (event: BackendEvent) => (event.type === 'OUTCOME' ? event : null);
@@ -134,6 +136,8 @@ export const backendMachine = setup({
       DRIFT: 'pgpool shows it {observed}, as the machine expects ({expected} in {path}); nothing to repair',
       'DRIFT.unexpected':
         "pgpool shows it {observed}, the machine expects {expected} ({path}); no action on this backend itself: the cluster's repair is in the other entries of this decision",
+      // Answered by the states that keep a backend out (the others act on it or are busy).
+      FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
       REBUILD_DONE: 'it is not being rebuilt',
       RETRY: 'it is not in attention',
       CLEAR: 'it is not in attention',
@@ -237,10 +241,7 @@ export const backendMachine = setup({
     },
     detached: {
       meta: {
-        unhandled: {
-          DETACH: 'already detached',
-          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
-        },
+        unhandled: { DETACH: 'already detached' },
       },
       on: {
         ATTACH: { guard: 'idle', target: 'up', actions: { type: 'request', params: { type: 'attach' } } },
@@ -258,8 +259,8 @@ export const backendMachine = setup({
     promoted: {
       meta: {
         unhandled: {
-          ATTACH: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
-          ATTACH_FOLLOWING: "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary",
+          ATTACH: PRIMARY_STAYS,
+          ATTACH_FOLLOWING: PRIMARY_STAYS,
           PROMOTE: "already pgpool's primary",
           FOLLOW_PRIMARY: 'pgpool reports as down the backend pcpflow expects as primary; the reconciler repairs that drift',
           REBUILD_STARTED: "it is pgpool's primary; rebuilding it would stop writes, so pcpflow does not detach it",
@@ -283,7 +284,6 @@ export const backendMachine = setup({
       meta: {
         unhandled: {
           DETACH: 'already kept out while it is rebuilt',
-          FOLLOW_PRIMARY: 'a failed or former primary stays out of pgpool until EFM attaches it (efm resume)',
           FAILED_PRIMARY: 'already out of pgpool and waiting for its rebuild',
         },
       },

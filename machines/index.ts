@@ -18,7 +18,9 @@ export {
   type InitialBackend,
   type InitialSnapshotInput,
 } from './snapshot.ts';
-export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
+export { decide } from './decide.ts';
+export type { Decision, DecisionAudit } from './decision.ts';
+export { staleFence } from './on-hooks.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
 export { knownState, machineGraph, type GraphEdge, type GraphState, type MachineGraph } from './graph.ts';
 export { decisionBodies, decisionEntries, type DecisionEntry } from './audit-bodies.ts';

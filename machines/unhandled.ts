@@ -1,7 +1,7 @@
 import type { Expected } from './views.ts';
 import { expectedFor, showsAsExpected } from './views.ts';
 import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
-import type { BackendEvent, StateMeta } from './backend-types.ts';
+import { MachineInvariantError, type BackendEvent, type StateMeta } from './backend-types.ts';
 import { leafPathOf, stateNameOf, type LeafPath } from './state-path.ts';
 
 /**
@@ -22,7 +22,9 @@ function chainOf(path: LeafPath): StateMeta[] {
 
 /** Every reason a state gives for the events it does not act on, innermost answer first: for the diagram. */
 export function unhandledReasons(path: LeafPath): Partial<Record<Key, string>> {
-  return Object.assign({}, ...chainOf(path).reverse().map((m) => m.unhandled ?? {})) as Partial<Record<Key, string>>;
+  const reasons: Partial<Record<Key, string>> = {};
+  for (const meta of chainOf(path).reverse()) Object.assign(reasons, meta.unhandled);
+  return reasons;
 }
 
 const ROOT: StateMeta = backendMachine.root.meta ?? {};
@@ -43,7 +45,8 @@ function template(snap: BackendSnapshot, ev: BackendEvent, path: LeafPath): stri
     const text = meta.unhandled?.[key] ?? meta.unhandled?.['*'];
     if (text !== undefined) return text;
   }
-  return '{event} does not apply in state {path}';
+  // The machine root answers `*`, so only a broken machine definition gets here.
+  throw new MachineInvariantError(`no reason in the machine for ${ev.type} in ${path}`);
 }
 
 export function unhandledReason(snap: BackendSnapshot, ev: BackendEvent): string {
