@@ -128,6 +128,8 @@ export class ClusterDecider {
     const started = performance.now();
     const at = this.now();
     const cluster = this.cluster.name;
+    const m = this.deps.metrics;
+    m?.intakeWaitSeconds.observe(Math.max(0, Date.now() - Number(entry.id.split('-')[0])) / 1000);
     // The record of an entry that is audited but not decided (refused, foreign, repeated, stale).
     const only = (kind: AuditBody['kind'], note: string, extra: Partial<AuditBody> = {}): AuditBody => ({
       kind,
@@ -165,6 +167,8 @@ export class ClusterDecider {
     // One round trip for both reads; the commit's compare-and-set catches a head that moves after.
     const [seen, head] = (await this.deps.redis.pipeline().exists(keys.seen(this.prefix, cluster, event.eventId)).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
     if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
+    const read = performance.now();
+    m?.deciderPhaseSeconds.observe({ phase: 'read' }, (read - started) / 1000);
     const headText = (head?.[1] as string | null | undefined) ?? null;
     if (seen?.[1] === 1) {
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
@@ -173,6 +177,7 @@ export class ClusterDecider {
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const decision = decide(before, event, at);
+    m?.deciderPhaseSeconds.observe({ phase: 'decide' }, (performance.now() - read) / 1000);
     // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
     // changed; between checkpoints replay carries the state forward decision by decision, so the
     // trail stays small even when the dedupe window holds thousands of events.
@@ -197,6 +202,8 @@ export class ClusterDecider {
     const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...w.bodies] : w.bodies);
     const version = state ? String(Number(state.version) + 1) : '1';
     const pendingTexts = w.actions.map((a) => JSON.stringify(jobFor(this.cluster, a)));
+    const m = this.deps.metrics;
+    const committing = performance.now();
     const ok = await commitDecision(this.deps.redis, {
       prefix: this.prefix,
       cluster,
@@ -208,9 +215,14 @@ export class ClusterDecider {
       result: w.eventId !== null && w.result ? { eventId: w.eventId, value: w.result, ttlS: RESULT_TTL_S } : null,
       streamMaxLen: this.cluster.audit.streamMaxLen,
     });
+    const dispatching = performance.now();
+    m?.deciderPhaseSeconds.observe({ phase: 'commit' }, (dispatching - committing) / 1000);
     if (!ok) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
     this.deps.audit.noteHead(cluster, head);
-    if (pendingTexts.length) await this.dispatcher.dispatch(pendingTexts);
+    if (pendingTexts.length) {
+      await this.dispatcher.dispatch(pendingTexts);
+      m?.deciderPhaseSeconds.observe({ phase: 'dispatch' }, (performance.now() - dispatching) / 1000);
+    }
     await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
     return { version, lastId: intakeId, snapshot };
   }
