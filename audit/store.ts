@@ -79,25 +79,35 @@ export class AuditStore {
 
   async append(cluster: string, bodies: readonly AuditBody[]): Promise<AuditRecord[]> {
     if (bodies.length === 0) return [];
+    // First on the head this process wrote or saw last (usually still the head: the decider and
+    // the executor of a worker share this store), saving the read; the script refuses it if not.
+    const known = await this.anchor(cluster);
+    if (known) {
+      const { records, head } = linkRecords(known.head, bodies);
+      if (await this.tryAppend(cluster, formatHead(known.head), records, head)) return records;
+    }
     for (let tries = 0; tries < 50; tries++) {
       const headText = await this.redis.get(keys.auditHead(this.prefix, cluster));
       const plan = await this.linkPlan(cluster, headText);
       const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
-      const ok = await appendAudit(this.redis, {
-        prefix: this.prefix,
-        cluster,
-        expectedHead: headText,
-        nextHead: formatHead(head),
-        records,
-        streamMaxLen: this.opts.streamMaxLen?.(cluster) ?? 0,
-      });
-      if (ok) {
-        this.noteHead(cluster, head);
-        await this.mirror(cluster, records);
-        return records;
-      }
+      if (await this.tryAppend(cluster, headText, records, head)) return records;
     }
     throw new AuditWriteError(`the audit chain of cluster ${cluster} kept changing under 50 append attempts; is a writer looping?`);
+  }
+
+  private async tryAppend(cluster: string, expectedHead: string | null, records: AuditRecord[], head: ChainHead): Promise<boolean> {
+    const ok = await appendAudit(this.redis, {
+      prefix: this.prefix,
+      cluster,
+      expectedHead,
+      nextHead: formatHead(head),
+      records,
+      streamMaxLen: this.opts.streamMaxLen?.(cluster) ?? 0,
+    });
+    if (!ok) return false;
+    this.noteHead(cluster, head);
+    await this.mirror(cluster, records);
+    return true;
   }
 
   /** Copies committed records to the cluster's JSONL file, when one is configured. */

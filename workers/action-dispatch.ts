@@ -26,6 +26,12 @@ export function jobFor(cluster: ClusterConfig, action: Action): ActionJob {
   });
 }
 
+/** An action job and its text in the pending list (what LREM must match exactly). */
+export interface PendingJob {
+  text: string;
+  job: ActionJob;
+}
+
 /**
  * Moves a cluster's committed actions from its pending list (written by the decider's commit)
  * into BullMQ. The job id is the action id, so a crash between the add and the list trim
@@ -39,11 +45,15 @@ export class ActionDispatcher {
     private readonly cluster: string,
   ) {}
 
-  /** Dispatches whatever is pending (left by this step, or by a decider that crashed after its commit). */
+  /** Dispatches whatever is pending (left by this drain, or by a decider that crashed after its commit). */
   async dispatchPending(): Promise<number> {
-    const pending = await this.redis.lrange(keys.pendingActions(this.prefix, this.cluster), 0, 99);
-    if (pending.length) await this.dispatch(pending);
-    return pending.length;
+    let n = 0;
+    for (;;) {
+      const pending = await this.redis.lrange(keys.pendingActions(this.prefix, this.cluster), 0, 99);
+      if (pending.length) await this.dispatch(pending.map((text) => ({ text, job: ActionJobSchema.parse(JSON.parse(text)) })));
+      n += pending.length;
+      if (pending.length < 100) return n;
+    }
   }
 
   /**
@@ -51,10 +61,9 @@ export class ActionDispatcher {
    * next drain re-adds the same job ids, which BullMQ ignores while the jobs are kept) and against
    * two deciders dispatching at once (LREM removes one copy per item).
    */
-  async dispatch(texts: readonly string[]): Promise<void> {
-    const jobs = texts.map((text) => ActionJobSchema.parse(JSON.parse(text)));
+  async dispatch(items: readonly PendingJob[]): Promise<void> {
     await this.queue.addBulk(
-      jobs.map((job) => ({
+      items.map(({ job }) => ({
         name: job.action.type,
         data: job,
         opts: { jobId: job.action.actionId, attempts: job.retry.attempts, backoff: { type: 'pcpflow' } },
@@ -62,7 +71,7 @@ export class ActionDispatcher {
     );
     const key = keys.pendingActions(this.prefix, this.cluster);
     const pipe = this.redis.pipeline();
-    for (const text of texts) pipe.lrem(key, 1, text);
+    for (const { text } of items) pipe.lrem(key, 1, text);
     await pipe.exec();
   }
 }

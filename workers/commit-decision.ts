@@ -6,7 +6,7 @@ import type { RedisClient } from '../runtime/redis.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pcpflowCommitDecision(...keysAndArgs: (string | number)[]): Result<number, Context>;
+    pcpflowCommitDecision(...keysAndArgs: (string | number)[]): Result<number[], Context>;
   }
 }
 
@@ -47,12 +47,20 @@ export interface CommitDecisionArgs {
   streamMaxLen: number;
 }
 
+export type CommitOutcome =
+  /** Written; `pending` actions are in the list now (this step's, and any a crashed decider left). */
+  | { status: 'committed'; pending: number }
+  /** Another decider committed this cluster first: reload and decide again from its state. */
+  | { status: 'version-moved' }
+  /** Only the audit head moved (an executor appended): relink the records and commit again. */
+  | { status: 'head-moved' };
+
 /**
  * One decider step, all or nothing (workers/lua/commit-decision.lua): snapshot, intake position,
- * audit records, pending actions, seen marker, event result. False when the snapshot version or
- * the audit head moved since the caller read them: another writer got there first.
+ * audit records, pending actions, seen marker, event result; nothing is written unless the
+ * snapshot version and the audit head are still what the caller read.
  */
-export async function commitDecision(redis: RedisClient, a: CommitDecisionArgs): Promise<boolean> {
+export async function commitDecision(redis: RedisClient, a: CommitDecisionArgs): Promise<CommitOutcome> {
   const snapshotKey = keys.snapshot(a.prefix, a.cluster);
   const reply = await withLuaCommand(redis, COMMIT_DECISION).pcpflowCommitDecision(
     snapshotKey,
@@ -79,5 +87,7 @@ export async function commitDecision(redis: RedisClient, a: CommitDecisionArgs):
     a.actions.length,
     ...a.actions,
   );
-  return reply === 1;
+  const [status, pending] = reply;
+  if (status === 1) return { status: 'committed', pending: pending ?? 0 };
+  return status === -1 ? { status: 'head-moved' } : { status: 'version-moved' };
 }

@@ -9,7 +9,7 @@ import { decide, decisionBodies, encodeSnapshot, policyOf, withPolicy, type Clus
 import type { PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
-import { ActionDispatcher, jobFor } from './action-dispatch.ts';
+import { ActionDispatcher, jobFor, type PendingJob } from './action-dispatch.ts';
 import { commitDecision } from './commit-decision.ts';
 import { planBootstrap } from './decider-bootstrap.ts';
 import { parseIntakeEntry, type IntakeEntry } from './intake.ts';
@@ -45,6 +45,12 @@ export type DrainResult =
   /** `done` entries decided up to `lastId`; `more` when the batch was full and more may wait. */
   | { outcome: 'drained'; done: number; more: boolean; lastId: string };
 
+/** A drain's committed actions, and the pending list's length after its last commit. */
+interface Committed {
+  jobs: PendingJob[];
+  listLength: number;
+}
+
 /** One step's writes besides the snapshot: what `commit` hands to the commit script. */
 interface StepWrites {
   bodies: AuditBody[];
@@ -57,15 +63,23 @@ interface StepWrites {
   knownPlan?: LinkPlan;
 }
 
+/** How many times a commit relinks onto an audit head that executors keep moving before it gives up. */
+const HEAD_RETRIES = 50;
+
 /**
  * Decides one cluster's intake entries strictly in stream order. Each entry is one commit:
  * snapshot + position + audit + actions + results, all or nothing, guarded by the snapshot
  * version and the audit chain head; a lost race reloads and carries on from where the winner
  * left off, so however many deciders run, every entry is decided exactly once.
+ *
+ * The state this decider committed last is kept in memory and decided from without reading it
+ * back: the commit's version check is what makes that safe (another writer → reload). The actions
+ * of a drain go to BullMQ once, at its end.
  */
 export class ClusterDecider {
   private readonly now: () => Date;
   private readonly dispatcher: ActionDispatcher;
+  private known: StoredSnapshot | null = null;
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -86,13 +100,14 @@ export class ClusterDecider {
   }
 
   private async stateOrReason(): Promise<StoredSnapshot | { reason: string }> {
+    if (this.known) return this.known;
     const stored = await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name);
     if (stored) return stored;
     const plan = await planBootstrap(this.cluster, this.deps, this.now());
     if (!plan.ready) return { reason: plan.reason };
     const { snapshot, body, headText, plan: link } = plan.step;
     try {
-      return await this.commit(null, snapshot, '0-0', { bodies: [body], actions: [], eventId: null, result: null, knownHead: headText, knownPlan: link });
+      return await this.commit(null, snapshot, '0-0', { bodies: [body], actions: [], eventId: null, result: null, knownHead: headText, knownPlan: link }, { jobs: [], listLength: 0 });
     } catch (err) {
       if (!(err instanceof DeciderConflict)) throw err;
       // Another fleet member bootstrapped first: use its state.
@@ -105,29 +120,40 @@ export class ClusterDecider {
     const loaded = await this.stateOrReason();
     if ('reason' in loaded) return { outcome: 'no-snapshot-yet', reason: loaded.reason };
     let state = loaded;
+    this.known = loaded;
     const entries = await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
     let done = 0;
     let conflict = false;
-    for (const [id, fields] of entries) {
-      try {
+    const committed: Committed = { jobs: [], listLength: 0 };
+    try {
+      for (const [id, fields] of entries) {
         // The committed state is exactly what we wrote: no need to read it back.
-        state = await this.decideEntry(state, parseIntakeEntry(id, fields));
+        state = await this.decideEntry(state, parseIntakeEntry(id, fields), committed);
+        this.known = state;
         done++;
-      } catch (err) {
-        if (!(err instanceof DeciderConflict)) throw err;
-        conflict = true; // another fleet member advanced this cluster; the caller comes back
-        break;
       }
+    } catch (err) {
+      this.known = null;
+      if (!(err instanceof DeciderConflict)) throw err;
+      conflict = true; // another fleet member advanced this cluster; the caller comes back
     }
-    await this.dispatcher.dispatchPending();
+    const started = performance.now();
+    const { jobs, listLength } = committed;
+    // The list holds only this drain's actions: hand them over without reading it back.
+    if (done > 0 && listLength === jobs.length) {
+      if (jobs.length) await this.dispatcher.dispatch(jobs);
+    } else await this.dispatcher.dispatchPending();
+    if (jobs.length) this.deps.metrics?.deciderPhaseSeconds.observe({ phase: 'dispatch' }, (performance.now() - started) / 1000);
     if (conflict) return { outcome: 'lost-race', done };
     return { outcome: 'drained', done, more: entries.length === max, lastId: state.lastId };
   }
 
-  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry): Promise<StoredSnapshot> {
+  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry, committed: Committed): Promise<StoredSnapshot> {
     const started = performance.now();
     const at = this.now();
     const cluster = this.cluster.name;
+    const m = this.deps.metrics;
+    m?.intakeWaitSeconds.observe(Math.max(0, Date.now() - Number(entry.id.split('-')[0])) / 1000);
     // The record of an entry that is audited but not decided (refused, foreign, repeated, stale).
     const only = (kind: AuditBody['kind'], note: string, extra: Partial<AuditBody> = {}): AuditBody => ({
       kind,
@@ -137,7 +163,7 @@ export class ClusterDecider {
       note,
       ...extra,
     });
-    const recordOnly = (body: AuditBody) => this.commit(state, state.snapshot, entry.id, { bodies: [body], actions: [], eventId: null, result: null });
+    const recordOnly = (body: AuditBody) => this.commit(state, state.snapshot, entry.id, { bodies: [body], actions: [], eventId: null, result: null }, committed);
     switch (entry.kind) {
       case 'rejected-by-hook': {
         const r = entry.rejection;
@@ -165,6 +191,8 @@ export class ClusterDecider {
     // One round trip for both reads; the commit's compare-and-set catches a head that moves after.
     const [seen, head] = (await this.deps.redis.pipeline().exists(keys.seen(this.prefix, cluster, event.eventId)).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
     if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
+    const read = performance.now();
+    m?.deciderPhaseSeconds.observe({ phase: 'read' }, (read - started) / 1000);
     const headText = (head?.[1] as string | null | undefined) ?? null;
     if (seen?.[1] === 1) {
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
@@ -173,6 +201,7 @@ export class ClusterDecider {
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const decision = decide(before, event, at);
+    m?.deciderPhaseSeconds.observe({ phase: 'decide' }, (performance.now() - read) / 1000);
     // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
     // changed; between checkpoints replay carries the state forward decision by decision, so the
     // trail stays small even when the dedupe window holds thousands of events.
@@ -183,36 +212,56 @@ export class ClusterDecider {
       actionIds: [...decision.actions.map((a) => a.actionId), ...decision.awaits],
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result, knownHead: headText });
+    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result, knownHead: headText }, committed);
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
     for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
     return next;
   }
 
-  private async commit(state: StoredSnapshot | null, snapshot: ClusterSnapshot, intakeId: string, w: StepWrites): Promise<StoredSnapshot> {
+  private async commit(state: StoredSnapshot | null, snapshot: ClusterSnapshot, intakeId: string, w: StepWrites, committed: Committed): Promise<StoredSnapshot> {
     const cluster = this.cluster.name;
-    const headText = w.knownHead !== undefined ? w.knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
-    const plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
-    const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...w.bodies] : w.bodies);
+    const m = this.deps.metrics;
     const version = state ? String(Number(state.version) + 1) : '1';
-    const pendingTexts = w.actions.map((a) => JSON.stringify(jobFor(this.cluster, a)));
-    const ok = await commitDecision(this.deps.redis, {
-      prefix: this.prefix,
-      cluster,
-      expected: { version: state?.version ?? null, head: headText },
-      next: { version, snapshot: encodeSnapshot(snapshot), lastId: intakeId, head: formatHead(head) },
-      records,
-      actions: pendingTexts,
-      seen: w.eventId !== null ? { eventId: w.eventId, ttlS: SEEN_TTL_S } : null,
-      result: w.eventId !== null && w.result ? { eventId: w.eventId, value: w.result, ttlS: RESULT_TTL_S } : null,
-      streamMaxLen: this.cluster.audit.streamMaxLen,
+    const jobs = w.actions.map((a): PendingJob => {
+      const job = jobFor(this.cluster, a);
+      return { text: JSON.stringify(job), job };
     });
-    if (!ok) throw new DeciderConflict(`cluster ${cluster}: snapshot or audit head moved`);
-    this.deps.audit.noteHead(cluster, head);
-    if (pendingTexts.length) await this.dispatcher.dispatch(pendingTexts);
-    await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
-    return { version, lastId: intakeId, snapshot };
+    let headText = w.knownHead !== undefined ? w.knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+    let plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
+    for (let tries = 0; tries < HEAD_RETRIES; tries++) {
+      const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...w.bodies] : w.bodies);
+      const committing = performance.now();
+      const outcome = await commitDecision(this.deps.redis, {
+        prefix: this.prefix,
+        cluster,
+        expected: { version: state?.version ?? null, head: headText },
+        next: { version, snapshot: encodeSnapshot(snapshot), lastId: intakeId, head: formatHead(head) },
+        records,
+        actions: jobs.map((j) => j.text),
+        seen: w.eventId !== null ? { eventId: w.eventId, ttlS: SEEN_TTL_S } : null,
+        result: w.eventId !== null && w.result ? { eventId: w.eventId, value: w.result, ttlS: RESULT_TTL_S } : null,
+        streamMaxLen: this.cluster.audit.streamMaxLen,
+      });
+      m?.deciderPhaseSeconds.observe({ phase: 'commit' }, (performance.now() - committing) / 1000);
+      switch (outcome.status) {
+        case 'version-moved':
+          throw new DeciderConflict(`cluster ${cluster}: another decider committed first`);
+        case 'head-moved':
+          // An executor appended meanwhile: same decision, linked onto the new head.
+          headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+          plan = await this.deps.audit.linkPlan(cluster, headText);
+          continue;
+        case 'committed':
+          break;
+      }
+      this.deps.audit.noteHead(cluster, head);
+      committed.jobs.push(...jobs);
+      committed.listLength = outcome.pending;
+      await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
+      return { version, lastId: intakeId, snapshot };
+    }
+    throw new DeciderConflict(`cluster ${cluster}: the audit head moved under ${HEAD_RETRIES} commits in a row`);
   }
 
   /** Dispatches actions a commit left in the pending list (this decider's, or a crashed one's). */

@@ -132,6 +132,9 @@ export class Executor {
     if (!cluster) throw new UnrecoverableError(`action ${action.actionId} names cluster ${action.cluster}, which this worker's config does not have`);
     const attempt = job.attemptsStarted || job.attemptsMade + 1;
     const verb = VERB[action.type];
+    const m = this.deps.metrics;
+    if (job.attemptsMade === 0) m?.actionQueueWaitSeconds.observe(Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000);
+    const auditing = performance.now();
     await this.audit(cluster.name, {
       kind: 'action-attempt',
       backend: action.backend,
@@ -144,6 +147,7 @@ export class Executor {
           : `Attempt ${attempt} of ${data.retry.attempts}: ${verb} ${action.backend} over PCP (${action.reason})${this.deps.workerId ? ` on worker ${this.deps.workerId}` : ''}.`,
     });
     const started = performance.now();
+    m?.actionPhaseSeconds.observe({ phase: 'audit' }, (started - auditing) / 1000);
     const outcome = await run(this.deps.pcpFor(cluster), data, AbortSignal.timeout(data.deadlineMs), () => this.deps.streamCheckFor(cluster)).catch(
       (err: unknown): EnsureOutcome => ({
         result: 'failed',
@@ -153,6 +157,7 @@ export class Executor {
       }),
     );
     const durationMs = Math.round(performance.now() - started);
+    m?.actionPhaseSeconds.observe({ phase: 'pcp' }, (performance.now() - started) / 1000);
     this.deps.metrics?.actions.inc({ type: action.type, outcome: outcome.result });
     this.deps.metrics?.actionSeconds.observe({ type: action.type }, durationMs / 1000);
     const lastAttempt = job.attemptsMade + 1 >= data.retry.attempts || !outcome.retryable;
@@ -168,6 +173,7 @@ export class Executor {
           : lastAttempt
             ? `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); giving up after attempt ${attempt}.`
             : `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); will retry with backoff.`;
+    const auditingResult = performance.now();
     await this.audit(cluster.name, {
       kind: 'action-attempt',
       backend: action.backend,
@@ -178,8 +184,11 @@ export class Executor {
       endpoint: outcome.endpoint,
       note: `Attempt ${attempt}: ${sentence}`,
     });
+    const finishing = performance.now();
+    m?.actionPhaseSeconds.observe({ phase: 'audit' }, (finishing - auditingResult) / 1000);
     if (outcome.result !== 'failed') {
       await this.finish(cluster, data, outcome.result, attempt, outcome);
+      m?.actionPhaseSeconds.observe({ phase: 'finish' }, (performance.now() - finishing) / 1000);
       return outcome.result;
     }
     if (!lastAttempt) {

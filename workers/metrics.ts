@@ -92,6 +92,32 @@ export function createMetrics(version = 'unknown') {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
+    intakeWaitSeconds: new Histogram({
+      name: 'pcpflow_intake_wait_seconds',
+      help: 'Time an intake entry waited (from its stream id) until the decider started on it',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+      registers: [registry],
+    }),
+    deciderPhaseSeconds: new Histogram({
+      name: 'pcpflow_decider_phase_seconds',
+      help: "Where a decider step's time goes: read (seen marker and audit head), decide (the pure core), commit (the Lua commit), dispatch (actions into BullMQ)",
+      labelNames: ['phase'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1],
+      registers: [registry],
+    }),
+    actionQueueWaitSeconds: new Histogram({
+      name: 'pcpflow_action_queue_wait_seconds',
+      help: 'Time an action job waited in BullMQ (from its add, or its retry delay) until an executor took it',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+      registers: [registry],
+    }),
+    actionPhaseSeconds: new Histogram({
+      name: 'pcpflow_action_phase_seconds',
+      help: "Where an action attempt's time goes: audit (its two records), pcp (act and confirm), finish (result and outcome event)",
+      labelNames: ['phase'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1, 1, 5],
+      registers: [registry],
+    }),
     actionSeconds: new Histogram({
       name: 'pcpflow_action_seconds',
       help: 'Duration of one PCP action attempt including verification',

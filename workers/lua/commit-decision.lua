@@ -1,7 +1,9 @@
 -- Commits one decider step atomically: the cluster snapshot (with a version check), the intake
 -- position, the audit records (with a chain-head check), the actions to dispatch, the event's
 -- result for synchronous hooks, and the seen-marker of the event id.
--- Returns 1 on success, 0 when another writer got there first (the caller reloads and retries).
+-- Returns {1, length of the pending actions list} on success; {0} when the snapshot version moved
+-- (another decider got there first: the caller reloads); {-1} when only the audit head moved (an
+-- executor appended: the caller relinks its records onto the new head and commits again).
 -- Arguments are laid out by workers/commit-decision.ts (commitDecision), the only caller.
 --
 -- KEYS[1] snapshot hash   KEYS[2] audit stream   KEYS[3] audit head   KEYS[4] pending actions list
@@ -13,9 +15,9 @@
 -- ARGV[11] audit channel   ARGV[12] cluster   ARGV[13] n records, then records, then n actions, then actions
 --- @include "../../audit/lua/append-records.lua"
 local current = redis.call('HGET', KEYS[1], 'version')
-if (current or '') ~= ARGV[1] then return 0 end
+if (current or '') ~= ARGV[1] then return {0} end
 local head = redis.call('GET', KEYS[3])
-if (head or '') ~= ARGV[5] then return 0 end
+if (head or '') ~= ARGV[5] then return {-1} end
 
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'lastId', ARGV[4])
 
@@ -29,4 +31,4 @@ end
 
 if KEYS[5] ~= KEYS[1] then redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[9])) end
 if KEYS[6] ~= KEYS[1] then redis.call('SET', KEYS[6], ARGV[7], 'EX', tonumber(ARGV[8])) end
-return 1
+return {1, redis.call('LLEN', KEYS[4])}
