@@ -6,6 +6,11 @@ import { callHook } from '../lab/drills/hook-call.ts';
 import { startWorker } from '../lab/drills/fleet-processes.ts';
 import * as nodes from '../lab/nodes.ts';
 import { labDown, labUp, type LabHandle } from '../lab/index.ts';
+import { Redis } from 'ioredis';
+import { AuditStore } from '../audit/store.ts';
+import type { AuditRecord } from '../contracts/audit.ts';
+import { keys } from '../contracts/keys.ts';
+import type { WorkerProcess } from '../lab/drills/fleet-processes.ts';
 import { pollUntil } from '../lab/wait.ts';
 import { createPcpOps, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import { PostgresStreamSource } from '../replication/postgres-source.ts';
@@ -16,15 +21,18 @@ import { isAttached } from '../contracts/pgpool-node.ts';
 const run = promisify(execFile);
 
 /**
- * End-to-end figures on the real lab (issue 7), each against a baseline measured in the same run:
- *  - read capacity back after a primary failover: post-promotion hook → every standby back in
- *    load balancing; vs the floor (the same PCP steps back to back, no sleep) and the old
- *    follow_master.sh path (promote, `sleep 10`, attach);
+ * End-to-end figures on the real lab (issues 7 and 18), each against a baseline measured in the same run:
+ *  - read capacity back after a primary failover, 5 rounds (BENCH_FAILOVER_ROUNDS) of three methods
+ *    interleaved: pcpflow (post-promotion hook, the worker does the rest), the floor (a script
+ *    issuing the same PCP steps at once: promote, then attach at the first look that sees the
+ *    standby streaming) and the old follow_master.sh path (promote, `sleep 10`, attach); medians
+ *    and spread, and where pcpflow's time goes, step by step, from its audit records;
  *  - detach: hook spawn → node seen down; vs the old synchronous path (pcp_node_count, a
  *    pcp_node_info per node, pcp_detach_node, spawned as pgpool_backend.sh did), and both minus a
  *    bare `node -e ''` start.
  */
 const LAB_ID = 10 + Number(process.env.PCPFLOW_TEST_LAB_OFFSET ?? '0');
+const PREFIX = '{pcpflow}';
 
 function waitFor(what: string, probe: () => Promise<boolean>): Promise<true> {
   return pollUntil(what, async () => ((await probe()) ? true : undefined), { timeoutMs: 60_000, intervalMs: 5 });
@@ -108,7 +116,8 @@ export async function benchFailover(): Promise<void> {
   if (!cluster) throw new Error('no cluster');
   const pcp = createPcpOps(cluster);
   const host = (name: string) => lab.nodes.find((n) => n.name === name)?.address ?? name;
-  const worker = await startWorker({ configPath: lab.configPath, httpPort: await freePort(), logFile: join(lab.dir, 'log', 'bench-worker.log') });
+  let worker: WorkerProcess | undefined = await startWorker({ configPath: lab.configPath, httpPort: await freePort(), logFile: join(lab.dir, 'log', 'bench-worker.log') });
+  const redis = new Redis(lab.redisUrl, { maxRetriesPerRequest: null });
   try {
     console.log(`\n== end to end on the real lab (pgpool 4.3, PostgreSQL 15, ${lab.nodes.length} nodes)`);
     // Detach: interleaved rounds, pcpflow via the hook then the old path, each restored between.
@@ -139,83 +148,269 @@ export async function benchFailover(): Promise<void> {
     const [m, mo, mb] = [median(ours), median(old), median(bare)];
     console.log(`detach, hook spawn → node down in pgpool: pcpflow ${fmtMs(m)}, old synchronous pcp_* path ${fmtMs(mo)}, ratio ${(m / mo).toFixed(2)}×`);
     console.log(`  minus a bare \`node -e ''\` start (${fmtMs(mb)}): pcpflow ${fmtMs(m - mb)} vs old path ${fmtMs(mo)}: ratio ${((m - mb) / mo).toFixed(2)}× (goal ≤ 1.0×)`);
-
-    // Read capacity back after a failover, three ways, each on a real PostgreSQL promotion.
-    // 1) pcpflow: fence + pg_ctl promote, then the post-promotion hook with workers running.
-    await callHook(lab.configPath, 'lab', ['efm', 'detach', host('pg0'), 'p']);
-    await nodes.stopNode(lab, 'pg0', { immediate: true });
-    const fence = await callHook(lab.configPath, 'lab', ['efm', 'fence', host('pg1'), host('pg0')], { node: host('pg1') });
-    if (fence.code !== 0) throw new Error(`fence hook exited ${fence.code}: ${fence.stderr}`);
-    await searchOver(pcp);
-    await nodes.promoteNode(lab, 'pg1');
-    let t0 = performance.now();
-    await callHook(lab.configPath, 'lab', ['efm', 'post-promotion', host('pg1'), host('pg0')], { node: host('pg1') });
-    await waitFor('pcpflow: pg1 primary', async () => {
-      const v = await view(pcp);
-      return v.get(host('pg1'))?.role === 'primary' && attached(v.get(host('pg1')));
-    });
-    const toPrimary = performance.now() - t0;
-    // pg2 still follows the dead pg0: pcpflow keeps it out. EFM re-points it a moment later; from
-    // the first look that sees it streaming from pg1 (and caught up), to pgpool showing it attached.
-    await new Promise((r) => setTimeout(r, 1_000));
-    const sawStreaming = watchStreaming(`${host('pg2')}:5432`, `${host('pg1')}:5432`);
-    const sawAttached = waitFor('pg2 attached', async () => attached((await view(pcp)).get(host('pg2')))).then(() => performance.now());
-    await nodes.repointStandby(lab, 'pg2', 'pg1');
-    const [tStreaming, tAttached] = await Promise.all([sawStreaming, sawAttached]);
-    const streamingToAttached = tAttached - tStreaming;
-    const viaPcpflow = toPrimary + streamingToAttached;
-    // Bring pg0 back (rebuilt) through pcpflow so its machines stay in step.
-    await nodes.rebuildAsStandby(lab, 'pg0', 'pg1');
-    await callHook(lab.configPath, 'lab', ['efm', 'attach', host('pg0'), 's'], { node: host('pg0') });
-    await waitFor('pg0 back', async () => attached((await view(pcp)).get(host('pg0'))));
     await worker.stop();
+    worker = undefined;
 
-    // Baseline for streaming → attached: one PCP attach of a down standby, pgpool settled.
-    await new Promise((r) => setTimeout(r, 1500));
-    const down = await pcp.ensureDetached(formatAddress({ host: host('pg2'), port: 5432 }));
-    if (down.result === 'failed') throw new Error(`baseline detach failed: ${down.reason}`);
-    await new Promise((r) => setTimeout(r, 1500));
-    const bareAttach = await pcp.ensureAttached(formatAddress({ host: host('pg2'), port: 5432 }));
-    if (bareAttach.result === 'failed') throw new Error(`baseline attach failed: ${bareAttach.reason}`);
-
-    // 2) the floor: the same PCP steps issued back to back by a script, no sleep.
-    await new Promise((r) => setTimeout(r, 1500));
-    await failPrimary(lab, pcp, 'pg1', 'pg0');
-    t0 = performance.now();
-    const p = await pcp.ensurePrimary(formatAddress({ host: host('pg0'), port: 5432 }));
-    const a = await pcp.ensureAttached(formatAddress({ host: host('pg2'), port: 5432 }));
-    if (p.result === 'failed' || a.result === 'failed') throw new Error(`floor steps failed: ${p.reason ?? a.reason}`);
-    await waitFor('floor: pg0 primary, pg2 back', async () => {
-      const v = await view(pcp);
-      return v.get(host('pg0'))?.role === 'primary' && attached(v.get(host('pg2')));
-    });
-    const floor = performance.now() - t0;
-    await nodes.repointStandby(lab, 'pg2', 'pg0');
-    await nodes.rebuildAsStandby(lab, 'pg1', 'pg0');
-    await pcp.ensureAttached(formatAddress({ host: host('pg1'), port: 5432 }));
-    await new Promise((r) => setTimeout(r, 1500));
-
-    // 3) the old path: pcp_promote_node, then follow_master.sh's `sleep 10` and pcp_attach_node.
-    await failPrimary(lab, pcp, 'pg0', 'pg1');
-    t0 = performance.now();
-    await pcpBin(lab, 'pcp_promote_node', ['-n', '1']);
-    await new Promise((r) => setTimeout(r, 10_000)); // what follow_master.sh does, reproduced
-    await pcpBin(lab, 'pcp_attach_node', ['-n', '2']);
-    await waitFor('old path: pg1 primary, pg2 back', async () => {
-      const v = await view(pcp);
-      return v.get(host('pg1'))?.role === 'primary' && attached(v.get(host('pg2')));
-    });
-    const oldPath = performance.now() - t0;
-    console.log(
-      `standby streaming → attached (the standby re-pointed 1 s after the promotion): ${fmtMs(streamingToAttached)} (goal ≤ 250 ms); ` +
-        `a bare PCP attach of a down standby (pgpool settled) in the same run ${fmtMs(bareAttach.durationMs)}: pcpflow's own share ${fmtMs(streamingToAttached - bareAttach.durationMs)}`,
-    );
-    console.log(`read capacity back after a primary failover (post-promotion → pgpool primary, plus standby streaming → attached):`);
-    console.log(`  pcpflow ${fmtMs(toPrimary)} + ${fmtMs(streamingToAttached)} = ${fmtMs(viaPcpflow)}; floor (same PCP steps back to back, standby already following) ${fmtMs(floor)}; old follow_master.sh path ${fmtMs(oldPath)}`);
-    console.log(`  pcpflow/floor ${(viaPcpflow / floor).toFixed(2)}× (goal ≤ 1.2×); old/pcpflow ${(oldPath / viaPcpflow).toFixed(1)}×`);
+    // Read capacity back after a primary failover: FAILOVER_ROUNDS rounds of the three methods,
+    // interleaved, each on a real PostgreSQL promotion; the primary moves on every failover.
+    const failoverRounds = Number(process.env.BENCH_FAILOVER_ROUNDS ?? 5);
+    const samples: Record<Method, FailoverSample[]> = { pcpflow: [], floor: [], old: [] };
+    const phases: PhaseBreakdown[] = [];
+    const roles = { primary: 'pg0', target: 'pg1', other: 'pg2' };
+    for (let round = 0; round < failoverRounds; round++) {
+      for (const method of METHODS) {
+        const ctx: SampleContext = { lab, pcp, redis, host, ...roles };
+        const sample = await failoverOnce(method, ctx, (w) => (worker = w));
+        worker = undefined;
+        samples[method].push(sample);
+        if (sample.phases) phases.push(sample.phases);
+        process.stdout.write(
+          `  round ${round + 1} ${method.padEnd(7)}: promotion → primary ${fmtMs(sample.toPrimaryMs).padStart(8)}, standby streaming → attached ${fmtMs(sample.streamingToAttachedMs).padStart(8)}\n`,
+        );
+        // The target is the primary now; the standby that followed it is the next target; the old
+        // primary, rebuilt, is the other standby.
+        Object.assign(roles, { primary: roles.target, target: roles.other, other: roles.primary });
+      }
+    }
+    reportFailover(samples, phases);
   } finally {
-    await worker.stop();
+    await worker?.stop();
+    redis.disconnect();
     await labDown(lab.dir);
+  }
+}
+
+type Method = 'pcpflow' | 'floor' | 'old';
+const METHODS: readonly Method[] = ['pcpflow', 'floor', 'old'];
+
+interface SampleContext {
+  lab: LabHandle;
+  pcp: PcpOps;
+  redis: Redis;
+  host: (name: string) => string;
+  /** The primary that fails, the standby promoted, the standby that must follow it. */
+  primary: string;
+  target: string;
+  other: string;
+}
+
+interface FailoverSample {
+  /** Promotion handed over (hook spawned, PCP promote sent) → pgpool shows the new primary attached. */
+  toPrimaryMs: number;
+  /** The first look that sees the other standby streaming from the new primary → pgpool shows it attached. */
+  streamingToAttachedMs: number;
+  phases?: PhaseBreakdown;
+}
+
+/** pcpflow's path, each step as an offset (ms) from the hook's spawn; from audit records and the intake stream. */
+interface PhaseBreakdown {
+  intake: number;
+  decision: number;
+  pcpSent: number;
+  visible: number;
+  nextDecision: number;
+  seenPrimary: number;
+  streamingSeen: number;
+  pcpflowSawStreaming: number;
+  attachSent: number;
+  attachConfirmed: number;
+  seenAttached: number;
+}
+
+/** Wall-clock milliseconds now, on the clock audit records and stream ids use (performance.timeOrigin drifts from it). */
+const wallNow = (): number => Date.now();
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One failover by one method: the primary stops, is fenced (detached) and pgpool ends its primary
+ * search with none, PostgreSQL promotes the target; then, timed, the method makes pgpool switch
+ * its primary, and 1 s after the promotion the other standby is re-pointed to the new primary
+ * (EFM's way). Every method ends on the same condition: pgpool shows the new primary attached,
+ * and the other standby attached once it streams from it. The old primary is rebuilt and attached
+ * again afterwards, outside the timing.
+ */
+async function failoverOnce(method: Method, ctx: SampleContext, onWorker: (w: WorkerProcess) => void): Promise<FailoverSample> {
+  const { lab, pcp, host } = ctx;
+  const addr = (name: string): string => formatAddress({ host: host(name), port: 5432 });
+  let worker: WorkerProcess | undefined;
+  const wallStart = wallNow();
+  try {
+    if (method === 'pcpflow') {
+      // A clean start from pgpool's live view: the other methods changed pgpool behind its back.
+      await ctx.redis.flushall();
+      worker = await startWorker({ configPath: lab.configPath, httpPort: await freePort(), logFile: join(lab.dir, 'log', 'bench-worker.log') });
+      onWorker(worker);
+      await waitFor('the worker bootstrapped', async () => (await ctx.redis.exists(keys.snapshot(PREFIX, 'lab'))) === 1);
+      await callHook(lab.configPath, 'lab', ['efm', 'detach', host(ctx.primary), 'p']);
+      await nodes.stopNode(lab, ctx.primary, { immediate: true });
+      const fence = await callHook(lab.configPath, 'lab', ['efm', 'fence', host(ctx.target), host(ctx.primary)], { node: host(ctx.target) });
+      if (fence.code !== 0) throw new Error(`fence hook exited ${fence.code}: ${fence.stderr}`);
+      await searchOver(pcp);
+      await nodes.promoteNode(lab, ctx.target);
+    } else {
+      await failPrimary(lab, pcp, ctx.primary, ctx.target);
+    }
+
+    const t0 = performance.now();
+    const wall0 = wallNow();
+    const primaryUp = async (): Promise<boolean> => {
+      const v = await view(pcp);
+      return v.get(host(ctx.target))?.role === 'primary' && attached(v.get(host(ctx.target)));
+    };
+    let oldAttach: Promise<unknown> = Promise.resolve();
+    let hookRun: Promise<{ code: number | null; stderr: string }> = Promise.resolve({ code: 0, stderr: '' });
+    switch (method) {
+      case 'pcpflow':
+        hookRun = callHook(lab.configPath, 'lab', ['efm', 'post-promotion', host(ctx.target), host(ctx.primary)], { node: host(ctx.target) });
+        break;
+      case 'floor': {
+        const p = await pcp.ensurePrimary(addr(ctx.target));
+        if (p.result === 'failed') throw new Error(`floor promote failed: ${p.reason}`);
+        break;
+      }
+      case 'old':
+        await pcpBin(lab, 'pcp_promote_node', ['-n', String(nodeIndex(lab, ctx.target))]);
+        // follow_master.sh: `sleep 10`, then attach the standby
+        oldAttach = pause(10_000).then(() => pcpBin(lab, 'pcp_attach_node', ['-n', String(nodeIndex(lab, ctx.other))]));
+        break;
+    }
+    const standbyBack = (async () => {
+      await pause(Math.max(0, 1_000 - (performance.now() - t0)));
+      const sawStreaming = watchStreaming(`${host(ctx.other)}:5432`, `${host(ctx.target)}:5432`);
+      const sawAttached = waitFor('the other standby attached', async () => attached((await view(pcp)).get(host(ctx.other)))).then(() => performance.now());
+      await nodes.repointStandby(lab, ctx.other, ctx.target);
+      const streaming = await sawStreaming;
+      if (method === 'floor') {
+        const a = await pcp.ensureAttached(addr(ctx.other));
+        if (a.result === 'failed') throw new Error(`floor attach failed: ${a.reason}`);
+      }
+      return { streaming, attachedAt: await sawAttached };
+    })();
+    await waitFor(`${method}: ${ctx.target} primary`, primaryUp);
+    const toPrimaryMs = performance.now() - t0;
+    const seenPrimaryWall = wallNow();
+    const { streaming, attachedAt } = await standbyBack;
+    await oldAttach;
+    const posted = await hookRun;
+    if (posted.code !== 0) throw new Error(`post-promotion hook exited ${posted.code}: ${posted.stderr}`);
+    const sample: FailoverSample = { toPrimaryMs, streamingToAttachedMs: attachedAt - streaming };
+    if (method === 'pcpflow')
+      sample.phases = await breakdown(ctx, wallStart, wall0, {
+        seenPrimary: seenPrimaryWall - wall0,
+        streamingSeen: streaming - t0,
+        seenAttached: attachedAt - t0,
+      });
+
+    // Restore, untimed: the old primary rebuilt as a standby of the new one and attached again.
+    await nodes.rebuildAsStandby(lab, ctx.primary, ctx.target);
+    if (method === 'pcpflow') {
+      await callHook(lab.configPath, 'lab', ['efm', 'attach', host(ctx.primary), 's'], { node: host(ctx.primary) });
+      await waitFor('the old primary back', async () => attached((await view(pcp)).get(host(ctx.primary))));
+    } else {
+      await pause(1_500); // pgpool's post-failback pause
+      const back = await pcp.ensureAttached(addr(ctx.primary));
+      if (back.result === 'failed') throw new Error(`re-attaching ${ctx.primary} failed: ${back.reason}`);
+    }
+    await pause(1_500);
+    return sample;
+  } finally {
+    await worker?.stop();
+  }
+}
+
+function nodeIndex(lab: LabHandle, name: string): number {
+  const i = lab.nodes.findIndex((n) => n.name === name);
+  if (i < 0) throw new Error(`no node ${name}`);
+  return i;
+}
+
+/**
+ * Where pcpflow's time went in one failover, from the intake entry's id (its arrival time in
+ * Redis) and the audit records' times, as offsets from the hook's spawn.
+ */
+async function breakdown(ctx: SampleContext, since: number, wall0: number, seen: { seenPrimary: number; streamingSeen: number; seenAttached: number }): Promise<PhaseBreakdown> {
+  const intake = await ctx.redis.xrange(keys.intake(PREFIX, 'lab'), String(Math.floor(wall0)), '+');
+  const entry = intake.find(([, fields]) => (fields[1] ?? '').includes('"efm.post-promotion"'));
+  if (!entry) throw new Error('the post-promotion event is not in the intake stream');
+  const eventId = (JSON.parse(entry[1][1] ?? '{}') as { eventId?: string }).eventId;
+  // From the sample's start: the stream wait for the other standby is planned at the fence, before the promotion.
+  const records = (await new AuditStore(ctx.redis, PREFIX).query('lab', { since: new Date(since) })).map((r) => r.record);
+  const at = (r: AuditRecord | undefined, what: string): number => {
+    if (!r) {
+      if (process.env.BENCH_DEBUG)
+        for (const x of records) console.log(x.at, x.kind, x.eventType, x.eventId, x.actionId, x.outcome, JSON.stringify(x.actions), x.note.slice(0, 160));
+      throw new Error(`no audit record for ${what}`);
+    }
+    return Date.parse(r.at) - wall0;
+  };
+  const decisions = records.filter((r) => r.kind === 'decision' && r.eventId === eventId);
+  const decision = decisions[0];
+  const promote = decisions.flatMap((r) => r.actions ?? []).find((a) => a.type === 'promote');
+  const attempts = (actionId: string | undefined) => records.filter((r) => r.kind === 'action-attempt' && r.actionId === actionId);
+  const promoteAttempts = attempts(promote?.actionId);
+  const done = promoteAttempts.find((r) => r.outcome !== 'started');
+  const next = records.find((r) => r.kind === 'decision' && done && Date.parse(r.at) >= Date.parse(done.at) && r.eventId !== eventId);
+  const other = formatAddress({ host: ctx.host(ctx.other), port: 5432 });
+  const planned = records.flatMap((r) => (r.kind === 'decision' ? (r.actions ?? []) : []));
+  const actionOn = (type: string) => planned.find((a) => a.type === type && a.backend === other)?.actionId;
+  const waited = attempts(actionOn('await-streaming'));
+  const attach = attempts(actionOn('attach'));
+  return {
+    intake: Number(entry[0].split('-')[0]) - wall0,
+    decision: at(decision, 'the post-promotion decision'),
+    pcpSent: at(promoteAttempts[0], 'the promote attempt'),
+    visible: at(done, 'the promote confirmed'),
+    nextDecision: at(next, 'the decision after the promote'),
+    seenPrimary: seen.seenPrimary,
+    streamingSeen: seen.streamingSeen,
+    pcpflowSawStreaming: at(waited.find((r) => r.outcome !== 'started' && r.outcome !== 'failed'), 'the stream wait ending'),
+    attachSent: at(attach.find((r) => r.outcome === 'started'), 'the attach attempt'),
+    attachConfirmed: at(attach.find((r) => r.outcome !== 'started'), 'the attach confirmed'),
+    seenAttached: seen.seenAttached,
+  };
+}
+
+function spread(xs: readonly number[]): string {
+  return `median ${fmtMs(median(xs))} (min ${fmtMs(Math.min(...xs))}, max ${fmtMs(Math.max(...xs))}, n=${xs.length})`;
+}
+
+function reportFailover(samples: Record<Method, FailoverSample[]>, phases: readonly PhaseBreakdown[]): void {
+  const total = (s: FailoverSample) => s.toPrimaryMs + s.streamingToAttachedMs;
+  console.log('read capacity back after a primary failover, methods interleaved round by round:');
+  for (const m of METHODS) {
+    const xs = samples[m];
+    console.log(`  ${m.padEnd(7)} promotion → primary attached: ${spread(xs.map((s) => s.toPrimaryMs))}`);
+    console.log(`  ${''.padEnd(7)} standby streaming → attached: ${spread(xs.map((s) => s.streamingToAttachedMs))}`);
+    console.log(`  ${''.padEnd(7)} sum (read capacity back):     ${spread(xs.map(total))}`);
+  }
+  const med = (m: Method, f: (s: FailoverSample) => number) => median(samples[m].map(f));
+  const head = med('pcpflow', (s) => s.streamingToAttachedMs);
+  console.log(
+    `headline: standby streaming → back in load balancing, pcpflow median ${fmtMs(head)} (goal ≤ 250 ms) vs the floor ${fmtMs(med('floor', (s) => s.streamingToAttachedMs))} (same end condition, a script that attaches at the first look that sees it streaming)`,
+  );
+  console.log(
+    `  read capacity back: pcpflow/floor ${(med('pcpflow', total) / med('floor', total)).toFixed(2)}× (goal ≤ 1.2×); old follow_master.sh path/pcpflow ${(med('old', total) / med('pcpflow', total)).toFixed(1)}×`,
+  );
+  if (phases.length === 0) return;
+  // Each step: its label, and the step it is measured from (none: from the hook's spawn).
+  const steps: [keyof PhaseBreakdown, string, keyof PhaseBreakdown | undefined][] = [
+    ['intake', 'hook spawned → event in the intake stream', undefined],
+    ['decision', '→ decided (audit)', 'intake'],
+    ['pcpSent', '→ promote attempt started (PCP)', 'decision'],
+    ['visible', '→ confirmed in pgpool node info', 'pcpSent'],
+    ['nextDecision', '→ next decision (the outcome)', 'visible'],
+    ['seenPrimary', '  (the bench sees the primary attached)', 'visible'],
+    ['streamingSeen', 'standby re-pointed at 1 s: the bench sees it streaming', undefined],
+    ['pcpflowSawStreaming', '→ pcpflow sees it streaming (audit)', 'streamingSeen'],
+    ['attachSent', '→ attach attempt started (PCP)', 'pcpflowSawStreaming'],
+    ['attachConfirmed', '→ attach confirmed in pgpool node info', 'attachSent'],
+    ['seenAttached', '→ the bench sees it attached (headline end)', 'attachConfirmed'],
+  ];
+  console.log(`pcpflow's path over ${phases.length} failovers: median offset from the hook's spawn, and median step from the line it follows:`);
+  for (const [k, label, from] of steps) {
+    const at = median(phases.map((p) => p[k]));
+    const step = from === undefined ? at : median(phases.map((p) => p[k] - p[from]));
+    console.log(`  ${label.padEnd(56)} at ${fmtMs(at).padStart(9)}   step ${fmtMs(step).padStart(9)}`);
   }
 }
 
