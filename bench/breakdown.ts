@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { PcpTestServer } from '../test/support/pcp-server.ts';
+import type { PcpTestServer } from '../testkit/pcp-server.ts';
 
 /**
  * Where an event's time goes in the fleet bench, from three sides that need no change to the
