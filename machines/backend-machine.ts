@@ -1,7 +1,6 @@
 import { assign, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { Action, ActionType } from '../contracts/actions.ts';
 import {
-  MachineInvariantError,
   type ActionRef,
   type BackendContext,
   type BackendEvent,
@@ -10,6 +9,7 @@ import {
   type Observed,
   type StateMeta,
 } from './backend-types.ts';
+import { MachineInvariantError } from './errors.ts';
 
 /**
  * One backend as pgpool should see it. The top-level states are what a DBA asks about:

@@ -1,6 +1,5 @@
 import type { Action, ActionType } from '../contracts/actions.ts';
 import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
-import { PcpflowError } from '../contracts/errors.ts';
 
 /**
  * The backend machine's vocabulary: what it remembers (context), what it is told (events), what
@@ -90,11 +89,6 @@ export interface StateMeta {
   inFlight?: string;
   /** Root only: why an outcome changes nothing in any state: no action of that id is in flight. */
   lateOutcome?: string;
-}
-
-/** A programming error inside the decision core: an event reached a transition it cannot serve. */
-export class MachineInvariantError extends PcpflowError {
-  readonly code = 'MACHINE_INVARIANT';
 }
 
 /** The action `request` hands back through transition(): the PCP action to carry out. */

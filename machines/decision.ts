@@ -1,7 +1,8 @@
 import type { Action } from '../contracts/actions.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import type { BackendSnapshot } from './backend-machine.ts';
-import { MachineInvariantError, type ActionRef, type BackendEvent } from './backend-types.ts';
+import { type ActionRef, type BackendEvent } from './backend-types.ts';
+import { MachineInvariantError } from './errors.ts';
 import type { ClusterSnapshot } from './snapshot.ts';
 import { leafPathOf, type LeafPath } from './state-path.ts';
 import { resolveBackend } from './views.ts';

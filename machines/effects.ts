@@ -1,7 +1,8 @@
 import type { ExecutableActionsFrom } from 'xstate';
 import type { Action } from '../contracts/actions.ts';
 import type { BackendMachine } from './backend-machine.ts';
-import { MachineInvariantError, type IssueAction } from './backend-types.ts';
+import { type IssueAction } from './backend-types.ts';
+import { MachineInvariantError } from './errors.ts';
 
 /**
  * What the router takes from XState's pure `transition()`: the returned actions are data (the PCP

@@ -1,13 +1,13 @@
 /** The decision core's public surface: pure, deterministic, no I/O (design.md, dependency rules). */
 export { backendMachine } from './backend-machine.ts';
-export { MachineInvariantError, type BackendContext, type BackendEvent, type StateMeta } from './backend-types.ts';
+export { type BackendContext, type BackendEvent, type StateMeta } from './backend-types.ts';
+export { MachineInvariantError, SnapshotDecodeError } from './errors.ts';
 export { BACKEND_STATE_NAMES, LEAF_PATHS, isLeafPath, type BackendStateName, type LeafPath } from './state-path.ts';
 export { unhandledReasons } from './unhandled.ts';
 export {
   ClusterSnapshotSchema,
   DEFAULT_DEDUPE_WINDOW_MS,
   SNAPSHOT_SCHEMA_VERSION,
-  SnapshotDecodeError,
   decodeSnapshot,
   encodeSnapshot,
   initialSnapshot,

@@ -4,7 +4,7 @@ import { NodeEventSchema } from '../contracts/events.ts';
 import { ActionSchema, ActionTypeSchema } from '../contracts/actions.ts';
 import { formatAddress, parseAddress } from '../contracts/address.ts';
 import { ClusterNameSchema } from '../contracts/config.ts';
-import { InvalidInputError } from '../contracts/errors.ts';
+import { SnapshotDecodeError } from './errors.ts';
 import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
 import type { Origin } from './backend-types.ts';
 import { LEAF_PATHS, isLeafPath, leafPathOf, pathToValue, valueToPath, type LeafPath } from './state-path.ts';
@@ -18,10 +18,6 @@ import { LEAF_PATHS, isLeafPath, leafPathOf, pathToValue, valueToPath, type Leaf
 
 export const SNAPSHOT_SCHEMA_VERSION = 1;
 export const DEFAULT_DEDUPE_WINDOW_MS = 60_000;
-
-export class SnapshotDecodeError extends InvalidInputError {
-  override readonly code = 'SNAPSHOT_INVALID';
-}
 
 const OriginSchema = z.enum(['standby-attached', 'standby-detached', 'primary']);
 

@@ -1,6 +1,6 @@
 import type { StateValue } from 'xstate';
 import type { BackendSnapshot } from './backend-machine.ts';
-import { MachineInvariantError } from './backend-types.ts';
+import { MachineInvariantError } from './errors.ts';
 
 /**
  * The backend machine's states as dotted paths (`up.awaitingStream`), the form audits, the

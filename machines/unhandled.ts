@@ -1,7 +1,8 @@
 import type { Expected } from './views.ts';
 import { expectedFor, showsAsExpected } from './views.ts';
 import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
-import { MachineInvariantError, type BackendEvent, type StateMeta } from './backend-types.ts';
+import { type BackendEvent, type StateMeta } from './backend-types.ts';
+import { MachineInvariantError } from './errors.ts';
 import { leafPathOf, stateNameOf, type LeafPath } from './state-path.ts';
 
 /**
