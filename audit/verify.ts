@@ -4,6 +4,7 @@ import { InvalidInputError } from '../contracts/errors.ts';
 import { NodeEventSchema } from '../contracts/events.ts';
 import { jsonLines } from '../contracts/json-lines.ts';
 import { ClusterSnapshotSchema, decide, decisionBodies, withPolicy, type ClusterSnapshot } from '../machines/index.ts';
+import { canonicalJson } from './hash.ts';
 
 /**
  * `pcpflow replay --verify`: every decision in an exported audit is decided again and the records
@@ -42,16 +43,6 @@ interface Row {
   body: AuditBody;
 }
 
-/** JSON with sorted keys and without undefined members, so equal values compare equal. */
-function stable(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`).join(',')}}`;
-}
-
 export function parseAuditLines(text: string): Row[] {
   const rows: Row[] = [];
   for (const { json, line } of jsonLines(text)) {
@@ -87,7 +78,7 @@ function compare(recorded: AuditBody[], replayed: AuditBody[]): { what: string; 
     for (const f of DECIDED) {
       const rv = f === 'actions' && r.actions?.length === 0 ? undefined : r[f];
       const pv = f === 'actions' && p.actions?.length === 0 ? undefined : p[f];
-      if (stable(rv ?? null) !== stable(pv ?? null)) return { what: `record ${i + 1} of the decision: ${f} differs`, recorded: describe(r), replayed: describe(p) };
+      if (canonicalJson(rv ?? null) !== canonicalJson(pv ?? null)) return { what: `record ${i + 1} of the decision: ${f} differs`, recorded: describe(r), replayed: describe(p) };
     }
   }
   return null;
@@ -145,14 +136,14 @@ export function verifyDecisions(rows: readonly Row[]): VerifyResult {
     }
     if (prev && first.snapshot !== undefined) {
       const expected = withPolicy(prev.snapshot, before.policy);
-      if (stable(expected) !== stable(before))
+      if (canonicalJson(expected) !== canonicalJson(before))
         return {
           ...result,
           difference: {
             ...base,
             what: `the snapshot recorded with this decision is not the state left by ${prev.eventId.startsWith('bootstrap') ? prev.eventId : `the decision of event ${prev.eventId}`}`,
-            recorded: stable(before).slice(0, 600),
-            replayed: stable(expected).slice(0, 600),
+            recorded: canonicalJson(before).slice(0, 600),
+            replayed: canonicalJson(expected).slice(0, 600),
           },
         };
     }

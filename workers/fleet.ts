@@ -29,15 +29,19 @@ export interface FleetMember {
  * same roles against one Redis: deciders serialise through version checks, executors through
  * BullMQ job locks, reconcilers through a lease per cluster.
  */
-export async function startFleetMember(opts: {
-  config: Config;
-  roles: readonly Role[];
-  logger: Logger;
-  http?: boolean;
-  /** Who may read /metrics (console/auth.ts decides it from the config); required when serving HTTP. */
-  metricsGate?: MetricsGate;
-  routes?: (ctx: { audit: AuditStore }) => RouteHandler[];
-}): Promise<FleetMember> {
+export async function startFleetMember(
+  opts: {
+    config: Config;
+    roles: readonly Role[];
+    logger: Logger;
+    routes?: (ctx: { audit: AuditStore }) => RouteHandler[];
+  } & (
+    | { http: false }
+    // Serving HTTP needs a say on who may read /metrics (console/auth.ts decides it from the
+    // config): a member never publishes it to whoever reaches the port by default.
+    | { http?: boolean; metricsGate: MetricsGate }
+  ),
+): Promise<FleetMember> {
   const { config, logger } = opts;
   const prefix = config.redis.keyPrefix;
   const redis = createRedis(config.redis, 'worker');
@@ -104,8 +108,6 @@ export async function startFleetMember(opts: {
 
   let server: Server | null = null;
   if (opts.http !== false) {
-    // Serving /metrics with no gate would publish it to whoever reaches the port.
-    if (!opts.metricsGate) throw new Error('startFleetMember: serving HTTP needs a metricsGate (createMetricsGate in console/auth.ts)');
     server = await startHttp({
       host: config.http.host,
       port: config.http.port,

@@ -27,9 +27,6 @@ export function parseWhen(text: string, now: Date): Date {
   return d > now ? new Date(d.getTime() - 86_400_000) : d;
 }
 
-/** Padding around an incident found automatically, so its first and last events are not on the edge. */
-const PAD_MS = 5_000;
-
 /**
  * `pcpflow audit report`: the incident view of one cluster as a self-contained HTML file for a
  * ticket, plus its Markdown summary for the change record. The records come from Redis, or from
@@ -53,14 +50,13 @@ export function registerReport(audit: Command): void {
         // Options shared with `pcpflow audit` (--config, --cluster, --since) may land on the parent.
         const opts = cmd.optsWithGlobals<ReportOpts>();
         // Redis, XState and Graphviz load only when a report is made (`--help` stays light).
-        const [{ findIncidents, buildTimeline }, { AuditStore }, { incidentMarkdown, incidentView }, { incidentReportPage }, { timelineSvg }, { parseAuditLines }, { loadConfig }, { createRedis }, { graphvizLayout }] =
+        const [{ exportedClusterRecords, reportRange }, { AuditStore }, { incidentMarkdown, incidentView }, { incidentReportPage }, { timelineSvg }, { loadConfig }, { createRedis }, { graphvizLayout }] =
           await Promise.all([
-            import('../../audit/timeline.ts'),
+            import('../../audit/report-input.ts'),
             import('../../audit/store.ts'),
             import('../../console/incident.ts'),
             import('../../console/pages.ts'),
             import('../../console/timeline-svg.ts'),
-            import('../../audit/verify.ts'),
             import('../../runtime/config.ts'),
             import('../../runtime/redis.ts'),
             import('../../diagrams/graphviz.ts'),
@@ -76,11 +72,7 @@ export function registerReport(audit: Command): void {
           } catch (err) {
             throw new InvalidInputError(`${opts.input}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, undefined, { cause: err });
           }
-          const rows = parseAuditLines(text);
-          const names = [...new Set(rows.map((r) => r.body.cluster))];
-          cluster = opts.cluster ?? process.env.PCPFLOW_CLUSTER ?? names[0] ?? '';
-          if (!names.includes(cluster)) throw new InvalidInputError(`${opts.input}: no record of cluster "${cluster.slice(0, 64)}" (clusters: ${names.join(', ') || 'none'})`);
-          records = rows.filter((r) => r.body.cluster === cluster).map((r, i) => ({ ...r.body, seq: r.seq ?? i + 1, prevHash: '0'.repeat(64), hash: '0'.repeat(64) }));
+          ({ cluster, records } = exportedClusterRecords(text, opts.input, opts.cluster ?? process.env.PCPFLOW_CLUSTER));
         } else {
           const { config } = loadConfig(opts.config);
           const name = opts.cluster ?? process.env.PCPFLOW_CLUSTER ?? (config.clusters.length === 1 ? config.clusters[0]?.name : undefined);
@@ -95,19 +87,13 @@ export function registerReport(audit: Command): void {
             redis.disconnect();
           }
         }
-        if (records.length === 0) throw new InvalidInputError(`cluster ${cluster} has no audit record`);
-        const times = records.map((r) => Date.parse(r.at));
-        let from = opts.since ? parseWhen(opts.since, now).getTime() : null;
-        let to = opts.until ? parseWhen(opts.until, now).getTime() : null;
-        if (from === null) {
-          const whole = buildTimeline(cluster, records, { from: Math.min(...times), to: Math.max(...times) });
-          const latest = findIncidents(whole.lanes, whole.clusterMarkers, 60_000).at(-1);
-          from = latest ? latest.from - PAD_MS : Math.min(...times);
-          to ??= latest ? latest.to + PAD_MS : Math.max(...times);
-          process.stdout.write(latest ? `range: the latest incident found, ${new Date(from).toISOString()} → ${new Date(to).toISOString()}\n` : 'range: the whole trail (no incident found)\n');
-        }
-        to ??= Math.max(...times, from + 1000);
-        if (to <= from) throw new InvalidInputError('--until must be after --since');
+        const { from, to } = reportRange(
+          cluster,
+          records,
+          { since: opts.since, until: opts.until },
+          (text) => parseWhen(text, now).getTime(),
+          (line) => process.stdout.write(`${line}\n`),
+        );
         const view = await incidentView({ cluster, records, from, to, ...(backends ? { backends } : {}), layout: await graphvizLayout(), zoom: true });
         const out = opts.out ?? 'incident.html';
         const md = opts.markdown ?? `${out.replace(/\.html?$/i, '')}.md`;
