@@ -57,8 +57,12 @@ async function scrape(port: number): Promise<Pick<Sample, 'rssMb' | 'heapMb' | '
   };
 }
 
-/** Events decided so far: every intake entry up to the position each cluster's snapshot has taken in. */
-async function decidedCount(redis: Redis, clusters: readonly string[]): Promise<number> {
+/**
+ * Intake entries decided so far (every entry up to the position each cluster's snapshot has taken
+ * in: the events published plus the executor's outcomes and the reconciler's drift events), and
+ * how many wait behind that position.
+ */
+async function intakeProgress(redis: Redis, clusters: readonly string[]): Promise<{ decided: number; waiting: number }> {
   const pipe = redis.pipeline();
   for (const c of clusters) pipe.hget(keys.snapshot(prefix, c), 'lastId');
   const res = (await pipe.exec()) ?? [];
@@ -66,13 +70,13 @@ async function decidedCount(redis: Redis, clusters: readonly string[]): Promise<
     res.map(async (r, i) => {
       const last = r[1];
       const c = clusters[i];
-      if (typeof last !== 'string' || !c) return 0;
+      if (!c) return { decided: 0, waiting: 0 };
       const stream = keys.intake(prefix, c);
-      const [len, waiting] = await Promise.all([redis.xlen(stream), redis.xrange(stream, `(${last}`, '+')]);
-      return len - waiting.length;
+      const [len, waiting] = await Promise.all([redis.xlen(stream), redis.xrange(stream, typeof last === 'string' ? `(${last}` : '-', '+')]);
+      return { decided: len - waiting.length, waiting: waiting.length };
     }),
   );
-  return counts.reduce((a, b) => a + b, 0);
+  return counts.reduce((a, b) => ({ decided: a.decided + b.decided, waiting: a.waiting + b.waiting }), { decided: 0, waiting: 0 });
 }
 
 function bar(value: number, max: number, width: number): string {
@@ -104,7 +108,7 @@ export function chart(all: readonly Sample[], rows = 30): string {
   const samples = bucketed(all, rows);
   const maxRss = Math.max(...samples.map((s) => s.rssMb));
   const maxLag = Math.max(...samples.map((s) => s.lagP99Ms));
-  const lines = ['   time    RSS (MB)                                 heap   event-loop delay p99 (max)      events in / intake entries decided (events, outcomes, drift)'];
+  const lines = [`   time    RSS (MB, highest in the row)         heap   event-loop delay p99 (max)      events in / intake entries decided (events, outcomes, drift)`];
   for (const s of samples) {
     lines.push(
       `${String(Math.round(s.atS)).padStart(6)} s ${s.rssMb.toFixed(1).padStart(6)} ${bar(s.rssMb, maxRss, 30).padEnd(30)} ${s.heapMb.toFixed(1).padStart(6)}  ` +
@@ -217,12 +221,12 @@ export async function benchLong(opts: { minutes?: number; simulated?: number; ev
     while (performance.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(SAMPLE_MS, end - performance.now())));
       const m = await scrape(httpPort);
-      const s: Sample = { atS: (performance.now() - started) / 1000, ...m, published, decided: await decidedCount(redis, clusters) };
+      const s: Sample = { atS: (performance.now() - started) / 1000, ...m, published, decided: (await intakeProgress(redis, clusters)).decided };
       samples.push(s);
       process.stdout.write(`  ${s.atS.toFixed(0)} s: RSS ${s.rssMb.toFixed(1)} MB, delay p99 ${s.lagP99Ms.toFixed(1)} ms, ${s.published} events in, ${s.decided} intake entries decided\n`);
     }
     clearInterval(generator);
-    await pollUntil('every event decided', async () => ((await decidedCount(redis, clusters)) >= published ? true : undefined), { timeoutMs: 120_000, intervalMs: 200 });
+    await pollUntil('every event decided', async () => ((await intakeProgress(redis, clusters)).waiting === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 200 });
     const totalS = (performance.now() - started) / 1000;
     console.log(chart(samples));
     const v = verdict(samples, minutes * 60);

@@ -16,6 +16,7 @@ import { labDown, labUp, pgpools, type LabHandle, type LabOptions } from '../lab
  *   20       test/drills/watchdog.test.ts  21  test/pcp/watchdog.test.ts (three pgpools, watchdog)
  *   27       test/hooks/fence-pgpool.test.ts 33 test/workers/fence-step-aside.test.ts
  *   25       test/workers/operate.test.ts
+ *   37       test/pcp/kept-pgpool.test.ts  38  bench/long.ts
  *   others up to 40 are free: add yours here when you take one
  *
  * PCPFLOW_TEST_LAB_OFFSET (default 0) shifts every id, so several checkouts can run their suites on
