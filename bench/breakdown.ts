@@ -87,10 +87,36 @@ export async function sample(redis: Redis, httpPort: number, servers: readonly P
   };
 }
 
-/** Redis's side of a baseline run: round trips and commands only. */
-export async function redisSample(redis: Redis): Promise<{ reads: number; commands: number }> {
+/** Redis's side of a baseline run (round trips, commands) and the CPU of Redis and of this process, which runs the baseline's worker. */
+export async function redisSample(redis: Redis, redisPid: number | undefined): Promise<{ reads: number; commands: number; cpu: number }> {
   const stats = infoFields(await redis.info('stats'));
-  return { reads: Number(stats.get('total_reads_processed') ?? NaN), commands: Number(stats.get('total_commands_processed') ?? NaN) };
+  const own = process.cpuUsage();
+  return {
+    reads: Number(stats.get('total_reads_processed') ?? NaN),
+    commands: Number(stats.get('total_commands_processed') ?? NaN),
+    cpu: processCpu(redisPid) + (own.user + own.system) / 1e6,
+  };
+}
+
+/**
+ * Which floor stops the storm: each side's CPU per event gives the rate it would allow with a
+ * whole core to itself, and the sum the rate of the 2-core machine with nothing else running;
+ * BullMQ's no-op job costs `baselineCpuMs` (its worker and Redis) the same way.
+ */
+export function floors(a: Sample, b: Sample, events: number, baseline: { rate: number; cpuMsPerJob: number }): string[] {
+  const ms = (s: number) => (s / events) * 1000;
+  const worker = ms(b.cpu.worker - a.cpu.worker);
+  const redis = ms(b.cpu.redis - a.cpu.redis);
+  const pgpools = ms(b.cpu.bench - a.cpu.bench);
+  const cap = (m: number) => 1000 / m;
+  const machine = 2000 / (worker + redis + pgpools);
+  const quietBaseline = 1000 / baseline.cpuMsPerJob;
+  return [
+    `  floors (CPU per event → events/s it allows): worker ${worker.toFixed(2)} ms → ${cap(worker).toFixed(0)}/s on a whole core; Redis ${redis.toFixed(2)} ms → ${cap(redis).toFixed(0)}/s; ` +
+      `simulated pgpools + bench ${pgpools.toFixed(2)} ms → ${cap(pgpools).toFixed(0)}/s; all three on 2 idle cores → ${machine.toFixed(0)}/s`,
+    `  BullMQ no-op job: ${baseline.cpuMsPerJob.toFixed(3)} ms CPU (its worker + Redis) → ${quietBaseline.toFixed(0)}/s on a whole core; ` +
+      `best ratio the worker's CPU allows: ${(Math.min(cap(worker), machine) / quietBaseline).toFixed(2)}`,
+  ];
 }
 
 const PCP_NAMES: Record<string, string> = { I: 'node info', L: 'node count', C: 'attach', D: 'detach', d: 'detach', J: 'promote', j: 'promote', M: 'salt', R: 'auth', X: 'logout' };
@@ -130,13 +156,17 @@ export function describe(a: Sample, b: Sample, events: number, own: { reads: num
         .map(([k, n]) => `${k} ${per(n)}`)
         .join(', '),
   );
-  const steps = hist(a, b, 'pcpflow_decider_phase_seconds', '{phase="commit"}').count;
+  const passes = [...b.metrics.keys()]
+    .filter((k) => k.startsWith('pcpflow_loop_passes_total{loop="decider"'))
+    .map((k) => [/outcome="([^"]+)"/.exec(k)?.[1] ?? k, delta(a.metrics, b.metrics, k)] as const)
+    .filter(([, n]) => n > 0);
+  const steps = hist(a, b, 'pcpflow_decider_phase_seconds', '{phase="decide"}').count;
   const phase = (p: string) => hist(a, b, 'pcpflow_decider_phase_seconds', `{phase="${p}"}`);
   const wait = hist(a, b, 'pcpflow_intake_wait_seconds');
   lines.push(
-    `  decider: ${(steps / events).toFixed(2)} steps per event; per step read ${phase('read').meanMs.toFixed(2)} ms, decide ${phase('decide').meanMs.toFixed(2)} ms, ` +
+    `  decider: ${(steps / events).toFixed(2)} decisions per event, ${(phase('commit').count / Math.max(1, steps)).toFixed(2)} commits per decision (a moved audit head relinks); read ${phase('read').meanMs.toFixed(2)} ms, decide ${phase('decide').meanMs.toFixed(2)} ms, ` +
       `commit ${phase('commit').meanMs.toFixed(2)} ms, dispatch ${phase('dispatch').meanMs.toFixed(2)} ms (×${phase('dispatch').count}); ` +
-      `intake wait mean ${wait.meanMs.toFixed(0)} ms`,
+      `intake wait mean ${wait.meanMs.toFixed(0)} ms; passes ${passes.map(([o, n]) => `${o} ${n}`).join(', ')}`,
   );
   const act = (p: string) => hist(a, b, 'pcpflow_action_phase_seconds', `{phase="${p}"}`);
   const actions = act('pcp').count;

@@ -13,7 +13,7 @@ import { publishEvent } from '../workers/intake.ts';
 import { startPcpServer, type PcpTestServer } from '../testkit/pcp-server.ts';
 import { freePort, startRedis } from '../testkit/redis.ts';
 import { fmtMs, percentile } from './stats.ts';
-import { describe, redisSample, sample } from './breakdown.ts';
+import { describe, floors, redisSample, sample } from './breakdown.ts';
 
 /**
  * Fleet throughput and latency against PCP test servers (1,000 simulated pgpools: real pgpool
@@ -28,10 +28,10 @@ function event(cluster: string, argv: string[], i: number): NodeEvent {
   return parseHookArgv(argv, { cluster, now: new Date(), newId: () => `bench-${cluster}-${i}-${Math.random().toString(36).slice(2)}` });
 }
 
-async function bullmqBaseline(url: string, jobs: number): Promise<{ rate: number; roundTrips: number; commands: number }> {
+async function bullmqBaseline(url: string, jobs: number, redisPid: number | undefined): Promise<{ rate: number; roundTrips: number; commands: number; cpuMsPerJob: number }> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const probe = new Redis(url);
-  const before = await redisSample(probe);
+  const before = await redisSample(probe, redisPid);
   const queue = new Queue('baseline', { connection, prefix: '{baseline}' });
   await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
   let done = 0;
@@ -44,12 +44,17 @@ async function bullmqBaseline(url: string, jobs: number): Promise<{ rate: number
   });
   await finished;
   const rate = jobs / ((performance.now() - started) / 1000);
-  const after = await redisSample(probe);
+  const after = await redisSample(probe, redisPid);
   probe.disconnect();
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
-  return { rate, roundTrips: (after.reads - before.reads) / jobs, commands: (after.commands - before.commands) / jobs };
+  return {
+    rate,
+    roundTrips: (after.reads - before.reads) / jobs,
+    commands: (after.commands - before.commands) / jobs,
+    cpuMsPerJob: ((after.cpu - before.cpu) / jobs) * 1000,
+  };
 }
 
 async function allDecided(redis: Redis, clusters: string[]): Promise<boolean> {
@@ -145,7 +150,7 @@ export async function benchWorkers(): Promise<void> {
     watcher.disconnect();
     const rate = storm.length / (drainMs / 1000);
     const rssAfter = await rssOf(httpPort);
-    const baseline = await bullmqBaseline(redisServer.url, storm.length);
+    const baseline = await bullmqBaseline(redisServer.url, storm.length, redisServer.pid());
     console.log(`storm: ${storm.length} events (+ their ${storm.length} actions and outcomes) drained in ${fmtMs(drainMs)}: ${rate.toFixed(0)} events/s`);
     // What the bench itself sent meanwhile: its completion checks (and the INFO of the first sample).
     const own = { reads: fullChecks * 2 + 2, commands: fullChecks * (2 * CLUSTERS + 3) + 3, byCommand: new Map([['xrevrange', fullChecks * CLUSTERS], ['hget', fullChecks * CLUSTERS]]) };
@@ -155,6 +160,7 @@ export async function benchWorkers(): Promise<void> {
       `baseline: raw BullMQ no-op jobs, one worker, same Redis: ${baseline.rate.toFixed(0)} jobs/s (${baseline.roundTrips.toFixed(1)} round trips, ${baseline.commands.toFixed(1)} commands per job)`,
     );
     console.log(`ratio pcpflow/BullMQ: ${(rate / baseline.rate).toFixed(2)} (goal ≥ 0.25)`);
+    for (const line of floors(before, after, storm.length, baseline)) console.log(line);
 
     // Latency at 50 events/s: publish → action confirmed (its final result written).
     const latencies: number[] = [];
@@ -175,6 +181,7 @@ export async function benchWorkers(): Promise<void> {
         });
       });
     }, 2);
+    const quietBefore = await sample(redis, httpPort, servers, pids);
     const flip = new Map<string, boolean>();
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
@@ -193,6 +200,9 @@ export async function benchWorkers(): Promise<void> {
     await waitUntil('every latency sample confirmed', async () => pending.size === 0, 120_000);
     clearInterval(poller);
     console.log(`latency at 50 events/s (${latencies.length} events): p50 ${fmtMs(percentile(latencies, 50))}, p99 ${fmtMs(percentile(latencies, 99))} from publish to action confirmed`);
+    const quietAfter = await sample(redis, httpPort, servers, pids);
+    // The bench's own result polling (an MGET every 2 ms) is in these Redis figures.
+    for (const line of describe(quietBefore, quietAfter, total, { reads: 0, commands: 0, byCommand: new Map() })) console.log(line);
     console.log(`worker RSS with ${CLUSTERS} clusters configured: ${(rssIdle / 2 ** 20).toFixed(0)} MB after bootstrap, ${(rssAfter / 2 ** 20).toFixed(0)} MB after the storm (goal ≤ 150 MB)`);
   } finally {
     await worker?.stop();

@@ -47,14 +47,46 @@ export function createRedis(
     return new Cluster(cfg.cluster.nodes, { redisOptions: common, enableOfflineQueue: true });
   }
   if (cfg.sentinel) {
-    return new Redis({
+    const sentinel = new Redis({
       ...common,
       sentinels: cfg.sentinel.sentinels,
       name: cfg.sentinel.name,
       sentinelPassword: cfg.sentinel.password ? readSecret(cfg.sentinel.password) : undefined,
     });
+    return role === 'worker' ? coalesceWrites(sentinel) : sentinel;
   }
-  return new Redis({ ...common, host: url.hostname, port: url.port ? Number(url.port) : 6379 });
+  const client = new Redis({ ...common, host: url.hostname, port: url.port ? Number(url.port) : 6379 });
+  return role === 'worker' ? coalesceWrites(client) : client;
+}
+
+/**
+ * Commands a worker issues in the same tick (clusters drained side by side, concurrent actions)
+ * leave in one writev instead of one write syscall each, which was a fifth of a busy worker's
+ * CPU. The socket is corked at the first write of a tick and uncorked on the next tick: order and
+ * replies are untouched, and nothing waits longer than the current tick.
+ */
+function coalesceWrites(client: Redis): Redis {
+  const patched = new WeakSet<object>();
+  client.on('connect', () => {
+    const stream = client.stream;
+    if (patched.has(stream)) return;
+    patched.add(stream);
+    const write = stream.write;
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      stream.uncork();
+    };
+    stream.write = function (this: typeof stream, ...args: unknown[]): boolean {
+      if (!corked) {
+        corked = true;
+        stream.cork();
+        process.nextTick(uncork);
+      }
+      return Reflect.apply(write, this, args) as boolean;
+    };
+  });
+  return client;
 }
 
 /**

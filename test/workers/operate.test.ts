@@ -205,6 +205,10 @@ test('maintenance: held where the operator put it, drift reported not repaired, 
       assert.match(check.stdout, /^CRITICAL: .*drift.*\(in maintenance\)\n$/);
       const metrics = await (await fetch(`http://127.0.0.1:${member.httpPort}/metrics`)).text();
       assert.match(metrics, /pcpflow_backends_in_maintenance\{cluster="lab"\} 1/);
+      // Each pass ends in one outcome, counted: the two passes above, and the decider's.
+      const passes = (loop: string, outcome: string) => Number(new RegExp(`pcpflow_loop_passes_total\\{loop="${loop}",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+      assert.ok(passes('reconciler', 'drift-held-in-maintenance') >= 2, 'the reconciler passes that found drift on a held backend are counted');
+      assert.ok(passes('decider', 'decided') >= 1, 'the decider passes are counted');
 
       const seqAtOff = (await records(redis, prefix)).at(-1)?.seq ?? 0;
       const off = await cli(['maintenance', 'off', STANDBY], path);
