@@ -1,7 +1,19 @@
-import { assign, setup, type SnapshotFrom, type StateValue } from 'xstate';
+import { assign, setup, type SnapshotFrom } from 'xstate';
+import { isLeafPath, MachineInvariantError, valueToPath, type LeafPath } from './paths.ts';
+
+export {
+  BACKEND_STATE_NAMES,
+  isLeafPath,
+  LEAF_PATHS,
+  MachineInvariantError,
+  pathToValue,
+  stateNameOf,
+  valueToPath,
+  type BackendStateName,
+  type LeafPath,
+} from './paths.ts';
 import type { Action, ActionType } from '../contracts/actions.ts';
 import type { ActionResult, PgpoolNodeStatus, PgpoolRole } from '../contracts/events.ts';
-import { PcpflowError } from '../contracts/errors.ts';
 
 /**
  * One backend as pgpool should see it. The top-level states are what a DBA asks about:
@@ -91,11 +103,6 @@ export type BackendEvent =
   | { type: 'OUTCOME'; actionId: string; result: ActionResult; reason: string };
 
 export type BackendEventType = BackendEvent['type'];
-
-/** A programming error inside the decision core: an event reached a transition it cannot serve. */
-export class MachineInvariantError extends PcpflowError {
-  readonly code = 'MACHINE_INVARIANT';
-}
 
 function refOf(event: BackendEvent): ActionRef {
   if ('ref' in event) return event.ref;
@@ -348,56 +355,6 @@ export const backendMachine = setup({
 
 export type BackendMachine = typeof backendMachine;
 export type BackendSnapshot = SnapshotFrom<BackendMachine>;
-
-/** Every leaf state as a dotted path, in document order; the snapshot codec accepts only these. */
-export const LEAF_PATHS = [
-  'up.serving',
-  'up.awaitingReattach',
-  'up.awaitingStream',
-  'up.reattached',
-  'detached',
-  'promoted',
-  'rebuilding.awaiting',
-  'rebuilding.inProgress',
-  'rebuilding.done',
-  'attention',
-] as const;
-export type LeafPath = (typeof LEAF_PATHS)[number];
-
-export type BackendStateName = 'up' | 'detached' | 'promoted' | 'rebuilding' | 'attention';
-export const BACKEND_STATE_NAMES: readonly BackendStateName[] = ['up', 'detached', 'promoted', 'rebuilding', 'attention'];
-
-export function valueToPath(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  const entries = Object.entries(value);
-  const first = entries[0];
-  if (entries.length !== 1 || !first) return JSON.stringify(value);
-  const [key, child] = first;
-  return child === undefined ? key : `${key}.${valueToPath(child)}`;
-}
-
-export function pathToValue(path: LeafPath): StateValue {
-  const [top, sub] = path.split('.');
-  return sub === undefined ? (top ?? path) : { [top ?? path]: sub };
-}
-
-export function isLeafPath(path: string): path is LeafPath {
-  return (LEAF_PATHS as readonly string[]).includes(path);
-}
-
-export function stateNameOf(path: LeafPath): BackendStateName {
-  const top = path.split('.')[0];
-  switch (top) {
-    case 'up':
-    case 'detached':
-    case 'promoted':
-    case 'rebuilding':
-    case 'attention':
-      return top;
-    default:
-      throw new MachineInvariantError(`unknown state ${path}`);
-  }
-}
 
 export function leafPathOf(snapshot: BackendSnapshot): LeafPath {
   const path = valueToPath(snapshot.value);

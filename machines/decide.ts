@@ -12,7 +12,8 @@ import {
   type BackendSnapshot,
   type LeafPath,
 } from './backend-machine.ts';
-import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
+import type { ClusterSnapshot } from './snapshot.ts';
+import { persistBackend, restoreBackend } from './snapshot-actors.ts';
 import { expectedFor, resolveBackend } from './views.ts';
 
 /**

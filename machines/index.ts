@@ -16,7 +16,6 @@ export {
   SnapshotDecodeError,
   decodeSnapshot,
   encodeSnapshot,
-  initialSnapshot,
   policyOf,
   withPolicy,
   type ClusterSnapshot,
@@ -24,6 +23,7 @@ export {
   type InitialBackend,
   type InitialSnapshotInput,
 } from './snapshot.ts';
+export { initialSnapshot } from './snapshot-actors.ts';
 export { decide, staleFence, type Decision, type DecisionAudit } from './decide.ts';
 export { backendViews, expectedFor, findDrift, resolveBackend, type BackendView, type Drift, type Expected, type ObservedNode } from './views.ts';
 export {

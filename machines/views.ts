@@ -1,7 +1,7 @@
 import type { Action } from '../contracts/actions.ts';
-import { formatAddress } from '../contracts/address.ts';
+import { formatAddress } from '../contracts/address-syntax.ts';
 import { resolveAddress } from '../contracts/backend-resolution.ts';
-import { stateNameOf, type BackendStateName, type LeafPath } from './backend-machine.ts';
+import { stateNameOf, type BackendStateName, type LeafPath } from './paths.ts';
 import { backendPath, type ClusterSnapshot } from './snapshot.ts';
 
 export interface Expected {
