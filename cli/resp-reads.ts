@@ -12,7 +12,7 @@ export interface ClosableReads extends RedisReads {
 /**
  * Redis for a read-only pcpflow command over the RESP client, with openRedis's contract
  * (runtime/redis.ts): connected (Sentinel, Cluster, TLS, ACL user as configured) within
- * `timeoutMs`, or one RedisUnreachableError naming what is unreachable (exit 4); every later read
+ * `timeoutMs`, or one RedisUnreachableError naming what is unreachable (exit 4); each later read
  * within max(timeoutMs, 5 s), or "Redis stopped answering" (exit 4), so a frozen Redis cannot hang
  * the command. It lives in cli/ because it borrows the hooks' small RESP client, and runtime/ sits
  * below hooks/ in the layers (README, Architecture).
@@ -25,10 +25,12 @@ export async function openRedisReads(cfg: RedisConfig, timeoutMs: number = cfg.c
     const why = err instanceof Error ? err.message : String(err);
     throw new RedisUnreachableError(`${redisWhere(cfg)} is unreachable: ${why} (waited ${timeoutMs} ms, redis.connectTimeoutMs)`, { cause: err });
   }
-  client.setDeadline(Date.now() + Math.max(timeoutMs, 5_000));
+  const commandMs = Math.max(timeoutMs, 5_000);
   const call = async (...args: string[]): Promise<RespReply> => {
     let reply: RespReply;
     try {
+      // Each read has its own time (ioredis's commandTimeout): a long audit stream takes many.
+      client.setDeadline(Date.now() + commandMs);
       reply = await client.call(...args);
     } catch (err) {
       throw new RedisUnreachableError(`Redis stopped answering: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

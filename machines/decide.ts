@@ -1,7 +1,8 @@
 import type { NodeEvent } from '../contracts/events.ts';
 import { ignore, machineOf, pushAudit, type Decision, type Work } from './decision.ts';
 import { route } from './route.ts';
-import { persistBackend, restoreBackend, type ClusterSnapshot } from './snapshot.ts';
+import type { ClusterSnapshot } from './snapshot.ts';
+import { persistBackend, restoreBackend } from './snapshot-actors.ts';
 import { resolveBackend } from './views.ts';
 
 /**

@@ -10,7 +10,6 @@ export {
   SNAPSHOT_SCHEMA_VERSION,
   decodeSnapshot,
   encodeSnapshot,
-  initialSnapshot,
   policyOf,
   withPolicy,
   type ClusterSnapshot,
@@ -18,6 +17,7 @@ export {
   type InitialBackend,
   type InitialSnapshotInput,
 } from './snapshot.ts';
+export { initialSnapshot } from './snapshot-actors.ts';
 export { decide } from './decide.ts';
 export type { Decision, DecisionAudit } from './decision.ts';
 export { staleFence } from './on-hooks.ts';

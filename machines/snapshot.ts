@@ -1,13 +1,9 @@
-import { initialTransition } from 'xstate';
 import { z } from 'zod';
 import { NodeEventSchema } from '../contracts/events.ts';
 import { ActionSchema, ActionTypeSchema } from '../contracts/actions.ts';
-import { formatAddress, parseAddress } from '../contracts/address.ts';
 import { ClusterNameSchema } from '../contracts/config.ts';
 import { SnapshotDecodeError } from './errors.ts';
-import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
-import type { Origin } from './backend-types.ts';
-import { LEAF_PATHS, isLeafPath, leafPathOf, pathToValue, valueToPath, type LeafPath } from './state-path.ts';
+import { LEAF_PATHS, isLeafPath, valueToPath, type LeafPath } from './state-path.ts';
 
 /**
  * The persisted state of one pgpool cluster: every backend's machine snapshot (the persisted form
@@ -30,7 +26,7 @@ const BackendContextSchema = z.strictObject({
 
 const StateValueSchema: z.ZodType<string | Record<string, string>> = z.union([z.string(), z.record(z.string(), z.string())]);
 
-const PersistedBackendSchema = z.strictObject({
+export const PersistedBackendSchema = z.strictObject({
   value: StateValueSchema.refine((v) => isLeafPath(valueToPath(v)), {
     message: `state must be one of ${LEAF_PATHS.join(', ')}`,
   }),
@@ -123,63 +119,11 @@ export function withPolicy(s: ClusterSnapshot, policy: DecisionPolicy): ClusterS
   return same ? s : { ...s, policy: { ...policy } };
 }
 
-function canonical(address: string): string {
-  const parsed = parseAddress(address);
-  if (!parsed) throw new SnapshotDecodeError(`"${address.slice(0, 80)}" is not host or host:port`);
-  return formatAddress(parsed);
-}
-
-function originOf(b: InitialBackend): Origin {
-  if (b.role === 'primary') return b.attached ? 'primary' : 'standby-detached';
-  return b.attached ? 'standby-attached' : 'standby-detached';
-}
-
-export function persistBackend(s: BackendSnapshot): PersistedBackend {
-  const persisted: unknown = backendMachine.getPersistedSnapshot(s);
-  const { value, context } = (persisted ?? {}) as { value?: unknown; context?: unknown };
-  return PersistedBackendSchema.parse({ value, context });
-}
-
-/** Rebuilds a machine snapshot from its persisted parts; no actor is created or started. */
-export function restoreBackend(p: PersistedBackend): BackendSnapshot {
+/** A persisted backend's leaf state, read from its value (the codec admits leaf states only). */
+export function backendPath(p: PersistedBackend): LeafPath {
   const path = valueToPath(p.value);
   if (!isLeafPath(path)) throw new SnapshotDecodeError(`unknown backend state ${path}`);
-  return backendMachine.resolveState({ value: pathToValue(path), context: p.context });
-}
-
-export function backendPath(p: PersistedBackend): LeafPath {
-  return leafPathOf(restoreBackend(p));
-}
-
-/**
- * The cluster as pcpflow first meets it. A primary that pgpool does not have attached starts
- * `detached`, not `promoted`: pcpflow never claims a primary pgpool cannot route writes to.
- */
-export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
-  const cluster = ClusterNameSchema.safeParse(input.cluster);
-  if (!cluster.success) throw new SnapshotDecodeError(`cluster name "${input.cluster.slice(0, 64)}" is invalid`);
-  const primaries = input.backends.filter((b) => b.role === 'primary' && b.attached);
-  if (primaries.length > 1) throw new SnapshotDecodeError(`${primaries.length} attached primaries given; pgpool has at most one`);
-  const backends = input.backends.map((b) => {
-    const [snap] = initialTransition(backendMachine, { address: canonical(b.address), origin: originOf(b) });
-    return persistBackend(snap);
-  });
-  return ClusterSnapshotSchema.parse({
-    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
-    cluster: cluster.data,
-    policy: {
-      detachHealthyPrimary: input.policy?.detachHealthyPrimary ?? false,
-      dedupeWindowMs: input.policy?.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
-      fenceMode: input.policy?.fenceMode ?? 'fail-open',
-      fenceTimeoutMs: input.policy?.fenceTimeoutMs ?? 10_000,
-    },
-    backends,
-    seen: [],
-    deferredPromotion: null,
-    deferredEvents: [],
-    maintenance: [],
-    heldEvents: [],
-  });
+  return path;
 }
 
 export function encodeSnapshot(s: ClusterSnapshot): string {
@@ -221,6 +165,7 @@ export function decodeSnapshot(text: string): ClusterSnapshot {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
     throw new SnapshotDecodeError(`the cluster snapshot is invalid: ${problems[0] ?? 'unknown problem'}${more}`, problems);
   }
-  for (const b of parsed.data.backends) restoreBackend(b);
+  // Every backend names a leaf state of the machine (snapshot-actors.ts restores it from that).
+  for (const b of parsed.data.backends) backendPath(b);
   return parsed.data;
 }

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { describeIssue } from '../contracts/issues.ts';
@@ -173,7 +172,8 @@ export class BinariesDriver implements PcpDriver {
     const timeoutMs = Math.min(ownMs, left);
     const timedOut = (err: unknown): PcpTimeoutError =>
       deadline && left < ownMs ? new PcpTimeoutError(ep.name, 'call', deadline.ms, { cause: err }) : new PcpTimeoutError(ep.name, 'command', timeoutMs, { cause: err });
-    return new Promise((resolve, reject) => {
+    // Loaded on first use: a command on the native driver (`pcp check-primary`) never spawns.
+    return import('node:child_process').then(({ execFile }) => new Promise<RunResult>((resolve, reject) => {
       execFile(
         file,
         argv,
@@ -190,7 +190,7 @@ export class BinariesDriver implements PcpDriver {
           resolve({ stdout: clean(stdout), stderr: clean(stderr), code: 0 });
         },
       );
-    });
+    }));
   }
 
   /** Turns a run into stdout or the typed error its stderr describes. */

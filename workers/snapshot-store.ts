@@ -1,6 +1,7 @@
 import { keys } from '../contracts/keys.ts';
 import type { RedisReads } from '../runtime/redis-reads.ts';
-import { decodeSnapshot, type ClusterSnapshot } from '../machines/index.ts';
+// From its module, not machines/index.ts: decoding a snapshot must not load xstate (`pcpflow status`).
+import { decodeSnapshot, type ClusterSnapshot } from '../machines/snapshot.ts';
 
 /** A cluster's decision state as stored: the snapshot, its version and the intake position. */
 export interface StoredSnapshot {

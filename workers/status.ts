@@ -3,7 +3,8 @@ import { resolveAddress } from '../contracts/backend-resolution.ts';
 import type { ClusterConfig } from '../contracts/config.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { queryAudit } from '../audit/read.ts';
-import { backendViews, findDrift } from '../machines/index.ts';
+// From their modules, not machines/index.ts: reading a snapshot must not load xstate (status starts faster).
+import { backendViews, findDrift } from '../machines/views.ts';
 import { callBudgetMs, type PcpNode, type PcpOps } from '../pcp/index.ts';
 import type { RedisReads } from '../runtime/redis-reads.ts';
 import { loadSnapshot } from './snapshot-store.ts';
