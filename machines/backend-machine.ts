@@ -10,6 +10,7 @@ import {
   type StateMeta,
 } from './backend-types.ts';
 import { MachineInvariantError } from './errors.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 /**
  * One backend as pgpool should see it. The top-level states are what a DBA asks about:
@@ -44,7 +45,7 @@ function refOf(event: BackendEvent): ActionRef {
 
 const PRIMARY_STAYS = "it is pgpool's primary; an attach as standby waits for the post-promotion of the new primary";
 
-const isUp = (o: Observed): boolean => o.status === 'up' || o.status === 'waiting';
+const isUp = (o: Observed): boolean => isAttached(o.status);
 
 const outcomeOf = (event: BackendEvent) => (event.type === 'OUTCOME' ? event : null);
 

@@ -2,6 +2,7 @@ import type { NodeEventOf } from '../contracts/events.ts';
 import { ignore, machineOf, pathOf, resolve, type Work } from './decision.ts';
 import { send } from './send.ts';
 import type { ClusterSnapshot } from './snapshot.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 /** The reconciler's reports: pgpool differs from what the machines expect (drift), or an action that gave up may be retried. */
 
@@ -16,7 +17,7 @@ export function onDrift(w: Work, s: ClusterSnapshot, e: NodeEventOf<'reconciler.
     ignore(w, `a promote of ${promoting} is in flight; pgpool's view changes on purpose until it completes`);
     return;
   }
-  const observedPrimary = (e.observed.status === 'up' || e.observed.status === 'waiting') && e.observed.role === 'primary';
+  const observedPrimary = isAttached(e.observed.status) && e.observed.role === 'primary';
   const expectedPrimary = w.order.find((a) => pathOf(w, a) === 'promoted');
   const why = `reconciler: pgpool shows node ${e.nodeId} (${b}) ${e.observed.status}/${e.observed.role}, expected ${e.expected}`;
   if (observedPrimary && expectedPrimary !== undefined && expectedPrimary !== b)

@@ -3,6 +3,7 @@ import { formatAddress } from '../contracts/address.ts';
 import { resolveAddress } from '../contracts/backend-resolution.ts';
 import { stateNameOf, type BackendStateName, type LeafPath } from './state-path.ts';
 import { backendPath, type ClusterSnapshot } from './snapshot.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 export interface Expected {
   status: 'up' | 'down';
@@ -90,11 +91,10 @@ function intentOf(s: ClusterSnapshot, address: string): Expected | null {
 }
 
 /** pgpool's `waiting` is an attached node no client has used yet: up, for our purposes. */
-const observedUp = (status: ObservedNode['status']): boolean => status === 'up' || status === 'waiting';
 
 /** pgpool shows a node as expected. For a node expected down its role is not compared: pgpool reports whatever role it last saw. */
 export function showsAsExpected(exp: Expected, observed: { status: ObservedNode['status']; role: ObservedNode['role'] }): boolean {
-  return observedUp(observed.status) === (exp.status === 'up') && (exp.status === 'down' || observed.role === exp.role);
+  return isAttached(observed.status) === (exp.status === 'up') && (exp.status === 'down' || observed.role === exp.role);
 }
 
 /**

@@ -9,6 +9,7 @@ import { callBudgetMs, type PcpOps } from '../pcp/index.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { backendListMismatches, nodeForBackend } from './backend-list.ts';
+import { isAttached } from '../contracts/pgpool-node.ts';
 
 /** What the first commit of a cluster writes: the snapshot from pgpool's view and the record saying so. */
 export interface BootstrapStep {
@@ -45,7 +46,7 @@ export async function planBootstrap(
     return {
       address: formatAddress({ host: b.address, port: b.port }),
       role: node?.role ?? ('standby' as const),
-      attached: node ? node.status === 'up' || node.status === 'waiting' : false,
+      attached: node ? isAttached(node.status) : false,
     };
   });
   const snapshot = initialSnapshot({
