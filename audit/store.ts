@@ -50,6 +50,12 @@ export class AuditStore {
     if (!cur || head.seq > cur.head.seq) this.anchors.set(cluster, { head, source });
   }
 
+  /** The newest head this process wrote or saw ("seq hash"), if any: a guess a compare-and-set checks. */
+  lastSeenHead(cluster: string): string | undefined {
+    const a = this.anchors.get(cluster);
+    return a ? formatHead(a.head) : undefined;
+  }
+
   private async anchor(cluster: string): Promise<{ head: ChainHead; source: string } | null> {
     const file = this.opts.jsonlFile?.(cluster);
     if (file && !this.jsonlRead.has(cluster)) {

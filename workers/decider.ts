@@ -58,7 +58,7 @@ interface StepWrites {
   /** The decided event (its seen marker and, with `result`, what its hook reads); null for none. */
   eventId: string | null;
   result: EventResult | null;
-  /** The audit head read just before deciding (saves a read), and where records link on. */
+  /** The audit head already read (bootstrap), and where records link on (after a reset record). */
   knownHead?: string | null;
   knownPlan?: LinkPlan;
 }
@@ -121,14 +121,19 @@ export class ClusterDecider {
     if ('reason' in loaded) return { outcome: 'no-snapshot-yet', reason: loaded.reason };
     let state = loaded;
     this.known = loaded;
-    const entries = await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
+    const entries = (await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max)).map(([id, fields]) =>
+      parseIntakeEntry(id, fields),
+    );
+    const reading = performance.now();
+    const seen = await this.alreadyDecided(entries);
+    this.deps.metrics?.deciderPhaseSeconds.observe({ phase: 'read' }, (performance.now() - reading) / 1000);
     let done = 0;
     let conflict = false;
     const committed: Committed = { jobs: [], listLength: 0 };
     try {
-      for (const [id, fields] of entries) {
+      for (const entry of entries) {
         // The committed state is exactly what we wrote: no need to read it back.
-        state = await this.decideEntry(state, parseIntakeEntry(id, fields), committed);
+        state = await this.decideEntry(state, entry, committed, seen);
         this.known = state;
         done++;
       }
@@ -148,7 +153,27 @@ export class ClusterDecider {
     return { outcome: 'drained', done, more: entries.length === max, lastId: state.lastId };
   }
 
-  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry, committed: Committed): Promise<StoredSnapshot> {
+  /**
+   * The event ids among these entries that were decided before (their seen marker exists), in one
+   * round trip; the drain adds each id it decides, so a redelivery within the batch is caught too.
+   */
+  private async alreadyDecided(entries: readonly IntakeEntry[]): Promise<Set<string>> {
+    const cluster = this.cluster.name;
+    const ids = entries.flatMap((e) => (e.kind === 'event' && e.event.cluster === cluster ? [e.event.eventId] : []));
+    const seen = new Set<string>();
+    if (ids.length === 0) return seen;
+    const pipe = this.deps.redis.pipeline();
+    for (const id of ids) pipe.exists(keys.seen(this.prefix, cluster, id));
+    const replies = (await pipe.exec()) ?? [];
+    replies.forEach(([err, n], i) => {
+      if (err) throw err;
+      const id = ids[i];
+      if (n === 1 && id !== undefined) seen.add(id);
+    });
+    return seen;
+  }
+
+  private async decideEntry(state: StoredSnapshot, entry: IntakeEntry, committed: Committed, seen: Set<string>): Promise<StoredSnapshot> {
     const started = performance.now();
     const at = this.now();
     const cluster = this.cluster.name;
@@ -188,20 +213,15 @@ export class ClusterDecider {
     const about = { eventId: event.eventId, eventType: event.type, backend: event.backend };
     if (event.cluster !== cluster)
       return recordOnly(only('event-rejected', `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`, about));
-    // One round trip for both reads; the commit's compare-and-set catches a head that moves after.
-    const [seen, head] = (await this.deps.redis.pipeline().exists(keys.seen(this.prefix, cluster, event.eventId)).get(keys.auditHead(this.prefix, cluster)).exec()) ?? [];
-    if (seen?.[0] || head?.[0]) throw seen?.[0] ?? head?.[0];
-    const read = performance.now();
-    m?.deciderPhaseSeconds.observe({ phase: 'read' }, (read - started) / 1000);
-    const headText = (head?.[1] as string | null | undefined) ?? null;
-    if (seen?.[1] === 1) {
+    if (seen.has(event.eventId)) {
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
       return recordOnly(only('event-duplicate', `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`, about));
     }
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
+    const deciding = performance.now();
     const decision = decide(before, event, at);
-    m?.deciderPhaseSeconds.observe({ phase: 'decide' }, (performance.now() - read) / 1000);
+    m?.deciderPhaseSeconds.observe({ phase: 'decide' }, (performance.now() - deciding) / 1000);
     // The full snapshot is a checkpoint every SNAPSHOT_EVERY versions and whenever the policy
     // changed; between checkpoints replay carries the state forward decision by decision, so the
     // trail stays small even when the dedupe window holds thousands of events.
@@ -212,7 +232,8 @@ export class ClusterDecider {
       actionIds: [...decision.actions.map((a) => a.actionId), ...decision.awaits],
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result, knownHead: headText }, committed);
+    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result }, committed);
+    seen.add(event.eventId);
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
     for (const a of decision.audit) this.deps.logger.info({ cluster, eventId: event.eventId, backend: a.backend, from: a.from, to: a.to }, a.note);
@@ -227,7 +248,8 @@ export class ClusterDecider {
       const job = jobFor(this.cluster, a);
       return { text: JSON.stringify(job), job };
     });
-    let headText = w.knownHead !== undefined ? w.knownHead : await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
+    // The head this process saw last is usually still the head; the commit checks it either way.
+    let headText = w.knownHead !== undefined ? w.knownHead : (this.deps.audit.lastSeenHead(cluster) ?? (await this.deps.redis.get(keys.auditHead(this.prefix, cluster))));
     let plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
     for (let tries = 0; tries < HEAD_RETRIES; tries++) {
       const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...w.bodies] : w.bodies);
