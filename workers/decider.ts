@@ -15,6 +15,7 @@ import { planBootstrap } from './decider-bootstrap.ts';
 import { parseIntakeEntry, type IntakeEntry } from './intake.ts';
 import { loadSnapshot, type StoredSnapshot } from './snapshot-store.ts';
 import type { Metrics } from './metrics.ts';
+import { DeciderConflictError } from './errors.ts';
 
 /** How long an event id is remembered as decided (matches how long the audit is meant to be kept). */
 export const SEEN_TTL_S = 90 * 86_400;
@@ -33,8 +34,6 @@ export interface DeciderDeps {
   metrics?: Metrics;
   now?: () => Date;
 }
-
-export class DeciderConflict extends Error {}
 
 /** How one drain of a cluster's intake ended. */
 export type DrainResult =
@@ -109,7 +108,7 @@ export class ClusterDecider {
     try {
       return await this.commit(null, snapshot, '0-0', { bodies: [body], actions: [], eventId: null, result: null, knownHead: headText, knownPlan: link }, { jobs: [], listLength: 0 });
     } catch (err) {
-      if (!(err instanceof DeciderConflict)) throw err;
+      if (!(err instanceof DeciderConflictError)) throw err;
       // Another fleet member bootstrapped first: use its state.
       return (await loadSnapshot(this.deps.redis, this.prefix, this.cluster.name)) ?? { reason: 'another fleet member bootstrapped first and its state is gone again' };
     }
@@ -139,7 +138,7 @@ export class ClusterDecider {
       }
     } catch (err) {
       this.known = null;
-      if (!(err instanceof DeciderConflict)) throw err;
+      if (!(err instanceof DeciderConflictError)) throw err;
       conflict = true; // another fleet member advanced this cluster; the caller comes back
     }
     const started = performance.now();
@@ -268,7 +267,7 @@ export class ClusterDecider {
       m?.deciderPhaseSeconds.observe({ phase: 'commit' }, (performance.now() - committing) / 1000);
       switch (outcome.status) {
         case 'version-moved':
-          throw new DeciderConflict(`cluster ${cluster}: another decider committed first`);
+          throw new DeciderConflictError(`cluster ${cluster}: another decider committed first`);
         case 'head-moved':
           // An executor appended meanwhile: same decision, linked onto the new head.
           headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));
@@ -283,7 +282,7 @@ export class ClusterDecider {
       await this.deps.audit.mirror(cluster, records).catch((err: unknown) => this.deps.logger.error({ err, cluster }, 'audit JSONL mirror failed'));
       return { version, lastId: intakeId, snapshot };
     }
-    throw new DeciderConflict(`cluster ${cluster}: the audit head moved under ${HEAD_RETRIES} commits in a row`);
+    throw new DeciderConflictError(`cluster ${cluster}: the audit head moved under ${HEAD_RETRIES} commits in a row`);
   }
 
   /** Dispatches actions a commit left in the pending list (this decider's, or a crashed one's). */
