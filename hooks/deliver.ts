@@ -1,4 +1,5 @@
-import { cleanStaleTmp, listPending, quarantine, QUARANTINE, readPending, removePending } from './outbox.ts';
+import { listPending, quarantine, QUARANTINE, readPending, removePending } from './outbox.ts';
+import { cleanStaleTmp } from './outbox-scan.ts';
 import { OutboxReadError, RedisUnavailableError } from './errors.ts';
 import { RespErrorReply, type RespClient } from './resp.ts';
 import { publishCommand } from './wire.ts';

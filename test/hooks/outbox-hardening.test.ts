@@ -3,7 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listPending, scanOutbox, type OutboxScan } from '../../hooks/outbox.ts';
+import { listPending } from '../../hooks/outbox.ts';
+import { scanOutbox, type OutboxScan } from '../../hooks/outbox-scan.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { collect, HOOK, readEvents, runCli, runHook, sandbox, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
 

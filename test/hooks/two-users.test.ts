@@ -3,7 +3,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listPending, scanOutbox } from '../../hooks/outbox.ts';
+import { listPending } from '../../hooks/outbox.ts';
+import { scanOutbox } from '../../hooks/outbox-scan.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { collect, HOOK, readEvents, sandbox, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
 
