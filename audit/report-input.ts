@@ -1,6 +1,7 @@
 import type { AuditRecord } from '../contracts/audit.ts';
 import { InvalidInputError } from '../contracts/errors.ts';
-import { buildTimeline, findIncidents } from './timeline.ts';
+import { findIncidents } from './incidents.ts';
+import { buildTimeline } from './timeline.ts';
 import { parseAuditLines } from './verify.ts';
 
 /**

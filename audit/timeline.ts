@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { isAttached } from '../contracts/pgpool-node.ts';
+import { findIncidents } from './incidents.ts';
 
 /**
  * A cluster's audit trail laid out in time, the way an auditor asks about an incident: one lane
  * per backend with its machine state as spans, the hook events that reached it (with their
  * source), the PCP actions as bars from first attempt to confirmation (every attempt kept, so
  * retries show), and what pgpool was seen to have. Built from the records alone; states are the
- * machine's own names, so a state added to the machine shows up without a change here.
+ * machine's own names, so a state added to the machine shows up without a change here. Finding the
+ * incidents in it is incidents.ts; its per-backend summary is timeline-summary.ts.
  */
 
 export type PgpoolSeen = 'up' | 'primary' | 'down' | 'unknown';
@@ -117,40 +119,6 @@ export interface TimelineOptions {
   backends?: readonly string[];
   /** Events closer than this belong to one incident. */
   incidentGapMs?: number;
-}
-
-/**
- * Bursts of hook events: events no further apart than `gapMs` form one incident when there are
- * at least three of them, or when they moved a backend out of its state. Offered as ranges.
- */
-export function findIncidents(lanes: readonly Lane[], cluster: readonly EventMarker[], gapMs: number): Incident[] {
-  const points = [
-    ...lanes.flatMap((l) => l.markers.filter((m) => m.source !== 'executor').map((m) => ({ at: m.at, backend: l.backend }))),
-    ...cluster.map((m) => ({ at: m.at, backend: null })),
-  ].sort((a, b) => a.at - b.at);
-  const changes = lanes.flatMap((l) => l.spans.filter((s) => s.seq !== null).map((s) => s.from));
-  const out: Incident[] = [];
-  let group: typeof points = [];
-  const flush = (): void => {
-    const first = group[0];
-    const last = group[group.length - 1];
-    if (!first || !last) return;
-    const moved = changes.some((t) => t >= first.at && t <= last.at + gapMs);
-    if (group.length >= 3 || moved) {
-      // Through the last state change the burst caused (confirmations come after the events).
-      const end = Math.max(last.at, ...lanes.flatMap((l) => l.actions.filter((a) => a.requestedAt >= first.at && a.requestedAt <= last.at).map((a) => a.end ?? a.start)));
-      const backends = [...new Set(group.flatMap((g) => (g.backend ? [g.backend] : [])))];
-      out.push({ from: first.at, to: end, events: group.length, backends });
-    }
-    group = [];
-  };
-  for (const p of points) {
-    const last = group[group.length - 1];
-    if (last && p.at - last.at > gapMs) flush();
-    group.push(p);
-  }
-  flush();
-  return out;
 }
 
 export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts: TimelineOptions = {}): Timeline {
@@ -276,57 +244,4 @@ export function buildTimeline(cluster: string, all: readonly AuditRecord[], opts
   });
   const cm = clusterMarkers.filter((m) => m.at >= from && m.at <= to);
   return { cluster, from, to, lanes: shown, clusterMarkers: cm, incidents: findIncidents(shown, cm, opts.incidentGapMs ?? 60_000), records: inRange };
-}
-
-/** Milliseconds as a DBA reads them: 850 ms, 12.4 s, 3 min 05 s, 2 h 10 min. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')} s`;
-  return `${Math.floor(ms / 3_600_000)} h ${String(Math.round((ms % 3_600_000) / 60_000)).padStart(2, '0')} min`;
-}
-
-export interface BackendSummary {
-  backend: string;
-  states: string[];
-  events: Record<string, number>;
-  actions: Array<{ type: string; actionId: string; requestedAt: number; end: number | null; result: string; attempts: number }>;
-  retries: number;
-  gaveUp: number;
-  unconfirmed: number;
-  /** The same action type asked for again while the first one was not yet confirmed. */
-  repeated: number;
-  /** Time pgpool was seen with this backend down (out of load balancing) within the range. */
-  outOfBalancingMs: number;
-  outOfBalancing: Array<{ from: number; to: number }>;
-}
-
-/** Who/what/when/how long per backend: the change record's summary of a timeline. */
-export function summarize(t: Timeline): BackendSummary[] {
-  return t.lanes.map((l) => {
-    const events: Record<string, number> = {};
-    for (const m of l.markers) events[m.source] = (events[m.source] ?? 0) + 1;
-    const down = l.pgpool.filter((p) => p.seen === 'down').map((p) => ({ from: p.from, to: p.to }));
-    let repeated = 0;
-    l.actions.forEach((a, i) => {
-      if (l.actions.slice(0, i).some((b) => b.type === a.type && (b.end === null || b.end > a.requestedAt))) repeated += 1;
-    });
-    const states: string[] = [];
-    for (const s of l.spans) {
-      const top = s.state.split('.')[0] ?? s.state;
-      if (states[states.length - 1] !== top) states.push(top);
-    }
-    return {
-      backend: l.backend,
-      states,
-      events,
-      actions: l.actions.map((a) => ({ type: a.type, actionId: a.actionId, requestedAt: a.requestedAt, end: a.end, result: a.result, attempts: a.attempts.length })),
-      retries: l.actions.reduce((n, a) => n + Math.max(0, a.attempts.length - 1), 0),
-      gaveUp: l.actions.filter((a) => a.result === 'gave-up').length,
-      unconfirmed: l.actions.filter((a) => a.result === 'in-flight').length,
-      repeated,
-      outOfBalancingMs: down.reduce((n, d) => n + (d.to - d.from), 0),
-      outOfBalancing: down,
-    };
-  });
 }

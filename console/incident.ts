@@ -1,4 +1,5 @@
-import { buildTimeline, formatDuration, summarize, type BackendSummary, type Incident, type Timeline } from '../audit/timeline.ts';
+import { buildTimeline, type Incident, type Timeline } from '../audit/timeline.ts';
+import { formatDuration, summarize, type BackendSummary } from '../audit/timeline-summary.ts';
 import type { AuditRecord } from '../contracts/audit.ts';
 import { renderDiagram, type Visit } from '../diagrams/index.ts';
 import { inlineSvg } from './svg.ts';

@@ -1,4 +1,5 @@
-import { formatDuration, type ActionBar, type EventMarker, type Lane, type PgpoolSpan, type StateSpan, type Timeline } from '../audit/timeline.ts';
+import { formatDuration } from '../audit/timeline-summary.ts';
+import type { ActionBar, EventMarker, Lane, PgpoolSpan, StateSpan, Timeline } from '../audit/timeline.ts';
 import { machineGraph } from '../machines/index.ts';
 import { esc } from './html.ts';
 

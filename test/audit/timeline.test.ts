@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { GENESIS, linkRecords } from '../../audit/chain.ts';
-import { buildTimeline, summarize } from '../../audit/timeline.ts';
+import { buildTimeline } from '../../audit/timeline.ts';
+import { summarize } from '../../audit/timeline-summary.ts';
 import { incidentMarkdown } from '../../console/incident.ts';
 import { stateColours, timelineSvg } from '../../console/timeline-svg.ts';
 import type { AuditBody } from '../../contracts/audit.ts';
