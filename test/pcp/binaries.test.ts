@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinariesDriver, parseStderrReport, parseVerboseNodeInfo } from '../../pcp/binaries.ts';
+import { BinariesDriver } from '../../pcp/binaries.ts';
+import { parseStderrReport, parseVerboseNodeInfo } from '../../pcp/binaries-output.ts';
 import { NativeDriver } from '../../pcp/native.ts';
 import { opsOver } from '../../pcp/index.ts';
 import { PcpAuthError, PcpBinaryError, PcpConnectError, PcpInvalidRequestError, PcpPasswordNotFoundError, PcpServerError } from '../../pcp/errors/index.ts';
