@@ -3,7 +3,8 @@ import { InvalidInputError } from '../../contracts/errors.ts';
 import type { LabHandle } from '../lab.ts';
 import { startWorker, type WorkerProcess } from './fleet-processes.ts';
 import { runScenarios, type StepResult } from './runner.ts';
-import { SCENARIOS, type Scenario } from './scenarios.ts';
+import type { Scenario } from './drill.ts';
+import { SCENARIOS } from './scenarios.ts';
 import { WATCHDOG_SCENARIOS } from './watchdog-scenarios.ts';
 
 export { SCENARIOS, WATCHDOG_SCENARIOS, type Scenario, type StepResult };

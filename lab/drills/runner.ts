@@ -8,7 +8,7 @@ import { callCli, callHook } from './hook-call.ts';
 import { thawPgpool } from '../pgpools.ts';
 import { formatView, mismatches, readView, type ViewRow } from './pgpool-view.ts';
 import { stopOpenProbes } from './read-probe.ts';
-import type { DrillContext, Scenario } from './scenarios.ts';
+import type { DrillContext, Scenario } from './drill.ts';
 
 export interface StepResult {
   scenario: string;

@@ -6,7 +6,8 @@ import { pgpoolsOf } from '../options.ts';
 import { readState } from '../state.ts';
 import { watchdogViews } from '../watchdog.ts';
 import type { Expectation } from './pgpool-view.ts';
-import { addr, allUp, promotionSteps, type DrillContext, type DrillStep, type Scenario } from './scenarios.ts';
+import { addr, allUp, type DrillContext, type DrillStep, type Scenario } from './drill.ts';
+import { promotionSteps } from './promotion-steps.ts';
 
 /**
  * Drills for a lab whose pgpools form a watchdog cluster (`lab up --pgpools 3`): a pgpool is
