@@ -30,6 +30,7 @@ const run = promisify(execFile);
  *  - detach: hook spawn → node seen down; vs the old synchronous path (pcp_node_count, a
  *    pcp_node_info per node, pcp_detach_node, spawned as pgpool_backend.sh did), and both minus a
  *    bare `node -e ''` start.
+ * Over 300 lines: each figure and its baseline are measured on one lab in the same run, so they stay side by side.
  */
 const LAB_ID = 10 + Number(process.env.PCPFLOW_TEST_LAB_OFFSET ?? '0');
 const PREFIX = '{pcpflow}';

@@ -9,6 +9,7 @@ import { encodeNodeInfoFields, type NodeInfoLayout } from '../pcp/node-info.ts';
  * semantics for the node commands (asynchronous effects, "already down" errors, promote marking
  * every other node down, promote of a down node silently ignored) and fault injection.
  * Cheap enough to run hundreds at once (one net.Server each, no timers unless asked).
+ * Over 300 lines: one fake pgpool whose protocol, node semantics and faults must change together.
  */
 
 export interface FakeBackend {

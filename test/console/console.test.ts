@@ -22,6 +22,11 @@ import { startHttp } from '../../workers/http.ts';
 import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { freePort, startRedis } from '../../testkit/redis.ts';
 
+/**
+ * The operator console at its three levels: markup escaping, the routes in process against a real
+ * Redis (auth, read-only, escaping), and Chromium against the lab for the live view and the export.
+ * Over 300 lines: the three levels share their helpers and fixtures (config, server, stream reading).
+ */
 const LAB_ID = labId(9);
 const ARTIFACTS = fileURLToPath(new URL('../../artifacts/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/pcpflow.js', import.meta.url));

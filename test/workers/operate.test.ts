@@ -24,6 +24,7 @@ import { attached, hookEvent, publish, records, testConfig, waitNode, waitRecord
  * that recovers, Redis and pgpool faults injected by SIGSTOP/SIGKILL of the real processes, and
  * an audit that survives Redis losing its data. Durations are measured and reported as test
  * diagnostics, never asserted.
+ * Over 300 lines: the tests share one lab, one Redis and the baseline each starts from; split, every file would start its own lab.
  */
 
 const LAB_ID = labId(25);
