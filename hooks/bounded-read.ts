@@ -49,3 +49,15 @@ export function readBoundedFile(path: string, max: number): Buffer {
     closeSync(fd);
   }
 }
+
+/** Up to `size` bytes of an open file (what fstat said it holds): fewer if it shrank meanwhile. */
+export function readOpenFile(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let len = 0;
+  while (len < buf.length) {
+    const n = readSync(fd, buf, len, buf.length - len, null);
+    if (n === 0) break;
+    len += n;
+  }
+  return buf.subarray(0, len);
+}

@@ -10,7 +10,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -20,6 +19,7 @@ import {
 import { dirname, join } from 'node:path';
 import { OutboxWriteError } from './errors.ts';
 import { UnreadableEntryError } from './errors.ts';
+import { readOpenFile } from './bounded-read.ts';
 
 /**
  * The hook's durable local outbox: one directory per cluster, one file per event, named by a
@@ -179,14 +179,7 @@ function readEntry(p: PendingEvent): string {
     if (st.isDirectory()) throw new UnreadableEntryError('is a directory, not an event file');
     if (!st.isFile()) throw new UnreadableEntryError('is not a regular file');
     if (st.size > MAX_EVENT_BYTES) throw new UnreadableEntryError(`is ${st.size} bytes; an event is at most ${MAX_EVENT_BYTES}`);
-    const buf = Buffer.alloc(st.size);
-    let len = 0;
-    while (len < buf.length) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-    }
-    return buf.toString('utf8', 0, len).trim();
+    return readOpenFile(fd, st.size).toString('utf8').trim();
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readOpenFile } from './bounded-read.ts';
 
 /**
  * The parsed YAML config, kept as JSON so the next hook start skips js-yaml (loading and running
@@ -76,14 +77,7 @@ export function readYamlCache(configPath: string, text: string): unknown {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const st = fstatSync(fd);
     if (!st.isFile() || !privateTo(uid, st) || st.size > MAX_ENTRY_BYTES) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let len = 0;
-    while (len < buf.length) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
-      if (n === 0) break;
-      len += n;
-    }
-    const entry = JSON.parse(buf.subarray(0, len).toString('utf8')) as Partial<Entry> | null;
+    const entry = JSON.parse(readOpenFile(fd, st.size).toString('utf8')) as Partial<Entry> | null;
     if (!entry || entry.v !== VERSION || entry.path !== resolve(configPath) || entry.text !== text) return undefined;
     return entry.parsed;
   } catch {
