@@ -54,6 +54,18 @@ export interface KeptStats {
   reopenedAfterError: number;
 }
 
+/** One call on a connection of its own: closed politely after, torn down on any error. */
+export async function useOnce<C extends Pick<Keepable, 'close' | 'destroy'>, T>(conn: C, fn: (c: C) => Promise<T>): Promise<T> {
+  try {
+    const value = await fn(conn);
+    await conn.close();
+    return value;
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+}
+
 /**
  * At most one kept connection per endpoint, used by one call at a time; a call that finds it busy,
  * or comes inside a settle window, gets a one-shot connection instead of waiting.
@@ -149,15 +161,7 @@ export class KeptConnections<C extends Keepable> {
 
   private async oneShot<T>(open: () => Promise<C>, fn: (c: C) => Promise<T>): Promise<T> {
     this.stats.oneShot++;
-    const conn = await open();
-    try {
-      const value = await fn(conn);
-      await conn.close();
-      return value;
-    } catch (err) {
-      conn.destroy();
-      throw err;
-    }
+    return useOnce(await open(), fn);
   }
 
   private release(key: string, slot: Slot<C>): void {

@@ -8,7 +8,7 @@ import type { PcpServerMessage } from './messages.ts';
 import type { CallOptions, NodesAnswer, PcpDriver } from './driver.ts';
 import { eachEndpoint, type EachAnswer } from './views.ts';
 import type { EndpointHealth } from './endpoint-health.ts';
-import { DEFAULT_KEEP_POLICY, KeptConnections, type KeepPolicy, type KeptStats } from './kept.ts';
+import { DEFAULT_KEEP_POLICY, KeptConnections, useOnce, type KeepPolicy, type KeptStats } from './kept.ts';
 import type { NodeInfoResult } from './commands.ts';
 
 export interface NativeDriverOptions {
@@ -90,15 +90,7 @@ export class NativeDriver implements PcpDriver {
     deadline: CallDeadline | undefined,
     fn: (c: PcpConnection) => Promise<T>,
   ): Promise<T> {
-    const conn = await this.login(ep, signal, deadline);
-    try {
-      const value = await fn(conn);
-      await conn.close();
-      return value;
-    } catch (err) {
-      conn.destroy();
-      throw err;
-    }
+    return useOnce(await this.login(ep, signal, deadline), fn);
   }
 
   /** A read-only call, on the endpoint's kept connection when the keep policy allows one. */
