@@ -293,12 +293,16 @@ async function failoverOnce(method: Method, ctx: SampleContext, onWorker: (w: Wo
     const posted = await hookRun;
     if (posted.code !== 0) throw new Error(`post-promotion hook exited ${posted.code}: ${posted.stderr}`);
     const sample: FailoverSample = { toPrimaryMs, streamingToAttachedMs: attachedAt - streaming };
-    if (method === 'pcpflow')
-      sample.phases = await breakdown(ctx, wallStart, wall0, {
-        seenPrimary: seenPrimaryWall - wall0,
-        streamingSeen: streaming - t0,
-        seenAttached: attachedAt - t0,
+    if (method === 'pcpflow') {
+      const seen = { seenPrimary: seenPrimaryWall - wall0, streamingSeen: streaming - t0, seenAttached: attachedAt - t0 };
+      // The bench may see pgpool's change before the executor has written its audit record: wait for the records.
+      await pollUntil('the audit records of the failover', async () => (sample.phases = await breakdown(ctx, wallStart, wall0, seen).catch(() => undefined)), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      }).catch(async () => {
+        console.log(`  (no phase breakdown for this sample: ${await breakdown(ctx, wallStart, wall0, seen).then(() => 'ok', (e: unknown) => String(e))})`);
       });
+    }
 
     // Restore, untimed: the old primary rebuilt as a standby of the new one and attached again.
     await nodes.rebuildAsStandby(lab, ctx.primary, ctx.target);
