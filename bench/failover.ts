@@ -105,7 +105,8 @@ async function watchStreaming(standby: string, primary: string): Promise<number>
       if (signal.aborted) throw new Error(`${standby} never streamed from ${primary}`);
     }
   } finally {
-    await watch.close?.();
+    // Closed in the background: the floor's script attaches as soon as this returns.
+    void watch.close?.().catch(() => undefined);
   }
 }
 
