@@ -107,7 +107,8 @@ async function watchStreaming(standby: string, primary: string): Promise<number>
       if (signal.aborted) throw new Error(`${standby} never streamed from ${primary}`);
     }
   } finally {
-    await watch.close?.();
+    // Closed in the background: the floor's script attaches as soon as this returns.
+    void watch.close?.().catch(() => undefined);
   }
 }
 
@@ -225,8 +226,7 @@ const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * One failover by one method: the primary stops, is fenced (detached) and pgpool ends its primary
  * search with none, PostgreSQL promotes the target; then, timed, the method makes pgpool switch
- * its primary, and 1 s after the promotion the other standby is re-pointed to the new primary
- * (EFM's way). Every method ends on the same condition: pgpool shows the new primary attached,
+ * its primary, and 1 s later the other standby is re-pointed to the new primary (EFM's way). Every method ends on the same condition: pgpool shows the new primary attached,
  * and the other standby attached once it streams from it. The old primary is rebuilt and attached
  * again afterwards, outside the timing.
  */
@@ -275,8 +275,14 @@ async function failoverOnce(method: Method, ctx: SampleContext, onWorker: (w: Wo
         oldAttach = pause(10_000).then(() => pcpBin(lab, 'pcp_attach_node', ['-n', String(nodeIndex(lab, ctx.other))]));
         break;
     }
+    const primarySeen = waitFor(`${method}: ${ctx.target} primary`, primaryUp).then(() => ({ at: performance.now(), wall: wallNow() }));
     const standbyBack = (async () => {
-      await pause(Math.max(0, 1_000 - (performance.now() - t0)));
+      // EFM re-points the standby a moment after the promotion: 1 s after pgpool shows the new
+      // primary (by then pgpool's own 1 s pause after the promotion is over), or with
+      // BENCH_REPOINT_FROM=promotion 1 s after the promotion is handed over (the standby then
+      // streams inside that pause, and every method's attach waits for pgpool).
+      const from = process.env.BENCH_REPOINT_FROM === 'promotion' ? t0 : (await primarySeen).at;
+      await pause(Math.max(0, 1_000 - (performance.now() - from)));
       const sawStreaming = watchStreaming(`${host(ctx.other)}:5432`, `${host(ctx.target)}:5432`);
       const sawAttached = waitFor('the other standby attached', async () => attached((await view(pcp)).get(host(ctx.other)))).then(() => performance.now());
       await nodes.repointStandby(lab, ctx.other, ctx.target);
@@ -287,20 +293,24 @@ async function failoverOnce(method: Method, ctx: SampleContext, onWorker: (w: Wo
       }
       return { streaming, attachedAt: await sawAttached };
     })();
-    await waitFor(`${method}: ${ctx.target} primary`, primaryUp);
-    const toPrimaryMs = performance.now() - t0;
-    const seenPrimaryWall = wallNow();
+    const seenPrimary = await primarySeen;
+    const toPrimaryMs = seenPrimary.at - t0;
+    const seenPrimaryWall = seenPrimary.wall;
     const { streaming, attachedAt } = await standbyBack;
     await oldAttach;
     const posted = await hookRun;
     if (posted.code !== 0) throw new Error(`post-promotion hook exited ${posted.code}: ${posted.stderr}`);
     const sample: FailoverSample = { toPrimaryMs, streamingToAttachedMs: attachedAt - streaming };
-    if (method === 'pcpflow')
-      sample.phases = await breakdown(ctx, wallStart, wall0, {
-        seenPrimary: seenPrimaryWall - wall0,
-        streamingSeen: streaming - t0,
-        seenAttached: attachedAt - t0,
+    if (method === 'pcpflow') {
+      const seen = { seenPrimary: seenPrimaryWall - wall0, streamingSeen: streaming - t0, seenAttached: attachedAt - t0 };
+      // The bench may see pgpool's change before the executor has written its audit record: wait for the records.
+      await pollUntil('the audit records of the failover', async () => (sample.phases = await breakdown(ctx, wallStart, wall0, seen).catch(() => undefined)), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      }).catch(async () => {
+        console.log(`  (no phase breakdown for this sample: ${await breakdown(ctx, wallStart, wall0, seen).then(() => 'ok', (e: unknown) => String(e))})`);
       });
+    }
 
     // Restore, untimed: the old primary rebuilt as a standby of the new one and attached again.
     await nodes.rebuildAsStandby(lab, ctx.primary, ctx.target);
@@ -401,7 +411,7 @@ function reportFailover(samples: Record<Method, FailoverSample[]>, phases: reado
     ['visible', '→ confirmed in pgpool node info', 'pcpSent'],
     ['nextDecision', '→ next decision (the outcome)', 'visible'],
     ['seenPrimary', '  (the bench sees the primary attached)', 'visible'],
-    ['streamingSeen', 'standby re-pointed at 1 s: the bench sees it streaming', undefined],
+    ['streamingSeen', 'standby re-pointed (1 s later): the bench sees it streaming', undefined],
     ['pcpflowSawStreaming', '→ pcpflow sees it streaming (audit)', 'streamingSeen'],
     ['attachSent', '→ attach attempt started (PCP)', 'pcpflowSawStreaming'],
     ['attachConfirmed', '→ attach confirmed in pgpool node info', 'attachSent'],
