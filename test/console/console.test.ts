@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
 import { Registry } from 'prom-client';
 import { AuditStore } from '../../audit/store.ts';
 import { createConsole } from '../../console/routes.ts';
@@ -21,6 +20,7 @@ import { registerSecret } from '../../runtime/redact.ts';
 import { startHttp } from '../../workers/http.ts';
 import { labId, startLab, type TestLab } from '../../testkit/lab.ts';
 import { freePort, startRedis } from '../../testkit/redis.ts';
+import { openConsoleBrowser } from '../../testkit/browser.ts';
 
 /**
  * The operator console at its three levels: markup escaping, the routes in process against a real
@@ -236,19 +236,8 @@ async function drill(work: string, cleanups: Array<() => Promise<unknown> | unkn
     return r.ok && new RegExp(`data-backend="${address.replace(/\./g, '\\.')}"><td><a[^>]*>[^<]*</a></td><td class="machine state state-up"`).test(text);
   });
 
-  const userDataDir = join(work, 'chromium');
-  mkdirSync(userDataDir);
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const { context, page, external } = await openConsoleBrowser(join(work, 'chromium'), base);
   cleanups.push(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
-  const external: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(base)) external.push(r.url());
-  });
 
   // The token once in the URL; from then on the HttpOnly cookie carries the session.
   await page.goto(`${base}/?token=${TOKEN}`);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { AuditStore } from '../../audit/store.ts';
 import type { AuditRecord } from '../../contracts/audit.ts';
 import { startWorker } from '../../lab/drills/fleet-processes.ts';
@@ -14,6 +14,7 @@ import { SCENARIOS } from '../../lab/drills/index.ts';
 import { runScenarios } from '../../lab/drills/runner.ts';
 import { labId, startLab } from '../../testkit/lab.ts';
 import { freePort } from '../../testkit/redis.ts';
+import { openConsoleBrowser } from '../../testkit/browser.ts';
 
 /**
  * The auditor's view, in Debian's Chromium, during the real failover drills: the cluster page is
@@ -91,18 +92,8 @@ test('the cluster timeline follows the failover drills live in Chromium and matc
     const base = `http://127.0.0.1:${httpPort}`;
     const cluster = lab.config.clusters[0]?.name ?? 'lab';
 
-    const context = await chromium.launchPersistentContext(join(work, 'chromium'), {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1280, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const { context, page, external } = await openConsoleBrowser(join(work, 'chromium'), base, { width: 1280, height: 900 });
     cleanups.push(() => context.close());
-    const page = context.pages()[0] ?? (await context.newPage());
-    const external: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith(base)) external.push(r.url());
-    });
 
     // The page is open before the drills start: everything after arrives live.
     await page.goto(`${base}/cluster/${cluster}?range=all`);
