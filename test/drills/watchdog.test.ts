@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { AuditStore } from '../../audit/store.ts';
 import { runDrill, WATCHDOG_SCENARIOS } from '../../lab/drills/index.ts';
 import { pgpools } from '../../lab/index.ts';
+import { pollUntil } from '../../lab/wait.ts';
 import { labId, startWatchdogLab, type TestLab } from '../../testkit/lab.ts';
 
 /**
@@ -42,8 +43,20 @@ test('pgpool-frozen, pgpool-leader-loss and pgpool-rejoin end with every pgpool 
   const redis = new Redis(lab.redisUrl);
   try {
     const store = new AuditStore(redis, lab.config.redis.keyPrefix);
+    // A drill step ends when pgpool's table is final; an action pgpool had already carried out by
+    // itself may still be confirming on every reachable pgpool then. Its outcome is what this
+    // test judges, so wait until every attempt that started has one.
+    const records = await pollUntil(
+      'every started action attempt to have its outcome in the audit',
+      async () => {
+        const all = (await store.query('lab')).map((r) => r.record);
+        const attempts = all.filter((r) => r.kind === 'action-attempt');
+        const open = attempts.filter((r) => r.outcome === 'started' && !attempts.some((o) => o.actionId === r.actionId && o.attempt === r.attempt && o.outcome !== 'started'));
+        return open.length === 0 ? all : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
     assert.deepEqual((await store.verify('lab')).problems, []);
-    const records = (await store.query('lab')).map((r) => r.record);
     // No double effect: no action was carried out twice, none gave up.
     const changed = new Map<string, number>();
     for (const r of records) if (r.kind === 'action-attempt' && r.outcome === 'changed' && r.actionId) changed.set(r.actionId, (changed.get(r.actionId) ?? 0) + 1);
