@@ -96,7 +96,10 @@ export function toDot(history: HistoryStep[] = [], title = 'pcpflow backend mach
   const nodeAttrs = (path: string, label: string, extra = ''): string => {
     const hit = visited.has(path);
     const style = hit ? ' fillcolor="#ffe9a8" color="#d62728" penwidth=2' : '';
-    return `${dotQ(path)} [label=${dotQ(label)}${style}${extra}];`;
+    // What the state does nothing on, and why: the reasons the audit gives, shown on hover in the SVG.
+    const ignores = g.states.find((x) => x.path === path)?.ignores ?? [];
+    const tooltip = ignores.length ? ` tooltip=${dotQ([`${path} does nothing on:`, ...ignores.map((x) => `${x.event}: ${x.reason}`)].join('\n')).replaceAll('\n', '\\n')}` : '';
+    return `${dotQ(path)} [label=${dotQ(label)}${style}${tooltip}${extra}];`;
   };
   for (const s of g.states.filter((x) => x.parent === null)) {
     if (s.compound) {

@@ -1,6 +1,7 @@
 import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { backendMachine } from './backend-machine.ts';
 import { isLeafPath } from './state-path.ts';
+import { unhandledReasons } from './unhandled.ts';
 
 /**
  * The backend machine as a graph of states and transitions, read from the machine definition
@@ -17,6 +18,11 @@ export interface GraphState {
   compound: boolean;
   /** For a compound state, the leaf entered by default. */
   initialLeaf: string;
+  /**
+   * For a leaf state, the events it takes no transition on and why (the machine's own words,
+   * from state meta; `*` answers every other event), so a diagram can show what a state ignores.
+   */
+  ignores: Array<{ event: string; reason: string }>;
 }
 
 export interface GraphEdge {
@@ -82,6 +88,7 @@ export function machineGraph(): MachineGraph {
         parent,
         compound: n.children.length > 0,
         initialLeaf: initial ? strip(initial) : path,
+        ignores: isLeafPath(path) ? Object.entries(unhandledReasons(path)).map(([event, reason]) => ({ event, reason: reason.replaceAll('{path}', path) })) : [],
       });
     }
     for (const e of n.edges) {

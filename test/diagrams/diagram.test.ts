@@ -48,3 +48,16 @@ test('mermaid output names every state and the path', async () => {
   for (const name of BACKEND_STATE_NAMES) assert.ok(mm.includes(name), name);
   assert.match(mm, /up_serving --> detached : step 1 efm.detach/);
 });
+
+test('each state shows, on hover in the SVG, the events it does nothing on and the reason the audit gives', async () => {
+  const svg = await renderDiagram({ format: 'svg', detail: 'full', layout: await graphvizLayout() });
+  const titles = [...svg.matchAll(/xlink:title="([^"]*)"/g)].map((m) => (m[1] ?? '').replaceAll('&#45;', '-').replaceAll('&#10;', '\n'));
+  const detached = titles.find((t) => t.startsWith('detached does nothing on:'));
+  assert.ok(detached, `no tooltip for detached among ${titles.length} titles`);
+  assert.match(detached, /DETACH: already detached/);
+  // Every leaf state carries its reasons, from the machine's own meta.
+  for (const s of machineGraph().states.filter((x) => !x.compound && x.path !== 'boot')) {
+    assert.ok(s.ignores.length > 0, `${s.path} has no reasons`);
+    assert.ok(titles.some((t) => t.startsWith(`${s.path} does nothing on:`)), `${s.path} has no tooltip`);
+  }
+});
