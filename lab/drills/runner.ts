@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { ClusterConfig } from '../../contracts/config.ts';
 import { createRedis } from '../../runtime/redis.ts';
 import { atRest } from '../../workers/at-rest.ts';
@@ -98,8 +97,4 @@ export async function runScenarios(
       }
     }
   }
-}
-
-export function drillLogDir(lab: LabHandle): string {
-  return join(lab.dir, 'log');
 }
