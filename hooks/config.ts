@@ -1,9 +1,8 @@
-import { applyConfigEnv, ConfigSchema, formatConfigIssues, type Config, type RedisConfig, type SecretRef } from '../contracts/config.ts';
+import { applyConfigEnv, ConfigSchema, findCluster, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
 import { registerSecret } from '../runtime/redact.ts';
 import { readBoundedFile } from './bounded-read.ts';
-import { HookConfigError } from './errors.ts';
+import { BoundedReadError, HookConfigError } from './errors.ts';
 import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
-import { BoundedReadError } from './errors.ts';
 
 /**
  * The pcpflow config as the hook reads it: the one schema of contracts/config.ts (zod/mini, a
@@ -20,15 +19,9 @@ export const DEFAULT_CONFIG_PATH = '/etc/pcpflow/pcpflow.yaml';
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const MAX_SECRET_BYTES = 64 * 1024;
 
-export const HookConfigSchema = ConfigSchema;
-export type HookConfig = Config;
-export type HookCluster = HookConfig['clusters'][number];
-export type HookRedisConfig = RedisConfig;
-export type HookSecretRef = SecretRef;
-
 export interface LoadedHookConfig {
   path: string;
-  config: HookConfig;
+  config: Config;
 }
 
 function readConfigText(path: string): string {
@@ -66,10 +59,8 @@ async function readRaw(path: string): Promise<unknown> {
   }
 }
 
-export { applyConfigEnv as applyEnv } from '../contracts/config.ts';
-
 export async function loadHookConfig(path: string, env: NodeJS.ProcessEnv): Promise<LoadedHookConfig> {
-  const parsed = HookConfigSchema.safeParse(applyConfigEnv(await readRaw(path), env));
+  const parsed = ConfigSchema.safeParse(applyConfigEnv(await readRaw(path), env));
   if (!parsed.success) {
     const problems = formatConfigIssues(parsed.error.issues, path);
     throw new HookConfigError(
@@ -80,23 +71,14 @@ export async function loadHookConfig(path: string, env: NodeJS.ProcessEnv): Prom
   return { path, config: parsed.data };
 }
 
-export function selectHookCluster(config: HookConfig, name: string | undefined): HookCluster {
-  const names = config.clusters.map((c) => c.name).join(', ');
-  if (name === undefined) {
-    const only = config.clusters.length === 1 ? config.clusters[0] : undefined;
-    if (only) return only;
-    throw new HookConfigError(
-      `--cluster: several clusters are configured (${names}); choose one with --cluster or PCPFLOW_CLUSTER`,
-    );
-  }
-  const found = config.clusters.find((c) => c.name === name);
-  if (!found)
-    throw new HookConfigError(`--cluster: unknown cluster "${name.slice(0, 64)}"; configured: ${names}`);
+export function selectHookCluster(config: Config, name: string | undefined): ClusterConfig {
+  const found = findCluster(config, name);
+  if ('problem' in found) throw new HookConfigError(`--cluster: ${found.problem}`);
   return found;
 }
 
 /** Reads a secret from its env var or file and registers it for redaction (as runtime/config.ts does). */
-export function readHookSecret(ref: HookSecretRef, env: NodeJS.ProcessEnv): string {
+export function readHookSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
   let value: string;
   if (ref.env !== undefined) {
     const v = env[ref.env];

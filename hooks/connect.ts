@@ -1,4 +1,4 @@
-import type { HookRedisConfig } from './config.ts';
+import type { RedisConfig } from '../contracts/config.ts';
 import { readHookSecret } from './config.ts';
 import { RedisUnavailableError } from './errors.ts';
 import { RespClient, RespErrorReply, type RespEndpoint } from './resp.ts';
@@ -9,7 +9,7 @@ import { endpointFrom } from './wire.ts';
  * Sentinels are asked in order; the first that names a master wins (the same rule ioredis
  * follows for the workers), so hooks and workers always write to the same master.
  */
-export async function connectRedis(cfg: HookRedisConfig, env: NodeJS.ProcessEnv, deadlineAt: number): Promise<RespClient> {
+export async function connectRedis(cfg: RedisConfig, env: NodeJS.ProcessEnv, deadlineAt: number): Promise<RespClient> {
   const base = endpointFrom(cfg, env);
   if (cfg.cluster) return connectClusterMaster(cfg, base, deadlineAt);
   if (!cfg.sentinel) return RespClient.connect(base, deadlineAt);
@@ -41,7 +41,7 @@ export async function connectRedis(cfg: HookRedisConfig, env: NodeJS.ProcessEnv,
  * talk to it alone; no redirection handling is needed afterwards. A resharding in the middle of a
  * hook run ends as a refused command, and the event is spooled like any other Redis trouble.
  */
-async function connectClusterMaster(cfg: HookRedisConfig, base: RespEndpoint, deadlineAt: number): Promise<RespClient> {
+async function connectClusterMaster(cfg: RedisConfig, base: RespEndpoint, deadlineAt: number): Promise<RespClient> {
   const problems: string[] = [];
   for (const node of cfg.cluster?.nodes ?? []) {
     let client: RespClient | undefined;

@@ -2,7 +2,7 @@
 import type { NodeEvent } from '../contracts/events.ts';
 import { configuredAddresses, resolveAddress, unresolvedMessage } from '../contracts/backend-resolution.ts';
 import { BackendResolutionError } from '../contracts/errors.ts';
-import type { HookCluster } from './config.ts';
+import type { ClusterConfig } from '../contracts/config.ts';
 
 /** Which label an event's address carries in messages, so the DBA knows which argument it was. */
 function addressChecks(event: NodeEvent): [string, string][] {
@@ -45,7 +45,7 @@ function addressChecks(event: NodeEvent): [string, string][] {
  * CLI use: a bare host shared by several backends is refused here (exit 2, or the fence policy)
  * instead of being published and then "not a backend" in the audit.
  */
-export function checkEventAddresses(event: NodeEvent, cluster: HookCluster): void {
+export function checkEventAddresses(event: NodeEvent, cluster: ClusterConfig): void {
   // pgpool names its node by id too; a pinned nodeId is how a config says "pgpool calls it otherwise".
   if (event.type === 'pgpool.follow-primary' && cluster.backends.some((b) => b.nodeId === event.nodeId)) return;
   const addresses = configuredAddresses(cluster.backends);

@@ -1,6 +1,6 @@
 // The fence hook's answer to EFM: whether the detach was confirmed, and the one exit code and line that say so.
 import { redactText } from '../runtime/redact.ts';
-import type { HookCluster, HookConfig } from './config.ts';
+import type { ClusterConfig, Config } from '../contracts/config.ts';
 import { EXIT_FENCE_VETO, EXIT_OK } from './exit-codes.ts';
 import { awaitFence } from './fence.ts';
 import type { HookIo } from './hook-io.ts';
@@ -8,8 +8,8 @@ import type { Delivery } from './publish-or-spool.ts';
 
 /** Why the detach was not confirmed, or null when it was. */
 export async function fenceProblem(
-  config: HookConfig,
-  cluster: HookCluster,
+  config: Config,
+  cluster: ClusterConfig,
   eventId: string,
   delivery: Delivery,
   deadlineAt: number,
@@ -33,7 +33,7 @@ export async function fenceProblem(
  * The fence hook's one verdict, whatever went wrong: fail-closed exits 3 (EFM does not promote),
  * fail-open exits 0; either way exactly one line on stderr says why.
  */
-export function fenceVerdict(mode: HookCluster['fence']['mode'], detail: string, io: HookIo): number {
+export function fenceVerdict(mode: ClusterConfig['fence']['mode'], detail: string, io: HookIo): number {
   const why = redactText(detail).replace(/[\r\n]+/g, ' ');
   switch (mode) {
     case 'fail-closed':

@@ -7,8 +7,6 @@ import {
   DEFAULT_CONFIG_PATH,
   loadHookConfig,
   selectHookCluster,
-  type HookCluster,
-  type HookConfig,
 } from './config.ts';
 import { checkEventAddresses } from './event-addresses.ts';
 import { EXIT_INTERNAL, EXIT_OK } from './exit-codes.ts';
@@ -18,6 +16,7 @@ import type { HookIo } from './hook-io.ts';
 import { publishOrSpool, type Delivery } from './publish-or-spool.ts';
 import { recordRejection } from './record-rejection.ts';
 import { Watchdog } from './watchdog.ts';
+import type { ClusterConfig, Config } from '../contracts/config.ts';
 
 /**
  * pcpflow-hook: argv → validated event → Redis intake stream (or the local outbox) → exit.
@@ -32,7 +31,7 @@ export type { HookIo } from './hook-io.ts';
 /** What the deadline watchdog needs to say, and decide, if it fires. */
 interface RunState {
   phase: string;
-  fenceMode?: HookCluster['fence']['mode'];
+  fenceMode?: ClusterConfig['fence']['mode'];
   eventJson?: string;
   delivered: boolean;
 }
@@ -78,8 +77,8 @@ async function work(
   setBudget: (ms: number) => void,
 ): Promise<number> {
   let flags: GlobalFlags;
-  let config: HookConfig;
-  let cluster: HookCluster;
+  let config: Config;
+  let cluster: ClusterConfig;
   try {
     flags = parseGlobalFlags(argv);
     if (flags.help) {

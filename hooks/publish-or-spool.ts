@@ -1,6 +1,6 @@
 // Where one hook run's event goes: Redis when it answers in time and the backlog is drained, else the outbox.
 import type { NodeEvent } from '../contracts/events.ts';
-import type { HookCluster, HookConfig } from './config.ts';
+import type { ClusterConfig, Config } from '../contracts/config.ts';
 import { connectRedis } from './connect.ts';
 import { deliverPending, publishEvent } from './deliver.ts';
 import { OutboxReadError } from './errors.ts';
@@ -16,8 +16,8 @@ export type Delivery =
 
 /** Backlog first, then this event; whatever cannot reach Redis in time goes to the outbox, in order. */
 export async function publishOrSpool(
-  config: HookConfig,
-  cluster: HookCluster,
+  config: Config,
+  cluster: ClusterConfig,
   event: NodeEvent,
   json: string,
   env: NodeJS.ProcessEnv,

@@ -2,7 +2,7 @@
 import type { IntakeRejection } from '../contracts/keys.ts';
 import { printable } from '../contracts/address-syntax.ts';
 import { claimedSource } from './argv-to-event.ts';
-import type { HookCluster, HookConfig } from './config.ts';
+import type { ClusterConfig, Config } from '../contracts/config.ts';
 import { connectRedis } from './connect.ts';
 import type { RespClient } from './resp.ts';
 import { hookKeys, INTAKE_REJECTION_FIELD } from './wire.ts';
@@ -19,8 +19,8 @@ function rejectionOf(cluster: string, argv: readonly string[], reason: string): 
 
 /** Best effort: a refused invocation is audited when Redis answers in time; never blocks the exit. */
 export async function recordRejection(
-  config: HookConfig,
-  cluster: HookCluster,
+  config: Config,
+  cluster: ClusterConfig,
   argv: readonly string[],
   reason: string,
   env: NodeJS.ProcessEnv,

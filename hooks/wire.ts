@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { readBoundedFile } from './bounded-read.ts';
-import type { HookRedisConfig } from './config.ts';
+import type { RedisConfig } from '../contracts/config.ts';
 import { readHookSecret } from './config.ts';
 import { HookConfigError } from './errors.ts';
 import type { RespEndpoint } from './resp.ts';
@@ -66,7 +66,7 @@ function tlsFile(what: string, path: string): Buffer {
 }
 
 /** redis:// or rediss:// URL plus the redis section → where and how to connect. */
-export function endpointFrom(cfg: HookRedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
+export function endpointFrom(cfg: RedisConfig, env: NodeJS.ProcessEnv): RespEndpoint {
   const url = new URL(cfg.url);
   const password = cfg.password
     ? readHookSecret(cfg.password, env)

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { applyConfigEnv, ConfigSchema, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
+import { applyConfigEnv, ConfigSchema, findCluster, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
 import { registerSecret } from './redact.ts';
 import { ConfigError, SecretUnavailableError } from './errors.ts';
 
@@ -83,16 +83,9 @@ export function loadConfig(pathFlag?: string, env: NodeJS.ProcessEnv = process.e
 }
 
 export function selectCluster(config: Config, flag?: string, env: NodeJS.ProcessEnv = process.env): ClusterConfig {
-  const name = flag ?? env.PCPFLOW_CLUSTER;
-  if (!name) {
-    if (config.clusters.length === 1 && config.clusters[0]) return config.clusters[0];
-    throw new ConfigError(
-      `several clusters are configured (${config.clusters.map((c) => c.name).join(', ')}); choose one with --cluster or PCPFLOW_CLUSTER`,
-    );
-  }
-  const found = config.clusters.find((c) => c.name === name);
-  if (!found)
-    throw new ConfigError(`unknown cluster "${name.slice(0, 64)}"; configured: ${config.clusters.map((c) => c.name).join(', ')}`);
+  // An empty --cluster or PCPFLOW_CLUSTER means none given.
+  const found = findCluster(config, (flag ?? env.PCPFLOW_CLUSTER) || undefined);
+  if ('problem' in found) throw new ConfigError(found.problem);
   return found;
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, loadHookConfig, selectHookCluster, type HookConfig } from '../../hooks/config.ts';
+import type { Config } from '../../contracts/config.ts';
+import { DEFAULT_CONFIG_PATH, loadHookConfig, selectHookCluster } from '../../hooks/config.ts';
 import { deliverPending } from '../../hooks/deliver.ts';
 import { OutboxReadError, RedisUnavailableError } from '../../hooks/errors.ts';
 import { listPending } from '../../hooks/outbox.ts';
@@ -15,7 +16,7 @@ import { action } from '../run.ts';
  * the worker's (a config the worker rejects is rejected here too, with the same problems named),
  * so a bad config shows up at once on every path rather than only at the worker's restart.
  */
-function loadConfig(flag: string | undefined): Promise<{ config: HookConfig }> {
+function loadConfig(flag: string | undefined): Promise<{ config: Config }> {
   return loadHookConfig(flag ?? process.env.PCPFLOW_CONFIG ?? DEFAULT_CONFIG_PATH, process.env);
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema } from '../../contracts/config.ts';
+import { applyConfigEnv, ConfigSchema } from '../../contracts/config.ts';
 import { INTAKE_EVENT_FIELD, INTAKE_REJECTION_FIELD, keys } from '../../contracts/keys.ts';
-import { applyEnv, HookConfigSchema } from '../../hooks/config.ts';
+import { loadHookConfig } from '../../hooks/config.ts';
 import * as wire from '../../hooks/wire.ts';
 import { parse as hookYaml } from '../../hooks/yaml-entry.ts';
 import { ROOT } from '../../testkit/hooks.ts';
@@ -48,13 +49,20 @@ describe('hook copies of contract details', () => {
     clusters: [{ ...minimal.clusters[0], fence: { mode: 'fail-closed', timeoutMs: 5000 } }],
   };
 
-  it("the hook validates with the worker's schema itself, env overrides included", () => {
-    assert.equal(HookConfigSchema, ConfigSchema);
+  it("the hook validates with the worker's schema itself, env overrides included", async () => {
     const env = { PCPFLOW_REDIS_URL: 'redis://other:1', PCPFLOW_OUTBOX_DIR: '/o' };
-    for (const raw of [minimal, full]) {
-      const parsed = HookConfigSchema.parse(applyEnv(raw, env));
-      assert.equal(parsed.redis.url, 'redis://other:1');
-      assert.deepEqual(parsed.outbox, { dir: '/o' });
+    const dir = mkdtempSync(join(tmpdir(), 'pcpflow-wire-'));
+    try {
+      for (const [i, raw] of [minimal, full].entries()) {
+        const path = join(dir, `c${i}.json`);
+        writeFileSync(path, JSON.stringify(raw));
+        const parsed = (await loadHookConfig(path, env)).config;
+        assert.deepEqual(parsed, ConfigSchema.parse(applyConfigEnv(raw, env)));
+        assert.equal(parsed.redis.url, 'redis://other:1');
+        assert.deepEqual(parsed.outbox, { dir: '/o' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -119,7 +127,7 @@ describe('hook copies of contract details', () => {
       mutate(raw);
       for (const env of [{}, { PCPFLOW_HTTP_PORT: 'x' }]) {
         const expected = ACCEPTED.has(what) && env.PCPFLOW_HTTP_PORT === undefined;
-        const verdict = ConfigSchema.safeParse(applyEnv(raw, env)).success;
+        const verdict = ConfigSchema.safeParse(applyConfigEnv(raw, env)).success;
         assert.equal(verdict, expected, `${what} (env ${JSON.stringify(env)}): the schema ${verdict ? 'accepts' : 'rejects'} it`);
       }
     }
