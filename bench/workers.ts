@@ -109,7 +109,9 @@ export async function benchWorkers(): Promise<void> {
     const configPath = join(dir, 'config.json');
     writeFileSync(configPath, JSON.stringify(ConfigSchema.parse(input)));
     const httpPort = await freePort();
-    worker = await startWorker({ configPath, httpPort, logFile: join(dir, 'worker.log'), roles: 'decider,executor' });
+    // PCPFLOW_BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the worker's node only.
+    const nodeArgs = process.env.PCPFLOW_BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    worker = await startWorker({ configPath, httpPort, logFile: join(dir, 'worker.log'), roles: 'decider,executor', nodeArgs });
     await waitUntil('every cluster bootstrapped', async () => (await redis.keys(`${prefix}:snapshot:*`)).length === CLUSTERS, 300_000);
     const rssIdle = await rssOf(httpPort);
 

@@ -81,7 +81,8 @@ const shared: BuildOptions = {
   target: 'node20',
   external: RUNTIME_PACKAGES.flatMap((p) => [p, `${p}/*`]),
   minifySyntax: true,
-  minifyWhitespace: true,
+  // PCPFLOW_BUILD_READABLE=1 keeps lines and the `// file.ts` markers, for reading a CPU profile.
+  minifyWhitespace: process.env.PCPFLOW_BUILD_READABLE !== '1',
   legalComments: 'none',
   absWorkingDir: root,
   logLevel: 'silent',

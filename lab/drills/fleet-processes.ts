@@ -17,9 +17,9 @@ export interface WorkerProcess {
  * Starts `pcpflow worker` as a real child process (the way systemd would), logs to a file,
  * and waits until /readyz answers. Stopped by pid: SIGTERM (graceful) or SIGKILL (a crash).
  */
-export async function startWorker(opts: { configPath: string; httpPort: number; logFile: string; roles?: string; env?: Record<string, string> }): Promise<WorkerProcess> {
+export async function startWorker(opts: { configPath: string; httpPort: number; logFile: string; roles?: string; env?: Record<string, string>; nodeArgs?: string[] }): Promise<WorkerProcess> {
   const fd = openSync(opts.logFile, 'a');
-  const args = [CLI, 'worker', '--http-port', String(opts.httpPort)];
+  const args = [...(opts.nodeArgs ?? []), CLI, 'worker', '--http-port', String(opts.httpPort)];
   if (opts.roles) args.push('--roles', opts.roles);
   const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, PCPFLOW_CONFIG: opts.configPath, PCPFLOW_LOG_LEVEL: process.env.PCPFLOW_LOG_LEVEL ?? 'info', ...opts.env },
