@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../contracts/errors.ts';
 import { ALL_ROLES, type Role } from '../../workers/roles.ts';
@@ -9,6 +10,18 @@ function parseRoles(text: string): Role[] {
     if (!(ALL_ROLES as readonly string[]).includes(r)) throw new InvalidInputError(`--roles: unknown role "${r.slice(0, 40)}"; use ${ALL_ROLES.join(', ')}`);
   if (roles.length === 0) throw new InvalidInputError('--roles: give at least one role');
   return roles as Role[];
+}
+
+/**
+ * A worker's live heap is small (about 32 MB with 1,000 clusters), but V8 lets the old generation
+ * grow to up to four times the live size between full collections when collecting looks cheap:
+ * a storm of events left 220-250 MB resident, mostly garbage. Growing by 30% of the live size
+ * keeps it near 140 MB, for more frequent full collections that cost no measurable CPU per event
+ * (README, Benchmarks). V8 reads the flag at every collection, so setting it here is enough and
+ * the worker needs no node flag in its unit, image or bench.
+ */
+function limitHeapGrowth(): void {
+  setFlagsFromString('--heap-growing-percent=30');
 }
 
 export function register(program: Command): void {
@@ -29,6 +42,7 @@ export function register(program: Command): void {
           import('../../console/auth.ts'),
           import('../../console/routes.ts'),
         ]);
+        limitHeapGrowth();
         const roles = parseRoles(opts.roles);
         const { path, config } = loadConfig(opts.config);
         if (opts.http) checkServing(config, path);
