@@ -1,7 +1,8 @@
 import { applyConfigEnv, ConfigSchema, findCluster, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
 import { registerSecret } from '../runtime/redact.ts';
-import { readBoundedFile } from './bounded-read.ts';
-import { BoundedReadError, HookConfigError } from './errors.ts';
+import { FILE_LIMITS, readBoundedFile } from '../runtime/bounded-read.ts';
+import { BoundedReadError } from '../runtime/errors.ts';
+import { HookConfigError } from './errors.ts';
 import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
 
 /**
@@ -16,8 +17,6 @@ import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
 export const DEFAULT_CONFIG_PATH = '/etc/pcpflow/pcpflow.yaml';
 
 /** A config file larger than this is refused unread: /dev/zero or a runaway generator, not a config. */
-export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-const MAX_SECRET_BYTES = 64 * 1024;
 
 export interface LoadedHookConfig {
   path: string;
@@ -26,7 +25,7 @@ export interface LoadedHookConfig {
 
 function readConfigText(path: string): string {
   try {
-    return readBoundedFile(path, MAX_CONFIG_BYTES).toString('utf8');
+    return readBoundedFile(path, FILE_LIMITS.config).toString('utf8');
   } catch (err) {
     // Kept word for word from before: scripts grep for "cannot read the config file (ENOENT)".
     const what =
@@ -87,7 +86,7 @@ export function readHookSecret(ref: SecretRef, env: NodeJS.ProcessEnv): string {
     value = v;
   } else {
     try {
-      value = readBoundedFile(ref.file ?? '', MAX_SECRET_BYTES).toString('utf8').replace(/\r?\n$/, '');
+      value = readBoundedFile(ref.file ?? '', FILE_LIMITS.secret).toString('utf8').replace(/\r?\n$/, '');
     } catch (err) {
       const what = err instanceof BoundedReadError ? err.message : String(err);
       throw new HookConfigError(`redis.password: secret file ${ref.file} ${what}`, undefined, { cause: err });

@@ -25,16 +25,6 @@ export class OutboxReadError extends PcpflowError {
   readonly code = 'OUTBOX_READ';
 }
 
-/** A small file the hook reads (config, secret, TLS material) is not a regular file within its size bound. */
-export class BoundedReadError extends PcpflowError {
-  constructor(
-    message: string,
-    readonly code: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /** Why an outbox entry cannot be delivered as it is; the text goes into its `.reason` file. */
 export class UnreadableEntryError extends PcpflowError {

@@ -19,7 +19,7 @@ import {
 import { dirname, join } from 'node:path';
 import { OutboxWriteError } from './errors.ts';
 import { UnreadableEntryError } from './errors.ts';
-import { readOpenFile } from './bounded-read.ts';
+import { readOpenFile } from '../runtime/bounded-read.ts';
 
 /**
  * The hook's durable local outbox: one directory per cluster, one file per event, named by a

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { readBoundedFile } from './bounded-read.ts';
+import { FILE_LIMITS, readBoundedFile } from '../runtime/bounded-read.ts';
 import type { RedisConfig } from '../contracts/config.ts';
 import { readHookSecret } from './config.ts';
 import { HookConfigError } from './errors.ts';
@@ -59,7 +59,7 @@ export function publishCommand(
 /** TLS material is a few kB; a FIFO or a device there must not hang or bloat the hook. */
 function tlsFile(what: string, path: string): Buffer {
   try {
-    return readBoundedFile(path, 1024 * 1024);
+    return readBoundedFile(path, FILE_LIMITS.tls);
   } catch (err) {
     throw new HookConfigError(`${what}: ${path} ${err instanceof Error ? err.message : String(err)}`, undefined, { cause: err });
   }

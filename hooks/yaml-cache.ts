@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readOpenFile } from './bounded-read.ts';
+import { readOpenFile } from '../runtime/bounded-read.ts';
 
 /**
  * The parsed YAML config, kept as JSON so the next hook start skips js-yaml (loading and running
@@ -23,7 +23,7 @@ import { readOpenFile } from './bounded-read.ts';
  */
 
 const VERSION = 1;
-/** An entry holds the config text (at most MAX_CONFIG_BYTES) and its parse: refuse anything far larger. */
+/** An entry holds the config text (at most FILE_LIMITS.config) and its parse: refuse anything far larger. */
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
 interface Entry {

@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { FILE_LIMITS, readBoundedFile } from './bounded-read.ts';
 import { createRequire } from 'node:module';
 import { applyConfigEnv, ConfigSchema, findCluster, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
 import { registerSecret } from './redact.ts';
-import { ConfigError, SecretUnavailableError } from './errors.ts';
+import { BoundedReadError, ConfigError, SecretUnavailableError } from './errors.ts';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -28,10 +29,12 @@ export const formatIssues = formatConfigIssues;
 function readRaw(path: string): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readBoundedFile(path, FILE_LIMITS.config).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(`${path}: cannot read the config file (${code}); set --config or PCPFLOW_CONFIG`, undefined, {
+    const code = err instanceof BoundedReadError ? err.code : 'error';
+    // Not there or not permitted: point at the flag. Not a regular file or too big: say which.
+    const why = code === 'ENOTREG' || code === 'EFBIG' ? `the config file ${(err as BoundedReadError).message}` : `cannot read the config file (${code})`;
+    throw new ConfigError(`${path}: ${why}; set --config or PCPFLOW_CONFIG`, undefined, {
       cause: err,
     });
   }
@@ -56,10 +59,13 @@ function checkFiles(config: Config, file: string): string[] {
       if (!st.isFile()) problems.push(`${where}: ${c.pcp.passfile} is not a regular file`);
       else if ((st.mode & 0o077) !== 0)
         problems.push(`${where}: ${c.pcp.passfile} has mode ${(st.mode & 0o777).toString(8)}; run chmod 600 on it (pgpool ignores group/world readable passfiles)`);
-      readFileSync(c.pcp.passfile);
+      else readBoundedFile(c.pcp.passfile, FILE_LIMITS.secret);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code) problems.push(`${where}: ${c.pcp.passfile} is not readable (${code})`);
+      if (err instanceof BoundedReadError) problems.push(`${where}: ${c.pcp.passfile} ${err.message}`);
+      else {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code) problems.push(`${where}: ${c.pcp.passfile} is not readable (${code})`);
+      }
     }
   });
   return problems;
@@ -97,9 +103,9 @@ export function readSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env)
     if (value === undefined) throw new SecretUnavailableError(`environment variable ${ref.env} is not set`);
   } else if (ref.file !== undefined) {
     try {
-      value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');
+      value = readBoundedFile(ref.file, FILE_LIMITS.secret).toString('utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new SecretUnavailableError(`secret file ${ref.file} is not readable (${(err as NodeJS.ErrnoException).code})`, undefined, {
+      throw new SecretUnavailableError(`secret file ${ref.file} ${err instanceof BoundedReadError ? err.message : 'is not readable'}`, undefined, {
         cause: err,
       });
     }

@@ -15,3 +15,14 @@ export class RedisUnreachableError extends PcpflowError {
   readonly code = 'REDIS_UNREACHABLE';
   override readonly exitCode = 4;
 }
+
+/** A small file a hook or the worker reads (config, secret, TLS material) is not a regular file within its size bound. */
+export class BoundedReadError extends PcpflowError {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

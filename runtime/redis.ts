@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../contracts/config.ts';
-import { RedisUnreachableError } from './errors.ts';
+import { FILE_LIMITS, readBoundedFile } from './bounded-read.ts';
+import { BoundedReadError, ConfigError, RedisUnreachableError } from './errors.ts';
 import { redisWhere } from './redis-errors.ts';
 
 export { RedisUnreachableError } from './errors.ts';
@@ -9,6 +9,14 @@ export { isRedisUnreachable, redisWhere } from './redis-errors.ts';
 import { readSecret } from './config.ts';
 
 export type RedisClient = Redis | Cluster;
+
+function readTlsFile(key: string, path: string): Buffer {
+  try {
+    return readBoundedFile(path, FILE_LIMITS.tls);
+  } catch (err) {
+    throw new ConfigError(`redis.tls.${key}: ${path} ${err instanceof BoundedReadError ? err.message : 'cannot be read'}`, undefined, { cause: err });
+  }
+}
 
 /**
  * One place that turns the redis section of the config into ioredis clients: URL, password by
@@ -25,9 +33,9 @@ export function createRedis(
   const tls =
     cfg.tls || url.protocol === 'rediss:'
       ? {
-          ca: cfg.tls?.caFile ? readFileSync(cfg.tls.caFile) : undefined,
-          cert: cfg.tls?.certFile ? readFileSync(cfg.tls.certFile) : undefined,
-          key: cfg.tls?.keyFile ? readFileSync(cfg.tls.keyFile) : undefined,
+          ca: cfg.tls?.caFile ? readTlsFile('caFile', cfg.tls.caFile) : undefined,
+          cert: cfg.tls?.certFile ? readTlsFile('certFile', cfg.tls.certFile) : undefined,
+          key: cfg.tls?.keyFile ? readTlsFile('keyFile', cfg.tls.keyFile) : undefined,
           rejectUnauthorized: cfg.tls?.rejectUnauthorized ?? true,
         }
       : undefined;

@@ -2,12 +2,19 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
 import { BoundedReadError } from './errors.ts';
 
 /**
- * Reads a small file the hook was pointed at (config, secret, TLS material) without ever
+ * Reads a small file a hook or the worker was pointed at (config, secret, TLS material) without ever
  * blocking or growing without bound: opened non-blocking (a FIFO would otherwise hang the open
  * until a writer comes, and a blocked synchronous call stops every timer, the hook's deadline
  * included), refused unless it is a regular file of at most `max` bytes (`--config /dev/zero`
  * once grew the hook to 4.8 GB).
  */
+
+/** How large a file of each kind may be, for the hooks and the worker alike. */
+export const FILE_LIMITS = {
+  config: 4 * 1024 * 1024,
+  secret: 64 * 1024,
+  tls: 1024 * 1024,
+} as const;
 
 function describeKind(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
