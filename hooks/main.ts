@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from './random-uuid.ts';
 import type { NodeEvent } from '../contracts/events.ts';
 import { PcpflowError } from '../contracts/errors.ts';
 import { redactText } from '../runtime/redact.ts';

@@ -1,8 +1,8 @@
 import { build, type BuildOptions, type OutputFile, type Plugin } from 'esbuild';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundleHook, HOOK_BUNDLE } from './build-hook.ts';
+import { writeHookFiles } from './build-hook.ts';
 
 /**
  * `npm run build`: the `pcpflow` CLI (and everything it runs: workers, console, lab) as plain
@@ -155,9 +155,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     bytes += f.contents.length;
   }
   process.stdout.write(`wrote build/: ${files.length} files, ${(bytes / 1024).toFixed(0)} kB\n`);
-  for (const f of await bundleHook()) {
-    writeFileSync(f.path, f.text);
-    if (f.path === HOOK_BUNDLE) chmodSync(f.path, 0o755);
-    process.stdout.write(`wrote ${relative(root, f.path)} (${(f.text.length / 1024).toFixed(1)} kB)\n`);
-  }
+  await writeHookFiles((line) => process.stdout.write(`${line}\n`));
 }

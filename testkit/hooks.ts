@@ -76,7 +76,8 @@ export function runCli(
   return runNode(CLI, args, env);
 }
 
-function runNode(
+/** Runs `file` (a hook loader or a CLI) with node and waits for it to exit. */
+export function runNode(
   file: string,
   args: readonly string[],
   env: Record<string, string | undefined>,

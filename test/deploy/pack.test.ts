@@ -22,7 +22,7 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
 }
 
 /** What the package may contain: the bins, the build, the Lua scripts, deploy examples, and npm's own. */
-const ALLOWED = [/^bin\/pcpflow\.js$/, /^bin\/pcpflow-hook\.cjs$/, /^bin\/pcpflow-hook-yaml\.cjs$/, /^build\/[\w/-]+\.js$/, /^(audit|workers)\/lua\/[\w-]+\.lua$/, /^deploy\/[\w.-]+$/, /^(package\.json|README\.md|LICENSE)$/];
+const ALLOWED = [/^bin\/pcpflow\.js$/, /^bin\/pcpflow-hook(-main|-yaml)?\.cjs$/, /^bin\/pcpflow-hook-main\.v8cache$/, /^build\/[\w/-]+\.js$/, /^(audit|workers)\/lua\/[\w-]+\.lua$/, /^deploy\/[\w.-]+$/, /^(package\.json|README\.md|LICENSE)$/];
 
 describe('npm pack and npm install -g', () => {
   let work = '';
@@ -43,7 +43,7 @@ describe('npm pack and npm install -g', () => {
       .sort();
     process.stdout.write(`# npm pack: ${files.length} files\n${files.map((f) => `#   ${f}`).join('\n')}\n`);
     for (const f of files) assert.ok(ALLOWED.some((re) => re.test(f)), `${f} should not be in the package`);
-    for (const must of ['bin/pcpflow.js', 'bin/pcpflow-hook.cjs', 'build/main.js', 'build/outbox.js', 'workers/lua/commit-decision.lua', 'audit/lua/append-records.lua', 'LICENSE', 'package.json'])
+    for (const must of ['bin/pcpflow.js', 'bin/pcpflow-hook.cjs', 'bin/pcpflow-hook-main.cjs', 'bin/pcpflow-hook-main.v8cache', 'build/main.js', 'build/outbox.js', 'workers/lua/commit-decision.lua', 'audit/lua/append-records.lua', 'LICENSE', 'package.json'])
       assert.ok(files.includes(must), `${must} is in the package`);
     assert.ok(files.length < 120, `${files.length} files`);
   });
