@@ -256,38 +256,13 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
-/** Env overrides win over the file: they are how containers and tests point pcpflow elsewhere. */
-export function applyConfigEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
-  if (env.PCPFLOW_REDIS_URL) {
-    const redis = out.redis && typeof out.redis === 'object' ? out.redis : {};
-    out.redis = { ...redis, url: env.PCPFLOW_REDIS_URL };
-  }
-  if (env.PCPFLOW_HTTP_PORT) {
-    const port = Number(env.PCPFLOW_HTTP_PORT);
-    const http = out.http && typeof out.http === 'object' ? out.http : {};
-    out.http = { ...http, port: Number.isNaN(port) ? env.PCPFLOW_HTTP_PORT : port };
-  }
-  if (env.PCPFLOW_OUTBOX_DIR) out.outbox = { dir: env.PCPFLOW_OUTBOX_DIR };
-  return out;
-}
+/** Zod-free, so the hook can tell whether any applies without building the schemas (hooks/config.ts). */
+export { applyConfigEnv } from './config-env.ts';
 
 /** "clusters.0.backends.1.port: expected number" — one line per problem, paths a DBA can find. */
 export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], file: string): string[] {
   return issues.map((i) => `${file}: ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${describeIssue(i)}`);
 }
 
-/**
- * The configured cluster `name` names, or the only one when no name is given; otherwise the
- * problem in words. One rule for the commands (runtime/config.ts) and the hook, each wrapping the
- * problem in its own error.
- */
-export function findCluster(config: Config, name: string | undefined): ClusterConfig | { problem: string } {
-  const names = config.clusters.map((c) => c.name).join(', ');
-  if (name === undefined) {
-    const only = config.clusters.length === 1 ? config.clusters[0] : undefined;
-    return only ?? { problem: `several clusters are configured (${names}); choose one with --cluster or PCPFLOW_CLUSTER` };
-  }
-  return config.clusters.find((c) => c.name === name) ?? { problem: `unknown cluster "${name.slice(0, 64)}"; configured: ${names}` };
-}
+/** In its own module so the hook can use it without building the schemas above (hooks/config.ts). */
+export { findCluster } from './find-cluster.ts';

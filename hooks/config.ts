@@ -1,9 +1,11 @@
-import { applyConfigEnv, ConfigSchema, findCluster, formatConfigIssues, type ClusterConfig, type Config, type SecretRef } from '../contracts/config.ts';
+import type { ClusterConfig, Config, SecretRef } from '../contracts/config.ts';
+import { applyConfigEnv } from '../contracts/config-env.ts';
+import { findCluster } from '../contracts/find-cluster.ts';
 import { registerSecret } from '../runtime/redact.ts';
 import { FILE_LIMITS, readBoundedFile } from '../runtime/bounded-read.ts';
 import { BoundedReadError } from '../runtime/errors.ts';
 import { HookConfigError } from './errors.ts';
-import { readYamlCache, writeYamlCache } from './yaml-cache.ts';
+import { readYamlCache, writeYamlCache, type YamlCacheHit } from './yaml-cache.ts';
 
 /**
  * The pcpflow config as the hook reads it: the one schema of contracts/config.ts (zod/mini, a
@@ -38,18 +40,19 @@ function readConfigText(path: string): string {
   }
 }
 
-async function readRaw(path: string): Promise<unknown> {
-  const text = readConfigText(path);
-  const json = path.endsWith('.json');
+/**
+ * Names the validation code the bundle carries (scripts/build-hook.ts defines it: a hash of
+ * hooks/config-validate.ts bundled with zod and the schemas), so a validated config cached by
+ * one build is never taken by another. Undefined outside the bundle: always validate.
+ */
+declare const PCPFLOW_HOOK_VALIDATOR: string | undefined;
+const VALIDATOR = typeof PCPFLOW_HOOK_VALIDATOR === 'string' ? PCPFLOW_HOOK_VALIDATOR : undefined;
+
+async function parseText(path: string, text: string, json: boolean): Promise<unknown> {
   try {
     // YAML's parser is loaded only for YAML files, and only when this user's cache of the same
-    // text is missing (yaml-cache.ts): a JSON config, or a YAML one seen before, skips it.
-    if (json) return JSON.parse(text);
-    const cached = readYamlCache(path, text);
-    if (cached !== undefined) return cached;
-    const parsed = (await import('./yaml-entry.ts')).parse(text);
-    writeYamlCache(path, text, parsed);
-    return parsed;
+    // text is missing (yaml-cache.ts).
+    return json ? JSON.parse(text) : (await import('./yaml-entry.ts')).parse(text);
   } catch (err) {
     const msg = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
     throw new HookConfigError(`${path}: not valid ${json ? 'JSON' : 'YAML'}: ${msg}`, undefined, {
@@ -58,16 +61,32 @@ async function readRaw(path: string): Promise<unknown> {
   }
 }
 
+/**
+ * Reads and validates the config. A config (YAML or JSON) whose very text this user's cache
+ * holds (yaml-cache.ts) skips js-yaml, and skips validation too when the entry holds the
+ * validated copy made by this bundle's validation code with no env override then or now (the
+ * overrides change the result, and what they carry, such as a Redis URL with its password, is
+ * not written to the cache): the same text through the same code gives the same config.
+ */
 export async function loadHookConfig(path: string, env: NodeJS.ProcessEnv): Promise<LoadedHookConfig> {
-  const parsed = ConfigSchema.safeParse(applyConfigEnv(await readRaw(path), env));
-  if (!parsed.success) {
-    const problems = formatConfigIssues(parsed.error.issues, path);
+  const text = readConfigText(path);
+  const json = path.endsWith('.json');
+  const overridden = Object.keys(applyConfigEnv({}, env) ?? {}).length > 0;
+  const cached: YamlCacheHit | undefined = readYamlCache(path, text);
+  const reusable = VALIDATOR !== undefined && !overridden ? VALIDATOR : undefined;
+  if (reusable !== undefined && cached?.validated?.validator === reusable) return { path, config: cached.validated.config as Config };
+
+  const raw = cached ? cached.parsed : await parseText(path, text, json);
+  const result = (await import('./config-validate.ts')).validateConfig(raw, env, path);
+  const validated = reusable !== undefined && 'config' in result ? { validator: reusable, config: result.config } : undefined;
+  if (cached === undefined || validated !== undefined) writeYamlCache(path, text, raw, validated);
+  if ('problems' in result) {
     throw new HookConfigError(
-      `${path}: ${problems.length} problem(s) in the config: ${problems.join('; ')}`,
-      problems,
+      `${path}: ${result.problems.length} problem(s) in the config: ${result.problems.join('; ')}`,
+      result.problems,
     );
   }
-  return { path, config: parsed.data };
+  return { path, config: result.config };
 }
 
 export function selectHookCluster(config: Config, name: string | undefined): ClusterConfig {

@@ -2,7 +2,6 @@
 import { redactText } from '../runtime/redact.ts';
 import type { ClusterConfig, Config } from '../contracts/config.ts';
 import { EXIT_FENCE_VETO, EXIT_OK } from './exit-codes.ts';
-import { awaitFence } from './fence.ts';
 import type { HookIo } from './hook-io.ts';
 import type { Delivery } from './publish-or-spool.ts';
 
@@ -17,6 +16,9 @@ export async function fenceProblem(
   if (delivery.via === 'outbox')
     return `the fence event could not reach Redis (${delivery.why}), so nothing can confirm the detach; spooled to ${delivery.path}`;
   try {
+    // Imported here, not at the top: fence.ts builds zod schemas at load, a cost (~3 ms,
+    // bench/hooks.ts) every other hook would pay; in the bundle it is evaluated at this import.
+    const { awaitFence } = await import('./fence.ts');
     const outcome = await awaitFence(delivery.client, {
       prefix: config.redis.keyPrefix,
       cluster: cluster.name,

@@ -4,8 +4,10 @@ import { join, resolve } from 'node:path';
 import { readOpenFile } from '../runtime/bounded-read.ts';
 
 /**
- * The parsed YAML config, kept as JSON so the next hook start skips js-yaml (loading and running
- * it cost a YAML config ~5 ms per EFM event over a JSON one: bench/hooks.ts).
+ * The parsed config, kept as JSON so the next hook start skips js-yaml (loading and running it
+ * cost a YAML config ~5 ms per EFM event over a JSON one: bench/hooks.ts); and with it, once the
+ * schema accepted it, the validated config, so the next start skips zod as well (~7 ms; JSON
+ * configs are cached for this alone: hooks/config.ts says when that copy is used).
  *
  * Trust rules, because the cache stands in for the config (a forged one could point the hook's
  * Redis password at another host):
@@ -18,11 +20,12 @@ import { readOpenFile } from '../runtime/bounded-read.ts';
  *   else is ignored, never repaired.
  * - Written to a private temporary file (0600, O_EXCL) and renamed into place: a reader sees a
  *   whole entry or none. Only values that survive JSON unchanged are cached (YAML's .inf, .nan
- *   and -0 do not); the cached value is validated by the same schema as a parsed one.
- * Any failure here means "no cache": the hook parses the YAML as before.
+ *   and -0 do not); the cached parse is validated by the same schema as a fresh one, unless the
+ *   entry also holds the copy that this very validation code made of it (hooks/config.ts).
+ * Any failure here means "no cache": the hook parses and validates the config as before.
  */
 
-const VERSION = 1;
+const VERSION = 2;
 /** An entry holds the config text (at most FILE_LIMITS.config) and its parse: refuse anything far larger. */
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
@@ -31,6 +34,19 @@ interface Entry {
   path: string;
   text: string;
   parsed: unknown;
+  /** The validated config, as the validation named `validator` (hooks/config.ts) returned it for `parsed` with no env override. */
+  validated?: Validated;
+}
+
+export interface Validated {
+  validator: string;
+  config: unknown;
+}
+
+/** What an entry for the very text just read holds. */
+export interface YamlCacheHit {
+  parsed: unknown;
+  validated?: Validated;
 }
 
 function cacheDir(uid: number): string {
@@ -62,12 +78,13 @@ function jsonSafe(v: unknown): boolean {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
   if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
   if (Array.isArray(v)) return v.every(jsonSafe);
-  if (typeof v === 'object') return Object.values(v).every(jsonSafe);
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (typeof v === 'object' && (proto === Object.prototype || proto === null)) return Object.values(v).every(jsonSafe);
   return false;
 }
 
-/** The cached parse of `text` (the config file's content just read), or undefined. */
-export function readYamlCache(configPath: string, text: string): unknown {
+/** The cached parse of `text` (the config file's content just read) and its validated copy, or undefined. */
+export function readYamlCache(configPath: string, text: string): YamlCacheHit | undefined {
   const uid = process.getuid?.();
   const file = yamlCacheFile(configPath);
   if (uid === undefined || file === undefined) return undefined;
@@ -79,7 +96,9 @@ export function readYamlCache(configPath: string, text: string): unknown {
     if (!st.isFile() || !privateTo(uid, st) || st.size > MAX_ENTRY_BYTES) return undefined;
     const entry = JSON.parse(readOpenFile(fd, st.size).toString('utf8')) as Partial<Entry> | null;
     if (!entry || entry.v !== VERSION || entry.path !== resolve(configPath) || entry.text !== text) return undefined;
-    return entry.parsed;
+    const v = entry.validated;
+    const validated = v && typeof v.validator === 'string' && v.config !== undefined ? { validator: v.validator, config: v.config } : undefined;
+    return { parsed: entry.parsed, ...(validated ? { validated } : {}) };
   } catch {
     return undefined;
   } finally {
@@ -87,11 +106,13 @@ export function readYamlCache(configPath: string, text: string): unknown {
   }
 }
 
-/** Best effort: records the parse of `text`; never throws. */
-export function writeYamlCache(configPath: string, text: string, parsed: unknown): void {
+/** Best effort: records the parse of `text` (and its validated copy, when given); never throws. */
+export function writeYamlCache(configPath: string, text: string, parsed: unknown, validated?: Validated): void {
   const uid = process.getuid?.();
   const file = yamlCacheFile(configPath);
   if (uid === undefined || file === undefined || !jsonSafe(parsed)) return;
+  // A validated copy JSON would change is left out: the next start validates again.
+  const keep = validated && jsonSafe(validated.config) ? validated : undefined;
   const dir = cacheDir(uid);
   const tmp = join(dir, `.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
@@ -103,7 +124,7 @@ export function writeYamlCache(configPath: string, text: string, parsed: unknown
     }
     const st = lstatSync(dir);
     if (!st.isDirectory() || !privateTo(uid, st)) return;
-    const entry: Entry = { v: VERSION, path: resolve(configPath), text, parsed };
+    const entry: Entry = { v: VERSION, path: resolve(configPath), text, parsed, ...(keep ? { validated: keep } : {}) };
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     const bytes = Buffer.from(JSON.stringify(entry), 'utf8');
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);

@@ -137,7 +137,7 @@ export const randomUUID = (...a) => crypto().randomUUID(...a);`,
   },
 };
 
-async function bundle(entry: string, plugins: Plugin[]): Promise<string> {
+async function bundle(entry: string, plugins: Plugin[], define: Record<string, string> = {}): Promise<string> {
   const result = await build({
     // import() of the YAML sibling becomes require(): no ESM loader in the hook (see HOOK_YAML_BUNDLE).
     supported: { 'dynamic-import': false },
@@ -153,6 +153,7 @@ async function bundle(entry: string, plugins: Plugin[]): Promise<string> {
     absWorkingDir: root,
     logLevel: 'silent',
     plugins,
+    define,
   });
   const out = result.outputFiles[0];
   if (!out) throw new Error(`esbuild produced no output for ${entry}`);
@@ -161,7 +162,13 @@ async function bundle(entry: string, plugins: Plugin[]): Promise<string> {
 
 /** The generated text files and their content, for writing or for the up-to-date test. */
 export async function bundleHook(): Promise<{ path: string; text: string }[]> {
-  const code = await bundle(join(root, 'hooks', 'entry.ts'), [yamlAsSibling, lazyCrypto]);
+  // Names the config validation the bundle carries: a cached validated config is reused only
+  // by the same validation code (hooks/config.ts).
+  const validation = await bundle(join(root, 'hooks', 'config-validate.ts'), []);
+  const validator = createHash('sha256').update(validation).digest('hex').slice(0, 16);
+  const code = await bundle(join(root, 'hooks', 'entry.ts'), [yamlAsSibling, lazyCrypto], {
+    PCPFLOW_HOOK_VALIDATOR: JSON.stringify(validator),
+  });
   const id = createHash('sha256').update(code).digest('hex').slice(0, 16);
   const yaml = await bundle(join(root, 'hooks', 'yaml-entry.ts'), []);
   return [

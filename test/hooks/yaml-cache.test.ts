@@ -6,9 +6,9 @@ import { startRedis, type TestRedis } from '../../testkit/redis.ts';
 import { readIntake, runHook, sandbox, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
- * The hook's cache of a parsed YAML config (hooks/yaml-cache.ts), through the real bundle: written
- * once per user in a private directory, used only for the very text it was made from, and never
- * trusted when it or its directory could have been written by someone else.
+ * The hook's cache of a parsed config and its validated copy (hooks/yaml-cache.ts), through the
+ * real bundle: written once per user in a private directory, used only for the very text it was
+ * made from, and never trusted when it or its directory could have been written by someone else.
  */
 
 const UID = process.getuid?.() ?? -1;
@@ -39,12 +39,26 @@ function entryPath(): string {
   return join(cacheDir(), names[0] ?? '');
 }
 
-/** Rewrites the entry so its parse names the cluster `forged`: a hook that uses it knows that cluster. */
-function forgeEntry(path: string): void {
-  const entry = JSON.parse(readFileSync(path, 'utf8')) as { parsed: { clusters: { name: string }[] } };
-  const first = entry.parsed.clusters[0];
-  assert.ok(first);
-  first.name = 'forged';
+interface CachedEntry {
+  parsed: { clusters: { name: string }[] };
+  validated?: { validator: string; config: { clusters: { name: string }[]; outbox: { dir: string }; redis: { keyPrefix: string } } };
+}
+const readEntry = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as CachedEntry;
+
+/**
+ * Rewrites the entry so its parse (and its validated copy, or only that one) names the cluster
+ * `forged`: a hook that uses the entry knows that cluster.
+ */
+function forgeEntry(path: string, which: 'both' | 'validated' = 'both', change: (e: CachedEntry) => void = () => {}): void {
+  const entry = readEntry(path);
+  const targets = [...(which === 'both' ? [entry.parsed] : []), ...(entry.validated ? [entry.validated.config] : [])];
+  assert.ok(targets.length > 0);
+  for (const t of targets) {
+    const first = t.clusters[0];
+    assert.ok(first);
+    first.name = 'forged';
+  }
+  change(entry);
   writeFileSync(path, JSON.stringify(entry), { mode: 0o600 });
 }
 
@@ -120,4 +134,56 @@ test('a YAML value JSON cannot carry (.inf) is never cached', async () => {
     readdirSync(box.dir).filter((n) => n.startsWith('pcpflow-hook-cache-')).flatMap((d) => readdirSync(join(box.dir, d))),
     [],
   );
+});
+
+test('the validated copy is used as it is, but only without env overrides and only by the validation that made it', async () => {
+  assert.equal((await hook('c1')).code, 0);
+  const path = entryPath();
+  const made = readEntry(path).validated;
+  assert.ok(made, 'a valid config is cached validated');
+  assert.equal(made.config.redis.keyPrefix, '{pcpflow}', 'with the defaults the schema filled in');
+
+  forgeEntry(path, 'validated');
+  assert.equal((await hook('forged')).code, 0, 'the validated copy is taken without validating it again');
+
+  // An env override changes the result: the parse is validated again, and what the override
+  // carries is not written to the cache.
+  const elsewhere = join(box.dir, 'outbox-from-env');
+  const overridden = await runHook(['--cluster', 'forged', 'efm', 'attach', '10.0.0.1', 's'], {
+    PCPFLOW_CONFIG: box.configPath,
+    TMPDIR: box.dir,
+    PCPFLOW_OUTBOX_DIR: elsewhere,
+  });
+  assert.equal(overridden.code, 2, overridden.stderr);
+  assert.match(overridden.stderr, /unknown cluster "forged"/);
+  assert.ok(!readFileSync(path, 'utf8').includes(elsewhere));
+
+  // Made by another build's validation: validated again, and the entry made anew.
+  forgeEntry(path, 'validated', (e) => {
+    if (e.validated) e.validated.validator = 'another-build';
+  });
+  const r = await hook('forged');
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(readEntry(path).validated?.validator, made.validator);
+  assert.equal(readEntry(path).validated?.config.clusters[0]?.name, 'c1');
+  assert.equal((await hook('c1')).code, 0);
+});
+
+test('a JSON config is cached validated too', async () => {
+  const json = join(box.dir, 'pcpflow.json');
+  writeFileSync(
+    json,
+    JSON.stringify({
+      redis: { url: redis.url },
+      outbox: { dir: box.outbox },
+      clusters: [{ name: 'c1', pcp: { endpoints: [{ host: '127.0.0.1' }], user: 'u' }, backends: [{ address: '10.0.0.1' }] }],
+    }),
+  );
+  const run = (cluster: string) =>
+    runHook(['--cluster', cluster, 'efm', 'attach', '10.0.0.1', 's'], { PCPFLOW_CONFIG: json, TMPDIR: box.dir });
+  assert.equal((await run('c1')).code, 0);
+  forgeEntry(entryPath(), 'validated');
+  assert.equal((await run('forged')).code, 0);
+  writeFileSync(json, readFileSync(json, 'utf8').replace('"u"', '"u2"'));
+  assert.equal((await run('forged')).code, 2, 'an edited JSON config is read afresh');
 });
