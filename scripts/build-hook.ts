@@ -91,8 +91,11 @@ new Script(${JSON.stringify(WRAP_HEAD)} + src + ${JSON.stringify(WRAP_TAIL)}, { 
 `;
 
 /**
- * Runs the main bundle once as the loader does, with the arguments after the first two, and at
- * its exit (status 0 only) writes V8's code cache to the second argument.
+ * Runs the main bundle as the loader does, with the arguments after the first two, twice in one
+ * process: the first run meets no cached config (it parses and validates), the second the entry
+ * the first wrote (EFM's usual case). Each run ends in the hook's process.exit, taken over here
+ * to start the next; after the second (status 0 only) V8's code cache, which holds every function
+ * either run compiled, is written to the second argument.
  */
 const CACHE_MAKER = `"use strict";
 const [file, out, ...args] = process.argv.slice(1);
@@ -102,9 +105,19 @@ const { dirname } = require("node:path");
 const src = readFileSync(file, "utf8");
 const script = new Script(${JSON.stringify(WRAP_HEAD)} + src + ${JSON.stringify(WRAP_TAIL)}, { filename: file });
 process.argv = [process.argv[0], file, ...args];
-process.on("exit", (code) => { if (code === 0) writeFileSync(out, script.createCachedData()); });
-const m = { exports: {} };
-script.runInThisContext()(m.exports, require("node:module").createRequire(file), m, file, dirname(file));
+const exit = process.exit.bind(process);
+let runs = 0;
+const run = () => {
+  const m = { exports: {} };
+  script.runInThisContext()(m.exports, require("node:module").createRequire(file), m, file, dirname(file));
+};
+process.exit = (code) => {
+  if (code !== 0) return exit(code);
+  if (++runs < 2) return run();
+  writeFileSync(out, script.createCachedData());
+  return exit(0);
+};
+run();
 `;
 
 const yamlAsSibling: Plugin = {
@@ -220,9 +233,9 @@ function runNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ cod
 }
 
 /**
- * The code cache of `mainPath` as a hook run made it: an EFM attach against a fake Redis with a
- * YAML config, run twice so the second run takes the path EFM's events take (the config's parse
- * already cached). Returns the whole file: header line and V8's data.
+ * The code cache of `mainPath` as hook runs made it: an EFM attach against a fake Redis with a
+ * YAML config, first with the config not yet cached, then cached (CACHE_MAKER). Returns the whole
+ * file: header line and V8's data.
  */
 export async function makeCodeCache(mainPath: string): Promise<Buffer> {
   const id = bundleIdOf(readFileSync(mainPath, 'utf8'));
@@ -247,10 +260,8 @@ export async function makeCodeCache(mainPath: string): Promise<Buffer> {
     );
     const out = join(dir, 'v8cache');
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TMPDIR: dir };
-    for (let i = 0; i < 2; i++) {
-      const r = await runNode(['-e', CACHE_MAKER, mainPath, out, '--config', config, 'efm', 'attach', '10.0.0.1', 's'], env);
-      if (r.code !== 0) throw new Error(`making the hook's code cache: the hook exited ${r.code}: ${r.stderr}`);
-    }
+    const r = await runNode(['-e', CACHE_MAKER, mainPath, out, '--config', config, 'efm', 'attach', '10.0.0.1', 's'], env);
+    if (r.code !== 0) throw new Error(`making the hook's code cache: the hook exited ${r.code}: ${r.stderr}`);
     return Buffer.concat([Buffer.from(`${codeCacheHeader(id)}\n`, 'latin1'), readFileSync(out)]);
   } finally {
     redis.close();
