@@ -76,6 +76,20 @@ export function runCli(
   return runNode(CLI, args, env);
 }
 
+/**
+ * The TMPDIR a hook gets unless the test names one: the hook keeps its parsed-config cache under
+ * TMPDIR (hooks/yaml-cache.ts), and a test run must not leave that cache behind in /tmp.
+ */
+let scratch: string | undefined;
+export function scratchTmp(): string {
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'pcpflow-hook-tmp-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
+}
+
 /** Runs `file` (a hook loader or a CLI) with node and waits for it to exit. */
 export function runNode(
   file: string,
@@ -84,7 +98,7 @@ export function runNode(
 ): Promise<HookRun> {
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [file, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: scratchTmp(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return collect(child, started);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { listPending } from '../../hooks/outbox.ts';
 import { scanOutbox, type OutboxScan } from '../../hooks/outbox-scan.ts';
 import { startRedis, type TestRedis } from '../../testkit/redis.ts';
-import { collect, HOOK, readEvents, runCli, runHook, sandbox, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
+import { collect, HOOK, readEvents, runCli, runHook, sandbox, scratchTmp, type HookRun, type Sandbox } from '../../testkit/hooks.ts';
 
 /**
  * The outbox is a queue no single entry can block (issue 12), with modes no umask can narrow
@@ -24,7 +24,7 @@ const notification = (box: Sandbox, subject: string) =>
 /** Spawns the hook under `sh -c 'umask …'`: the only way to give a child another umask. Fixed argv, no input in the script. */
 function runHookWithUmask(umask: string, args: readonly string[]): Promise<HookRun> {
   const child = spawn('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, HOOK, ...args], {
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, TMPDIR: scratchTmp() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return collect(child);

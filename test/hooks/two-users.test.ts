@@ -25,12 +25,15 @@ const GROUP = `pfg${tag}`;
 const uidOf = (user: string) => Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
 const gidOf = (group: string) => Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
 
+/** A /tmp of the test's own (sticky, world-writable), so the users' hook caches go with the sandbox. */
+let usersTmp = '';
+
 /** The real hook as `user`, through runuser (which also sets the user's supplementary groups). */
 function hookAs(user: string, args: readonly string[]): Promise<HookRun> {
   const child = spawn(
     'runuser',
     ['-u', user, '--', 'sh', '-c', 'umask 027 && exec "$0" "$@"', process.execPath, HOOK, ...args],
-    { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { PATH: process.env.PATH, TMPDIR: usersTmp }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   return collect(child);
 }
@@ -53,6 +56,9 @@ describe('hooks run as two OS users and lose nothing', { skip: IS_ROOT ? false :
     redis = await startRedis();
     box = sandbox();
     chmodSync(box.dir, 0o755);
+    usersTmp = join(box.dir, 'tmp');
+    mkdirSync(usersTmp);
+    chmodSync(usersTmp, 0o1777);
     box.writeConfig({ redisUrl: redis.url, publishTimeoutMs: 500 });
     chmodSync(box.configPath, 0o644);
     // The operator's one step (README, Deployment notes): a setgid directory of the shared group.

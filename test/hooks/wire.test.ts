@@ -52,6 +52,9 @@ describe('hook copies of contract details', () => {
   it("the hook validates with the worker's schema itself, env overrides included", async () => {
     const env = { PCPFLOW_REDIS_URL: 'redis://other:1', PCPFLOW_OUTBOX_DIR: '/o' };
     const dir = mkdtempSync(join(tmpdir(), 'pcpflow-wire-'));
+    // The hook caches a parsed config under os.tmpdir(): keep that cache inside this test's dir.
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
     try {
       for (const [i, raw] of [minimal, full].entries()) {
         const path = join(dir, `c${i}.json`);
@@ -62,6 +65,8 @@ describe('hook copies of contract details', () => {
         assert.deepEqual(parsed.outbox, { dir: '/o' });
       }
     } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
       rmSync(dir, { recursive: true, force: true });
     }
   });
