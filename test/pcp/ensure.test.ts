@@ -124,11 +124,13 @@ test('transient: the attach was lost before pgpool queued it: sent again', async
     const b = s.backends[1];
     assert.ok(b);
     b.status = 3;
-    let dropped = false;
+    let dropped = 0;
     s.setFault((r) => {
-      // the attach's own connection dies during auth, before C is sent
-      if (r.type === 'R' && s.requests.filter((q) => q.type === 'I').length === 1 && !dropped) {
-        dropped = true;
+      // The connection dies on the node count that precedes C, twice: the read's connection (the
+      // lease repeats the request on a fresh one, nothing was sent), then that fresh one (the
+      // attempt fails before C; ensure re-reads, sees the node still down, sends again).
+      if (r.type === 'L' && dropped < 2) {
+        dropped++;
         return { kind: 'close' };
       }
       return undefined;
@@ -136,7 +138,17 @@ test('transient: the attach was lost before pgpool queued it: sent again', async
     const o = await ops.ensureAttached('127.0.0.1:15433');
     assert.equal(o.result, 'changed', o.reason);
     assert.equal(actions(s), 'C');
-    assert.ok(dropped);
+    assert.equal(dropped, 2);
+  });
+});
+
+test('one login per action: the read, the action and its confirmation share a connection', async () => {
+  await withOps({}, async (s, ops) => {
+    const o = await ops.ensureDetached('127.0.0.1:15434');
+    assert.equal(o.result, 'changed', o.reason);
+    await s.waitIdle();
+    assert.equal(s.stats.opened, 1);
+    assert.match(s.requests.map((r) => r.type).join(''), /^MRILD(I)+X$/);
   });
 });
 
