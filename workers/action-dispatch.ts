@@ -5,25 +5,29 @@ import { keys } from '../contracts/keys.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { ActionJobSchema, type ActionJob } from './topology.ts';
 
-/** The job of an action: its retries and the deadlines its attempts work within, from the cluster's config. */
+/**
+ * The job of an action: its retries and the deadlines its attempts work within, from the cluster's
+ * config. Built from validated config and the machine's own action, so it is not parsed again here;
+ * the executor parses every job it reads back from Redis (the boundary).
+ */
 export function jobFor(cluster: ClusterConfig, action: Action): ActionJob {
   const t = cluster.timeouts;
   if (action.type === 'await-streaming') {
     const w = cluster.streamCheck;
-    return ActionJobSchema.parse({
+    return {
       action,
       retry: cluster.retry,
       verifyMs: w.deadlineMs,
       pollIntervalMs: w.pollIntervalMs,
       deadlineMs: w.deadlineMs + t.connectMs * 2 + t.readMs,
-    });
+    };
   }
-  return ActionJobSchema.parse({
+  return {
     action,
     retry: cluster.retry,
     verifyMs: t.verifyMs,
     deadlineMs: t.connectMs + t.readMs * 4 + t.verifyMs,
-  });
+  };
 }
 
 /** An action job and its text in the pending list (what LREM must match exactly). */
