@@ -19,6 +19,15 @@ const DRAIN_LANES = 32;
  */
 export const WAKE_GROUP = 64;
 
+/** How many intake entries one drain decides before it dispatches and reads on. */
+const DRAIN_BATCH = 100;
+
+/** Entries a wake-up's XREAD returned for a cluster, after the position it read from. */
+interface Prefetched {
+  after: string;
+  entries: [string, string[]][];
+}
+
 /** One blocking connection and the clusters it waits on. */
 interface WakeGroup {
   deciders: ClusterDecider[];
@@ -75,8 +84,8 @@ export class DeciderLoop {
     return this.drainMany(this.deciders);
   }
 
-  private async drainOne(d: ClusterDecider): Promise<number> {
-    const pass = await this.passOver(d);
+  private async drainOne(d: ClusterDecider, prefetched?: Prefetched): Promise<number> {
+    const pass = await this.passOver(d, prefetched);
     recordPass(this.deps, d.cluster.name, pass);
     switch (pass.outcome) {
       case 'decided':
@@ -91,11 +100,13 @@ export class DeciderLoop {
   }
 
   /** Drains one cluster until its intake has nothing more, and says how that went. */
-  private async passOver(d: ClusterDecider): Promise<DeciderPass> {
+  private async passOver(d: ClusterDecider, prefetched?: Prefetched): Promise<DeciderPass> {
     let n = 0;
+    let first = prefetched;
     try {
       for (;;) {
-        const r = await d.drain();
+        const r = await d.drain(DRAIN_BATCH, first);
+        first = undefined;
         switch (r.outcome) {
           case 'no-snapshot-yet':
             this.refused.delete(d.cluster.name);
@@ -141,8 +152,8 @@ export class DeciderLoop {
    * the decider waits on Redis round trips, not on the CPU. A group drains only its own clusters,
    * so one cluster is never drained by two groups at once.
    */
-  private async drainMany(list: readonly ClusterDecider[]): Promise<number> {
-    const counts = await Promise.all(list.map((d) => this.inLane(() => this.drainOne(d))));
+  private async drainMany(list: readonly ClusterDecider[], prefetched?: ReadonlyMap<string, Prefetched>): Promise<number> {
+    const counts = await Promise.all(list.map((d) => this.inLane(() => this.drainOne(d, prefetched?.get(d.cluster.name)))));
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -172,9 +183,10 @@ export class DeciderLoop {
       }
       let res: [string, [string, string[]][]][] | null;
       try {
+        // The entries themselves come back (up to a batch per stream): the drain needs no read of its own.
         res = (await group.blocking.xread(
           'COUNT',
-          1,
+          DRAIN_BATCH,
           'BLOCK',
           1000,
           'STREAMS',
@@ -188,8 +200,14 @@ export class DeciderLoop {
         continue;
       }
       if (!res) continue;
-      const names = new Set(res.map(([key]) => key));
-      const decided = await this.drainMany(ready.filter((d) => names.has(group.streams.get(d.cluster.name) ?? '')));
+      const byKey = new Map(res);
+      const prefetched = new Map<string, Prefetched>();
+      const woken = ready.filter((d) => {
+        const entries = byKey.get(group.streams.get(d.cluster.name) ?? '');
+        if (entries) prefetched.set(d.cluster.name, { after: this.positions.get(d.cluster.name) ?? '0-0', entries });
+        return entries !== undefined;
+      });
+      const decided = await this.drainMany(woken, prefetched);
       // Another fleet member may have decided these entries; our positions were refreshed.
       if (decided === 0) await new Promise((r) => setTimeout(r, 20));
     }
