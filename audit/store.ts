@@ -48,6 +48,8 @@ export class AuditStore {
 
   /** The newest head this process saw per cluster, and whether its JSONL tail was read yet. */
   private readonly anchors = new Map<string, { head: ChainHead; source: string }>();
+  /** This process's appends per cluster still waiting for their answer (settled()). */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly jsonlRead = new Set<string>();
 
   /** Remembers a head this process wrote or read, if newer than the one it knew. */
@@ -92,6 +94,28 @@ export class AuditStore {
   /** Appends records; with `write`, through a caller's script that writes more keys atomically with them. */
   async append(cluster: string, bodies: readonly AuditBody[], write?: RecordsWriter): Promise<AuditRecord[]> {
     if (bodies.length === 0) return [];
+    const appending = this.appendNow(cluster, bodies, write);
+    const settle = (): undefined => undefined;
+    // Settles with every append in flight for the cluster, the earlier ones included.
+    const done = Promise.all([this.inFlight.get(cluster), appending.then(settle, settle)]).then(settle);
+    this.inFlight.set(cluster, done);
+    void done.then(() => {
+      if (this.inFlight.get(cluster) === done) this.inFlight.delete(cluster);
+    });
+    return appending;
+  }
+
+  /**
+   * Resolves once this process's appends to the cluster's chain in flight now have their answer.
+   * A script that writes records and an intake entry together wakes the decider before its own
+   * reply is read; a commit that waits for it links onto the head it wrote instead of finding the
+   * head moved and relinking (a read and a second commit).
+   */
+  settled(cluster: string): Promise<void> | undefined {
+    return this.inFlight.get(cluster);
+  }
+
+  private async appendNow(cluster: string, bodies: readonly AuditBody[], write?: RecordsWriter): Promise<AuditRecord[]> {
     // First on the head this process wrote or saw last (usually still the head: the decider and
     // the executor of a worker share this store), saving the read; the script refuses it if not.
     const known = await this.anchor(cluster);

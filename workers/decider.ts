@@ -247,6 +247,9 @@ export class ClusterDecider {
       return { text: JSON.stringify(job), job };
     });
     // The head this process saw last is usually still the head; the commit checks it either way.
+    // An executor append of this process still in flight (its outcome event is what woke us) moves
+    // it: wait for its answer first.
+    if (w.knownHead === undefined) await this.deps.audit.settled(cluster);
     let headText = w.knownHead !== undefined ? w.knownHead : (this.deps.audit.lastSeenHead(cluster) ?? (await this.deps.redis.get(keys.auditHead(this.prefix, cluster))));
     let plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
     for (let tries = 0; tries < HEAD_RETRIES; tries++) {
