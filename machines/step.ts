@@ -1,6 +1,6 @@
 import { createActor, type ActionExecutor, type ActorScope, type ExecutableActionsFrom } from 'xstate';
 import { backendMachine, type BackendMachine, type BackendSnapshot } from './backend-machine.ts';
-import type { BackendEvent } from './backend-types.ts';
+import type { BackendEvent, BackendInput } from './backend-types.ts';
 
 type Returned = ExecutableActionsFrom<BackendMachine>;
 
@@ -36,6 +36,15 @@ export function step(before: BackendSnapshot, event: BackendEvent): [BackendSnap
   sink = returned;
   try {
     return [backendMachine.transition(before, event, scope), returned];
+  } finally {
+    sink = [];
+  }
+}
+
+/** Same result as `initialTransition(backendMachine, input)`'s snapshot, on the same inert scope. */
+export function initial(input: BackendInput): BackendSnapshot {
+  try {
+    return backendMachine.getInitialSnapshot(scope, input);
   } finally {
     sink = [];
   }
