@@ -33,6 +33,12 @@ export class NativeDriver implements PcpDriver {
   readonly kind = 'native' as const;
   private readonly endpoints: Endpoint[];
   private readonly kept: KeptConnections<PcpConnection>;
+  /**
+   * The node count each connection saw last (its node info of every node): an action on a lease
+   * connection right after the read checks its node id against it instead of asking again.
+   * Shared with the leases of this driver.
+   */
+  private readonly counts: WeakMap<PcpConnection, number>;
   /** Set on a lease only: its own connections, tried before the usual path. */
   private readonly own: OwnConnections<PcpConnection> | undefined;
 
@@ -40,9 +46,10 @@ export class NativeDriver implements PcpDriver {
   constructor(
     private readonly cluster: ClusterConfig,
     private readonly opts: NativeDriverOptions = {},
-    lease?: { kept: KeptConnections<PcpConnection>; own: OwnConnections<PcpConnection> },
+    lease?: { kept: KeptConnections<PcpConnection>; own: OwnConnections<PcpConnection>; counts: WeakMap<PcpConnection, number> },
   ) {
     this.endpoints = endpointsOf(cluster);
+    this.counts = lease?.counts ?? new WeakMap();
     this.kept = lease?.kept ?? new KeptConnections<PcpConnection>(opts.keep ?? DEFAULT_KEEP_POLICY);
     this.own = lease?.own;
   }
@@ -56,7 +63,7 @@ export class NativeDriver implements PcpDriver {
     const policy = this.opts.keep ?? DEFAULT_KEEP_POLICY;
     if (policy === false || this.own) return undefined;
     const own = new OwnConnections<PcpConnection>(policy.maxAgeMs);
-    const driver = new NativeDriver(this.cluster, this.opts, { kept: this.kept, own });
+    const driver = new NativeDriver(this.cluster, this.opts, { kept: this.kept, own, counts: this.counts });
     return Object.assign(driver, { release: () => own.release() });
   }
 
@@ -130,6 +137,8 @@ export class NativeDriver implements PcpDriver {
   /** Every node, noting on the way whether pgpool's table moved since the last look (see kept.ts). */
   private async nodesOn(ep: Endpoint, c: PcpConnection): Promise<NodeInfoResult> {
     const r = await cmd.nodeInfoAll(c);
+    // Every node means NUM_BACKENDS records, the node count an action on this connection checks its id against.
+    this.counts.set(c, r.nodes.length);
     this.kept.observe(`${ep.host}:${ep.port}`, r.nodes.map((n) => `${n.status}/${n.role}/${n.lastStatusChange ?? ''}`).join(','));
     return r;
   }
@@ -165,6 +174,11 @@ export class NativeDriver implements PcpDriver {
     });
   }
 
+  /** The node count for an action's id check: the one this connection just read, else asked now. */
+  private async nodeCountOn(c: PcpConnection): Promise<number> {
+    return this.counts.get(c) ?? (await cmd.nodeCount(c));
+  }
+
   nodeCount(opts?: CallOptions): Promise<Answered<number>> {
     return this.run(true, opts, (c) => cmd.nodeCount(c));
   }
@@ -175,7 +189,7 @@ export class NativeDriver implements PcpDriver {
 
   attach(nodeId: number, opts?: CallOptions): Promise<Answered<void>> {
     return this.run(false, opts, async (c, sent) => {
-      const count = await cmd.nodeCount(c);
+      const count = await this.nodeCountOn(c);
       cmd.validateNodeId(nodeId, count);
       sent();
       await cmd.attach(c, nodeId, count);
@@ -184,7 +198,7 @@ export class NativeDriver implements PcpDriver {
 
   detach(nodeId: number, opts?: CallOptions): Promise<Answered<void>> {
     return this.run(false, opts, async (c, sent) => {
-      const count = await cmd.nodeCount(c);
+      const count = await this.nodeCountOn(c);
       cmd.validateNodeId(nodeId, count);
       sent();
       await cmd.detach(c, nodeId, count);
@@ -194,7 +208,7 @@ export class NativeDriver implements PcpDriver {
   promote(nodeId: number, opts?: CallOptions & { switchover?: boolean }): Promise<Answered<void>> {
     const switchover = opts?.switchover ?? false;
     return this.run(false, opts, async (c, sent) => {
-      const count = await cmd.nodeCount(c);
+      const count = await this.nodeCountOn(c);
       cmd.validateNodeId(nodeId, count);
       // Only a switchover needs the layout, as proof the server is 4.3+.
       const layout = switchover ? (await cmd.nodeInfo(c, nodeId, count)).layout : undefined;
