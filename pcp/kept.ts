@@ -20,7 +20,8 @@ import { PcpClosedError } from './errors/index.ts';
  *   connection is kept for this long: pgpool is about to restart its PCP child (1 s after its
  *   failover() ends), and a connection kept now would belong to the child that must exit. Calls in
  *   that window use one connection each, as the binaries do.
- * Actions never run on a kept connection: they open their own and every kept one is retired first.
+ * Actions never run on a kept connection: they open their own (or use the caller's lease,
+ * OwnConnections below) and every kept one is retired first.
  */
 export interface KeepPolicy {
   idleMs: number;
