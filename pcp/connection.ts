@@ -61,6 +61,8 @@ export class PcpConnection {
    * uses the connection after its logout, which is a bug worth the trace.
    */
   private loggedOut = false;
+  /** The reply to a pipelined request (the auth reply) that the next expect() reads first; see owe(). */
+  private owed: Promise<unknown> | undefined;
   private readonly onAbort: () => void;
   /** performance.now() by which every reply of the current call must have arrived. */
   private replyBy: number;
@@ -167,6 +169,15 @@ export class PcpConnection {
     this.socket.write(frame);
   }
 
+  /**
+   * The reply being read for a request sent ahead of the next one (pipelined): the next expect()
+   * waits for it, and fails with its error. Until then its failure is held, not unhandled.
+   */
+  owe(reply: Promise<unknown>): void {
+    reply.catch(() => undefined);
+    this.owed = reply;
+  }
+
   /** The next frame, whatever its type, within what is left of the session's and the call's budget. */
   readFrame(phase: PcpPhase): Promise<Frame> {
     if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
@@ -191,6 +202,11 @@ export class PcpConnection {
    * becomes a PcpServerError (the connection dies with FATAL/PANIC), anything else is desync.
    */
   async expect(types: readonly string[], request: string, phase: PcpPhase = 'reply'): Promise<Frame> {
+    const owed = this.owed;
+    if (owed) {
+      this.owed = undefined;
+      await owed;
+    }
     for (let notices = 0; ; ) {
       const frame = await this.readFrame(phase);
       if (frame.type === 'N') {

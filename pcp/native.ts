@@ -101,7 +101,8 @@ export class NativeDriver implements PcpDriver {
       onNotice: (n) => this.opts.onNotice?.(n, ep.name),
     });
     try {
-      await cmd.authenticate(conn, this.cluster.pcp.user, password);
+      // The first command follows R without waiting for its reply (commands.ts, authenticate).
+      await cmd.authenticate(conn, this.cluster.pcp.user, password, { pipelined: true });
       return conn;
     } catch (err) {
       conn.destroy();
