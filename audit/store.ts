@@ -16,6 +16,12 @@ export interface LinkPlan {
   reset: AuditBody | null;
 }
 
+/**
+ * Writes linked records together with whatever must land with them (one script); false when the
+ * head is no longer `expectedHead`. `streamMaxLen` is the cluster's trim length.
+ */
+export type RecordsWriter = (w: { expectedHead: string | null; nextHead: string; records: AuditRecord[]; streamMaxLen: number }) => Promise<boolean>;
+
 export interface ChainResetInfo {
   cluster: string;
   redisSeq: number;
@@ -42,6 +48,8 @@ export class AuditStore {
 
   /** The newest head this process saw per cluster, and whether its JSONL tail was read yet. */
   private readonly anchors = new Map<string, { head: ChainHead; source: string }>();
+  /** This process's appends per cluster still waiting for their answer (settled()). */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly jsonlRead = new Set<string>();
 
   /** Remembers a head this process wrote or read, if newer than the one it knew. */
@@ -83,33 +91,50 @@ export class AuditStore {
     return parseHead(await this.redis.get(keys.auditHead(this.prefix, cluster)));
   }
 
-  async append(cluster: string, bodies: readonly AuditBody[]): Promise<AuditRecord[]> {
+  /** Appends records; with `write`, through a caller's script that writes more keys atomically with them. */
+  async append(cluster: string, bodies: readonly AuditBody[], write?: RecordsWriter): Promise<AuditRecord[]> {
     if (bodies.length === 0) return [];
+    const appending = this.appendNow(cluster, bodies, write);
+    const settle = (): undefined => undefined;
+    // Settles with every append in flight for the cluster, the earlier ones included.
+    const done = Promise.all([this.inFlight.get(cluster), appending.then(settle, settle)]).then(settle);
+    this.inFlight.set(cluster, done);
+    void done.then(() => {
+      if (this.inFlight.get(cluster) === done) this.inFlight.delete(cluster);
+    });
+    return appending;
+  }
+
+  /**
+   * Resolves once this process's appends to the cluster's chain in flight now have their answer.
+   * A script that writes records and an intake entry together wakes the decider before its own
+   * reply is read; a commit that waits for it links onto the head it wrote instead of finding the
+   * head moved and relinking (a read and a second commit).
+   */
+  settled(cluster: string): Promise<void> | undefined {
+    return this.inFlight.get(cluster);
+  }
+
+  private async appendNow(cluster: string, bodies: readonly AuditBody[], write?: RecordsWriter): Promise<AuditRecord[]> {
     // First on the head this process wrote or saw last (usually still the head: the decider and
     // the executor of a worker share this store), saving the read; the script refuses it if not.
     const known = await this.anchor(cluster);
     if (known) {
       const { records, head } = linkRecords(known.head, bodies);
-      if (await this.tryAppend(cluster, formatHead(known.head), records, head)) return records;
+      if (await this.tryAppend(cluster, formatHead(known.head), records, head, write)) return records;
     }
     for (let tries = 0; tries < 50; tries++) {
       const headText = await this.redis.get(keys.auditHead(this.prefix, cluster));
       const plan = await this.linkPlan(cluster, headText);
       const { records, head } = linkRecords(plan.base, plan.reset ? [plan.reset, ...bodies] : bodies);
-      if (await this.tryAppend(cluster, headText, records, head)) return records;
+      if (await this.tryAppend(cluster, headText, records, head, write)) return records;
     }
     throw new AuditWriteError(`the audit chain of cluster ${cluster} kept changing under 50 append attempts; is a writer looping?`);
   }
 
-  private async tryAppend(cluster: string, expectedHead: string | null, records: AuditRecord[], head: ChainHead): Promise<boolean> {
-    const ok = await appendAudit(this.redis, {
-      prefix: this.prefix,
-      cluster,
-      expectedHead,
-      nextHead: formatHead(head),
-      records,
-      streamMaxLen: this.opts.streamMaxLen?.(cluster) ?? 0,
-    });
+  private async tryAppend(cluster: string, expectedHead: string | null, records: AuditRecord[], head: ChainHead, write?: RecordsWriter): Promise<boolean> {
+    const w = { expectedHead, nextHead: formatHead(head), records, streamMaxLen: this.opts.streamMaxLen?.(cluster) ?? 0 };
+    const ok = write ? await write(w) : await appendAudit(this.redis, { prefix: this.prefix, cluster, ...w });
     if (!ok) return false;
     this.noteHead(cluster, head);
     await this.mirror(cluster, records);

@@ -1,11 +1,11 @@
-import { transition } from 'xstate';
 import type { Action } from '../contracts/actions.ts';
 import type { NodeEvent } from '../contracts/events.ts';
-import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
+import type { BackendSnapshot } from './backend-machine.ts';
 import type { ActionRef, BackendEvent } from './backend-types.ts';
 import { machineOf, pathOf, pushAudit, type MakeEvent, type Work } from './decision.ts';
 import { effectsOf } from './effects.ts';
 import { leafPathOf, type LeafPath } from './state-path.ts';
+import { step } from './step.ts';
 import { unhandledReason } from './unhandled.ts';
 
 /**
@@ -37,7 +37,7 @@ export function send(w: Work, address: string, make: MakeEvent, why: string, rep
   };
   const ev = make(ref);
   if (holds(w, address, ev)) return hold(w, address, before, why);
-  const [after, returned] = transition(backendMachine, before, ev);
+  const [after, returned] = step(before, ev);
   const from = leafPathOf(before);
   const to = leafPathOf(after);
   const { requested: action, notes } = effectsOf(returned);

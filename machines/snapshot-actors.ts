@@ -1,14 +1,13 @@
-import { initialTransition } from 'xstate';
 import { formatAddress, parseAddress } from '../contracts/address-syntax.ts';
 import { ClusterNameSchema } from '../contracts/config.ts';
 import { backendMachine, type BackendSnapshot } from './backend-machine.ts';
 import type { Origin } from './backend-types.ts';
 import { SnapshotDecodeError } from './errors.ts';
 import { isLeafPath, pathToValue, valueToPath } from './state-path.ts';
+import { initial } from './step.ts';
 import {
   ClusterSnapshotSchema,
   DEFAULT_DEDUPE_WINDOW_MS,
-  PersistedBackendSchema,
   SNAPSHOT_SCHEMA_VERSION,
   type ClusterSnapshot,
   type InitialBackend,
@@ -33,10 +32,14 @@ function originOf(b: InitialBackend): Origin {
   return b.attached ? 'standby-attached' : 'standby-detached';
 }
 
+/**
+ * The persisted form of a backend: its state value and context. The machine has no children,
+ * history states or actor references in its context, so these two fields are all that
+ * getPersistedSnapshot would keep; they are taken as they are rather than copied through it and
+ * parsed again on every decision (the snapshot is validated where it is read back: decodeSnapshot).
+ */
 export function persistBackend(s: BackendSnapshot): PersistedBackend {
-  const persisted: unknown = backendMachine.getPersistedSnapshot(s);
-  const { value, context } = (persisted ?? {}) as { value?: unknown; context?: unknown };
-  return PersistedBackendSchema.parse({ value, context });
+  return { value: s.value, context: s.context };
 }
 
 /** Rebuilds a machine snapshot from its persisted parts; no actor is created or started. */
@@ -55,10 +58,7 @@ export function initialSnapshot(input: InitialSnapshotInput): ClusterSnapshot {
   if (!cluster.success) throw new SnapshotDecodeError(`cluster name "${input.cluster.slice(0, 64)}" is invalid`);
   const primaries = input.backends.filter((b) => b.role === 'primary' && b.attached);
   if (primaries.length > 1) throw new SnapshotDecodeError(`${primaries.length} attached primaries given; pgpool has at most one`);
-  const backends = input.backends.map((b) => {
-    const [snap] = initialTransition(backendMachine, { address: canonical(b.address), origin: originOf(b) });
-    return persistBackend(snap);
-  });
+  const backends = input.backends.map((b) => persistBackend(initial({ address: canonical(b.address), origin: originOf(b) })));
   return ClusterSnapshotSchema.parse({
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     cluster: cluster.data,

@@ -32,16 +32,25 @@ export function validateUser(user: string): void {
     throw new PcpInvalidRequestError(`PCP user name must be 1-${MAX_USER_BYTES} bytes without NUL`);
 }
 
-export async function authenticate(conn: PcpConnection, user: string, password: string): Promise<void> {
+/**
+ * Salt, then the MD5 response. `pipelined`: return once R is sent; the first command goes out right
+ * behind it and its read takes the auth reply first (PcpConnection.owe), saving a round trip per
+ * login: pgpool's PCP worker reads requests from a buffer one after the other and answers R before
+ * it reads the next. A refusal then surfaces, as the same PcpAuthError, from that first read (pgpool
+ * closes after its FATAL, so the command behind R is never run).
+ */
+export async function authenticate(conn: PcpConnection, user: string, password: string, opts: { pipelined?: boolean } = {}): Promise<void> {
   validateUser(user);
   conn.send('M');
   const salt = await readAuthFrame(conn, ['m'], 'salt', user);
   if (salt.payload.length !== 4) throw conn.fail(new PcpProtocolError(conn.name, `salt of ${salt.payload.length} bytes (expected 4)`));
   conn.send('R', cstrings(user, pcpAuthResponse(user, password, salt.payload)));
-  const ok = await readAuthFrame(conn, ['r'], 'auth', user);
-  const parts = strings(conn, ok, 'auth reply');
-  if (parts[0] !== 'AuthenticationOK')
-    throw conn.fail(new PcpAuthError(conn.name, user, (parts[0] ?? '').slice(0, 200)));
+  const authenticated = readAuthFrame(conn, ['r'], 'auth', user).then((ok) => {
+    const parts = strings(conn, ok, 'auth reply');
+    if (parts[0] !== 'AuthenticationOK') throw conn.fail(new PcpAuthError(conn.name, user, (parts[0] ?? '').slice(0, 200)));
+  });
+  if (opts.pipelined) conn.owe(authenticated);
+  else await authenticated;
 }
 
 async function readAuthFrame(conn: PcpConnection, types: string[], phase: 'salt' | 'auth', user: string): Promise<Frame> {

@@ -55,6 +55,14 @@ export class PcpConnection {
   private readonly decoder = new FrameDecoder();
   private waiter: Waiter | undefined;
   private failure: PcpError | undefined;
+  /**
+   * Logged out by close(): the socket ends normally. No error object is built for it (a stack
+   * trace on every orderly close cost ~3% of a busy worker's CPU); one is made only if a caller
+   * uses the connection after its logout, which is a bug worth the trace.
+   */
+  private loggedOut = false;
+  /** The reply to a pipelined request (the auth reply) that the next expect() reads first; see owe(). */
+  private owed: Promise<unknown> | undefined;
   private readonly onAbort: () => void;
   /** performance.now() by which every reply of the current call must have arrived. */
   private replyBy: number;
@@ -73,7 +81,11 @@ export class PcpConnection {
       this.deliver();
     });
     socket.on('error', (err) => this.fail(new PcpClosedError(opts.name, 'the exchange', { cause: err })));
-    socket.on('close', () => this.fail(new PcpClosedError(opts.name, 'the exchange')));
+    socket.on('close', () => {
+      // An orderly close (after our logout, or after a failure already recorded) needs no new error.
+      if (this.failure || this.loggedOut) this.dropWaiter();
+      else this.fail(new PcpClosedError(opts.name, 'the exchange'));
+    });
   }
 
   static open(opts: ConnectionOptions): Promise<PcpConnection> {
@@ -119,7 +131,7 @@ export class PcpConnection {
 
   /** No failure seen and the socket still open: a kept connection may carry another call. */
   get usable(): boolean {
-    return this.failure === undefined && !this.socket.destroyed;
+    return this.failure === undefined && !this.loggedOut && !this.socket.destroyed;
   }
 
   /**
@@ -147,6 +159,7 @@ export class PcpConnection {
 
   send(type: string, payload?: Buffer): void {
     if (this.failure) throw this.failure;
+    if (this.loggedOut) throw new PcpClosedError(this.name, 'logout');
     const frame = encodeFrame(type, payload);
     if (frame.length - 1 > MAX_REQUEST_LENGTH)
       throw new PcpInvalidRequestError(
@@ -156,9 +169,19 @@ export class PcpConnection {
     this.socket.write(frame);
   }
 
+  /**
+   * The reply being read for a request sent ahead of the next one (pipelined): the next expect()
+   * waits for it, and fails with its error. Until then its failure is held, not unhandled.
+   */
+  owe(reply: Promise<unknown>): void {
+    reply.catch(() => undefined);
+    this.owed = reply;
+  }
+
   /** The next frame, whatever its type, within what is left of the session's and the call's budget. */
   readFrame(phase: PcpPhase): Promise<Frame> {
     if (this.waiter) return Promise.reject(new PcpProtocolError(this.name, 'a second read while one is pending'));
+    if (this.loggedOut && !this.failure) return Promise.reject(new PcpClosedError(this.name, 'logout'));
     const now = performance.now();
     const session = this.replyBy - now;
     const deadline = this.scope.deadline;
@@ -179,6 +202,11 @@ export class PcpConnection {
    * becomes a PcpServerError (the connection dies with FATAL/PANIC), anything else is desync.
    */
   async expect(types: readonly string[], request: string, phase: PcpPhase = 'reply'): Promise<Frame> {
+    const owed = this.owed;
+    if (owed) {
+      this.owed = undefined;
+      await owed;
+    }
     for (let notices = 0; ; ) {
       const frame = await this.readFrame(phase);
       if (frame.type === 'N') {
@@ -209,11 +237,12 @@ export class PcpConnection {
    */
   async close(): Promise<void> {
     this.scope.signal?.removeEventListener('abort', this.onAbort);
+    if (this.loggedOut) return;
     if (this.failure || this.socket.destroyed) {
       this.socket.destroy();
       return;
     }
-    this.failure = new PcpClosedError(this.name, 'logout');
+    this.loggedOut = true;
     const reaper = setTimeout(() => this.socket.destroy(), this.opts.readMs);
     reaper.unref();
     this.socket.once('close', () => clearTimeout(reaper));
@@ -236,6 +265,12 @@ export class PcpConnection {
       w.reject(this.failure);
     }
     return this.failure;
+  }
+
+  /** The socket closed with nothing more to read: a pending read gets the failure, or a logout error. */
+  private dropWaiter(): void {
+    if (!this.waiter) return;
+    this.fail(this.failure ?? new PcpClosedError(this.name, 'logout'));
   }
 
   private deliver(): void {

@@ -44,4 +44,14 @@ export interface PcpDriver {
   watchdogEach?(opts?: CallOptions): Promise<EachAnswer<WatchdogInfo>[]>;
   /** How many endpoints this driver knows (more than one: a watchdog cluster or a VIP plus pgpools). */
   readonly endpointCount?: number;
+  /**
+   * The same operations over connections of the caller's own, briefly (native: pcp/kept.ts,
+   * OwnConnections): an ensure's read, action and first confirmation polls log in once.
+   */
+  lease?(): LeasedDriver | undefined;
+}
+
+/** A driver lent to one caller for a short run of calls; release() logs out of what it kept. */
+export interface LeasedDriver extends PcpDriver {
+  release(): Promise<void>;
 }

@@ -96,16 +96,21 @@ export class Ensurer {
       this.log?.debug({ goal, address, ...outcome }, `pcp ensure ${goal}: ${result}`);
       return outcome;
     };
-    return this.run(goal, address, opts.signal, started + verifyMs, verifyMs, state)
+    // The read, the action and the first confirmation polls log in once (a lease lets go after
+    // the keep policy's maxAgeMs, so a failover pgpool runs after our action never waits for it).
+    const lease = this.driver.lease?.();
+    return this.run(lease ?? this.driver, goal, address, opts.signal, started + verifyMs, verifyMs, state)
       .then((r) => done(r))
       .catch((err: unknown) => {
         if (err instanceof PcpError) return done('failed', { reason: err.message, retryable: err.retryable });
         const text = err instanceof Error ? err.message : String(err);
         return done('failed', { reason: `unexpected: ${text}`, retryable: true });
-      });
+      })
+      .finally(() => void lease?.release());
   }
 
   private async run(
+    driver: PcpDriver,
     goal: Goal,
     address: string,
     signal: AbortSignal | undefined,
@@ -127,7 +132,7 @@ export class Ensurer {
     };
     const read = (): Promise<NodeInfo> =>
       retrying(async () => {
-        const answer = await this.driver.nodes({ signal, prefer: state.prefer });
+        const answer = await driver.nodes({ signal, prefer: state.prefer });
         state.endpoint = answer.endpoint;
         const id = state.nodeId ?? resolveNodeId(this.cluster, address, answer.value.nodes);
         state.nodeId = id;
@@ -135,12 +140,12 @@ export class Ensurer {
         if (!node) throw new PcpNodeStateError(`pgpool no longer reports node ${id}; its backend list changed (reload?)`, true);
         return node;
       });
-    const several = (this.driver.endpointCount ?? 1) > 1;
+    const several = (driver.endpointCount ?? 1) > 1;
     // Read and act through the watchdog leader first: its table is the one the others copy, so
     // a stale standby pgpool answering first cannot make an action look already done.
-    if (several) state.prefer = await this.leaderHost(signal);
+    if (several) state.prefer = await this.leaderHost(driver, signal);
     const waitFor = async (pred: (n: NodeInfo) => boolean, what: string): Promise<void> => {
-      if (several && this.driver.nodesEach) return this.waitForEvery(pred, what, { signal, deadline, verifyMs, state, id: state.nodeId ?? 0 });
+      if (several && driver.nodesEach) return this.waitForEvery(driver, pred, what, { signal, deadline, verifyMs, state, id: state.nodeId ?? 0 });
       for (;;) {
         const n = await read();
         if (pred(n)) return;
@@ -156,7 +161,7 @@ export class Ensurer {
     const act = async (action: () => Promise<{ endpoint: string }>, reached: (n: NodeInfo) => boolean): Promise<boolean> => {
       for (;;) {
         try {
-          if (several) state.prefer = await this.leaderGate(signal);
+          if (several) state.prefer = await this.leaderGate(driver, signal);
           state.endpoint = (await action()).endpoint;
           return true;
         } catch (err) {
@@ -178,22 +183,22 @@ export class Ensurer {
 
     switch (goal) {
       case 'attached':
-        if (!(await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), REACHED.attached))) return 'already';
+        if (!(await act(() => driver.attach(id, { signal, prefer: state.prefer }), REACHED.attached))) return 'already';
         await waitFor(REACHED.attached, 'status up or waiting');
         return 'changed';
       case 'detached':
-        if (!(await act(() => this.driver.detach(id, { signal, prefer: state.prefer }), REACHED.detached))) return 'already';
+        if (!(await act(() => driver.detach(id, { signal, prefer: state.prefer }), REACHED.detached))) return 'already';
         await waitFor(REACHED.detached, 'status down');
         return 'changed';
       case 'primary':
         // pgpool silently ignores a promote of a down node: attach it first.
         if (node.status === 'down') {
           this.log?.debug({ nodeId: id }, 'pcp ensure primary: node is down, attaching it first');
-          await act(() => this.driver.attach(id, { signal, prefer: state.prefer }), nodeAttached);
+          await act(() => driver.attach(id, { signal, prefer: state.prefer }), nodeAttached);
           await waitFor(nodeAttached, 'status up or waiting before the promote');
           if (REACHED.primary(await read())) return 'changed';
         }
-        if (!(await act(() => this.driver.promote(id, { signal, prefer: state.prefer, switchover: false }), REACHED.primary))) return 'already';
+        if (!(await act(() => driver.promote(id, { signal, prefer: state.prefer, switchover: false }), REACHED.primary))) return 'already';
         await waitFor(REACHED.primary, 'role primary and status up or waiting');
         return 'changed';
     }
@@ -204,10 +209,10 @@ export class Ensurer {
    * "Command Successful"): ask first, and wait (transient) while there is none. A pgpool without
    * a watchdog answers with an error or the driver cannot ask; then there is nothing to wait for.
    */
-  private async leaderGate(signal: AbortSignal | undefined): Promise<string | undefined> {
+  private async leaderGate(driver: PcpDriver, signal: AbortSignal | undefined): Promise<string | undefined> {
     let answer;
     try {
-      answer = await this.driver.watchdog({ signal });
+      answer = await driver.watchdog({ signal });
     } catch (err) {
       if (err instanceof PcpServerError || err instanceof PcpUnsupportedError) return undefined;
       throw err;
@@ -220,9 +225,9 @@ export class Ensurer {
   }
 
   /** The watchdog leader's host, if a pgpool names one; reads go there first. Never fails the operation. */
-  private async leaderHost(signal: AbortSignal | undefined): Promise<string | undefined> {
+  private async leaderHost(driver: PcpDriver, signal: AbortSignal | undefined): Promise<string | undefined> {
     try {
-      const leader = (await this.driver.watchdog({ signal })).value.leaderHostName;
+      const leader = (await driver.watchdog({ signal })).value.leaderHostName;
       return leader && leader !== 'Not Set' ? leader : undefined;
     } catch (err) {
       if (err instanceof PcpAbortedError) throw err;
@@ -237,11 +242,12 @@ export class Ensurer {
    * stands (the request was lost) and the action is retried.
    */
   private async waitForEvery(
+    driver: PcpDriver,
     pred: (n: NodeInfo) => boolean,
     what: string,
     c: { signal: AbortSignal | undefined; deadline: number; verifyMs: number; state: EnsureState; id: number },
   ): Promise<void> {
-    const nodesEach = this.driver.nodesEach?.bind(this.driver);
+    const nodesEach = driver.nodesEach?.bind(driver);
     if (!nodesEach) return;
     for (;;) {
       let answers = await nodesEach({ signal: c.signal, skipSuspects: true });

@@ -20,7 +20,8 @@ import { PcpClosedError } from './errors/index.ts';
  *   connection is kept for this long: pgpool is about to restart its PCP child (1 s after its
  *   failover() ends), and a connection kept now would belong to the child that must exit. Calls in
  *   that window use one connection each, as the binaries do.
- * Actions never run on a kept connection: they open their own and every kept one is retired first.
+ * Actions never run on a kept connection: they open their own (or use the caller's lease,
+ * OwnConnections below) and every kept one is retired first.
  */
 export interface KeepPolicy {
   idleMs: number;
@@ -182,6 +183,112 @@ export class KeptConnections<C extends Keepable> {
     slot.retired = true;
     if (this.slots.get(key) === slot) this.slots.delete(key);
     if (slot.busy) return Promise.resolve();
+    if (!slot.conn.usable) {
+      slot.conn.destroy();
+      return Promise.resolve();
+    }
+    return slot.conn.close().catch(() => slot.conn.destroy());
+  }
+}
+
+interface OwnSlot<C extends Keepable> {
+  conn: C;
+  busy: boolean;
+}
+
+/**
+ * One caller's own connections (one per endpoint) for a short run of calls: an ensure's read, its
+ * action and the first polls of its confirmation share one login instead of one each (three
+ * connections per action before). Never shared with another caller, so unlike the kept pool it
+ * may carry an action. It lives at most maxAgeMs from its creation, for the reason kept connections
+ * are short-lived: after our own action pgpool's main process sleeps 1 s, then waits for every PCP
+ * connection before it restarts its PCP child; a lease that lets go well within that second never
+ * holds the failover up. Past maxAgeMs (or once released) a call takes `fallback`, the driver's
+ * usual path. A connection of the lease found closed when it is used again (pgpool restarted its
+ * PCP child meanwhile) is replaced once and the call repeated, but only when `repeatable` says the
+ * request cannot have reached pgpool (a read, or an action not yet sent).
+ */
+export class OwnConnections<C extends Keepable> {
+  private readonly slots = new Map<string, OwnSlot<C>>();
+  private readonly until: number;
+  private released = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    maxAgeMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.until = this.now() + maxAgeMs;
+  }
+
+  get live(): boolean {
+    return !this.released && this.now() < this.until;
+  }
+
+  async use<T>(key: string, open: () => Promise<C>, resume: (c: C) => void, fn: (c: C) => Promise<T>, fallback: () => Promise<T>, repeatable: () => boolean): Promise<T> {
+    const existing = this.slots.get(key);
+    if (!this.live || existing?.busy) {
+      if (!this.live) this.letGo();
+      return fallback();
+    }
+    let slot: OwnSlot<C>;
+    let reused = false;
+    if (existing && existing.conn.usable) {
+      slot = existing;
+      slot.busy = true;
+      resume(slot.conn);
+      reused = true;
+    } else {
+      if (existing) {
+        existing.conn.destroy();
+        this.slots.delete(key);
+      }
+      slot = { conn: await open(), busy: true };
+      this.slots.set(key, slot);
+      this.arm();
+    }
+    try {
+      const value = await fn(slot.conn);
+      this.done(key, slot);
+      return value;
+    } catch (err) {
+      this.done(key, slot);
+      if (reused && err instanceof PcpClosedError && repeatable()) return this.use(key, open, resume, fn, fallback, repeatable);
+      throw err;
+    }
+  }
+
+  /** Logs out of every connection of the lease; one in a call logs out when its call ends. */
+  release(): Promise<void> {
+    this.released = true;
+    return this.letGo();
+  }
+
+  private done(key: string, slot: OwnSlot<C>): void {
+    slot.busy = false;
+    if (!slot.conn.usable) {
+      slot.conn.destroy();
+      if (this.slots.get(key) === slot) this.slots.delete(key);
+    } else if (!this.live) void this.closeSlot(key, slot);
+    else slot.conn.rest();
+  }
+
+  /** At maxAgeMs the idle connections go even if the caller is busy elsewhere (sleeping between polls). */
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => void this.letGo(), Math.max(0, this.until - this.now()));
+    this.timer.unref();
+  }
+
+  private letGo(): Promise<void> {
+    clearTimeout(this.timer);
+    const closing: Promise<void>[] = [];
+    for (const [key, slot] of this.slots) if (!slot.busy) closing.push(this.closeSlot(key, slot));
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  private closeSlot(key: string, slot: OwnSlot<C>): Promise<void> {
+    if (this.slots.get(key) === slot) this.slots.delete(key);
     if (!slot.conn.usable) {
       slot.conn.destroy();
       return Promise.resolve();

@@ -170,9 +170,10 @@ export function decodeNodeInfo(id: number, fields: readonly string[]): DecodeRes
     lastStatusChange: r.status_changed === undefined ? undefined : new Date(r.status_changed * 1000).toISOString(),
     layout,
   };
-  const checked = NodeInfoSchema.safeParse(node);
-  const issue = checked.success ? undefined : checked.error.issues[0];
-  return checked.success ? { ok: true, node: checked.data } : { ok: false, error: issue ? describeIssue(issue) : 'invalid' };
+  // Built from the record parsed above: only the id, which the caller supplies, is left to check
+  // (parsing the result again with NodeInfoSchema was a fifth of the PCP client's CPU).
+  if (!Number.isInteger(id) || id < 0 || id > 127) return { ok: false, error: `node id ${id} is out of range (0 to 127)` };
+  return { ok: true, node };
 }
 
 /** The inverse, for test servers: the fields a given layout sends for a record. */

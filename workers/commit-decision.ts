@@ -53,12 +53,15 @@ export type CommitOutcome =
   /** Another decider committed this cluster first: reload and decide again from its state. */
   | { status: 'version-moved' }
   /** Only the audit head moved (an executor appended): relink the records and commit again. */
-  | { status: 'head-moved' };
+  | { status: 'head-moved' }
+  /** The step's event has its seen marker: it was decided before (a redelivery); nothing written. */
+  | { status: 'seen' };
 
 /**
  * One decider step, all or nothing (workers/lua/commit-decision.lua): snapshot, intake position,
  * audit records, pending actions, seen marker, event result; nothing is written unless the
- * snapshot version and the audit head are still what the caller read.
+ * snapshot version and the audit head are still what the caller read and the event has no seen
+ * marker yet (checked here rather than in a round trip of its own before deciding).
  */
 export async function commitDecision(redis: RedisClient, a: CommitDecisionArgs): Promise<CommitOutcome> {
   const snapshotKey = keys.snapshot(a.prefix, a.cluster);
@@ -89,5 +92,6 @@ export async function commitDecision(redis: RedisClient, a: CommitDecisionArgs):
   );
   const [status, pending] = reply;
   if (status === 1) return { status: 'committed', pending: pending ?? 0 };
+  if (status === -2) return { status: 'seen' };
   return status === -1 ? { status: 'head-moved' } : { status: 'version-moved' };
 }

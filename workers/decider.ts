@@ -114,18 +114,26 @@ export class ClusterDecider {
     }
   }
 
-  /** Decides every entry after the stored position (up to `max`), then dispatches what is pending. */
-  async drain(max = 100): Promise<DrainResult> {
+  /**
+   * Decides every entry after the stored position (up to `max`), then dispatches what is pending.
+   * `prefetched`: entries the caller already read after position `after` (the wake-up's XREAD),
+   * used instead of reading them again when `after` is where this cluster's state stands.
+   */
+  async drain(max = 100, prefetched?: { after: string; entries: [string, string[]][] }): Promise<DrainResult> {
     const loaded = await this.stateOrReason();
     if ('reason' in loaded) return { outcome: 'no-snapshot-yet', reason: loaded.reason };
     let state = loaded;
     this.known = loaded;
-    const entries = (await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max)).map(([id, fields]) =>
-      parseIntakeEntry(id, fields),
-    );
     const reading = performance.now();
-    const seen = await this.alreadyDecided(entries);
+    const raw =
+      prefetched && prefetched.after === state.lastId && prefetched.entries.length > 0
+        ? prefetched.entries.slice(0, max)
+        : await this.deps.redis.xrange(keys.intake(this.prefix, this.cluster.name), `(${state.lastId}`, '+', 'COUNT', max);
+    const entries = raw.map(([id, fields]) => parseIntakeEntry(id, fields));
     this.deps.metrics?.deciderPhaseSeconds.observe({ phase: 'read' }, (performance.now() - reading) / 1000);
+    // Event ids decided in this drain: a redelivery within the batch is a duplicate without asking
+    // Redis. One decided before is found by the commit script (its seen marker), see decideEntry.
+    const seen = new Set<string>();
     let done = 0;
     let conflict = false;
     const committed: Committed = { jobs: [], listLength: 0 };
@@ -150,26 +158,6 @@ export class ClusterDecider {
     if (jobs.length) this.deps.metrics?.deciderPhaseSeconds.observe({ phase: 'dispatch' }, (performance.now() - started) / 1000);
     if (conflict) return { outcome: 'lost-race', done };
     return { outcome: 'drained', done, more: entries.length === max, lastId: state.lastId };
-  }
-
-  /**
-   * The event ids among these entries that were decided before (their seen marker exists), in one
-   * round trip; the drain adds each id it decides, so a redelivery within the batch is caught too.
-   */
-  private async alreadyDecided(entries: readonly IntakeEntry[]): Promise<Set<string>> {
-    const cluster = this.cluster.name;
-    const ids = entries.flatMap((e) => (e.kind === 'event' && e.event.cluster === cluster ? [e.event.eventId] : []));
-    const seen = new Set<string>();
-    if (ids.length === 0) return seen;
-    const pipe = this.deps.redis.pipeline();
-    for (const id of ids) pipe.exists(keys.seen(this.prefix, cluster, id));
-    const replies = (await pipe.exec()) ?? [];
-    replies.forEach(([err, n], i) => {
-      if (err) throw err;
-      const id = ids[i];
-      if (n === 1 && id !== undefined) seen.add(id);
-    });
-    return seen;
   }
 
   private async decideEntry(state: StoredSnapshot, entry: IntakeEntry, committed: Committed, seen: Set<string>): Promise<StoredSnapshot> {
@@ -212,10 +200,11 @@ export class ClusterDecider {
     const about = { eventId: event.eventId, eventType: event.type, backend: event.backend };
     if (event.cluster !== cluster)
       return recordOnly(only('event-rejected', `Event ${event.eventId} names cluster ${event.cluster} but arrived in ${cluster}'s intake; it was not decided.`, about));
-    if (seen.has(event.eventId)) {
+    const duplicate = (): Promise<StoredSnapshot> => {
       this.deps.metrics?.events.inc({ cluster, disposition: 'duplicate' });
       return recordOnly(only('event-duplicate', `Event ${event.eventId} (${event.type}) was already decided; this redelivery changes nothing.`, about));
-    }
+    };
+    if (seen.has(event.eventId)) return duplicate();
     // The policy in force is part of the decision's input, so it is in the snapshot replay reads.
     const before = withPolicy(state.snapshot, policyOf(this.cluster.fence));
     const deciding = performance.now();
@@ -231,7 +220,9 @@ export class ClusterDecider {
       actionIds: [...decision.actions.map((a) => a.actionId), ...decision.awaits],
       note: decision.audit.map((a) => a.note).join(' '),
     };
-    const next = await this.commit(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result }, committed);
+    const next = await this.commitStep(state, decision.snapshot, entry.id, { bodies, actions: decision.actions, eventId: event.eventId, result }, committed);
+    // Its seen marker exists: decided before (a redelivery). Nothing of this decision was written.
+    if (next === 'decided-before') return duplicate();
     seen.add(event.eventId);
     this.deps.metrics?.events.inc({ cluster, disposition: decision.audit[0]?.kind ?? 'decision' });
     this.deps.metrics?.decisionSeconds.observe((performance.now() - started) / 1000);
@@ -239,7 +230,15 @@ export class ClusterDecider {
     return next;
   }
 
+  /** A step with no event of its own (a bootstrap, an entry only audited): never found decided before. */
   private async commit(state: StoredSnapshot | null, snapshot: ClusterSnapshot, intakeId: string, w: StepWrites, committed: Committed): Promise<StoredSnapshot> {
+    const next = await this.commitStep(state, snapshot, intakeId, w, committed);
+    if (next === 'decided-before') throw new DeciderConflictError(`cluster ${this.cluster.name}: intake entry ${intakeId} was decided before`);
+    return next;
+  }
+
+  /** Commits one step; 'decided-before' (nothing written) when its event's seen marker exists. */
+  private async commitStep(state: StoredSnapshot | null, snapshot: ClusterSnapshot, intakeId: string, w: StepWrites, committed: Committed): Promise<StoredSnapshot | 'decided-before'> {
     const cluster = this.cluster.name;
     const m = this.deps.metrics;
     const version = state ? String(Number(state.version) + 1) : '1';
@@ -248,6 +247,9 @@ export class ClusterDecider {
       return { text: JSON.stringify(job), job };
     });
     // The head this process saw last is usually still the head; the commit checks it either way.
+    // An executor append of this process still in flight (its outcome event is what woke us) moves
+    // it: wait for its answer first.
+    if (w.knownHead === undefined) await this.deps.audit.settled(cluster);
     let headText = w.knownHead !== undefined ? w.knownHead : (this.deps.audit.lastSeenHead(cluster) ?? (await this.deps.redis.get(keys.auditHead(this.prefix, cluster))));
     let plan = w.knownPlan ?? (await this.deps.audit.linkPlan(cluster, headText));
     for (let tries = 0; tries < HEAD_RETRIES; tries++) {
@@ -268,6 +270,8 @@ export class ClusterDecider {
       switch (outcome.status) {
         case 'version-moved':
           throw new DeciderConflictError(`cluster ${cluster}: another decider committed first`);
+        case 'seen':
+          return 'decided-before';
         case 'head-moved':
           // An executor appended meanwhile: same decision, linked onto the new head.
           headText = await this.deps.redis.get(keys.auditHead(this.prefix, cluster));

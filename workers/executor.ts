@@ -12,6 +12,7 @@ import type { Logger } from '../runtime/logger.ts';
 import type { RedisClient } from '../runtime/redis.ts';
 import { RESULT_TTL_S } from './decider.ts';
 import type { Metrics } from './metrics.ts';
+import { finishAttempt } from './finish-attempt.ts';
 import { notify } from './notify.ts';
 import { RefusalBackoff } from './refusal-backoff.ts';
 import { ACTION_QUEUE, ActionJobSchema, backoffDelay, type ActionJob } from './topology.ts';
@@ -32,6 +33,9 @@ export interface ExecutorDeps {
   /** host:pid, named in each attempt's audit record so a crash and its retry can be told apart. */
   workerId?: string;
 }
+
+/** An audit body as the executor writes it; the cluster and the time are added when it is written. */
+type AttemptRecord = Omit<AuditBody, 'cluster' | 'at'>;
 
 const VERB: Record<ActionJob['action']['type'], string> = {
   attach: 'attach',
@@ -173,9 +177,8 @@ export class Executor {
           : lastAttempt
             ? `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); giving up after attempt ${attempt}.`
             : `${verb} ${action.backend} failed (${outcome.reason ?? 'no reason given'}); will retry with backoff.`;
-    const auditingResult = performance.now();
-    await this.audit(cluster.name, {
-      kind: 'action-attempt',
+    const resultBody = {
+      kind: 'action-attempt' as const,
       backend: action.backend,
       actionId: action.actionId,
       attempt,
@@ -183,14 +186,17 @@ export class Executor {
       outcome: outcome.result,
       endpoint: outcome.endpoint,
       note: `Attempt ${attempt}: ${sentence}`,
-    });
-    const finishing = performance.now();
-    m?.actionPhaseSeconds.observe({ phase: 'audit' }, (finishing - auditingResult) / 1000);
+    };
     if (outcome.result !== 'failed') {
-      await this.finish(cluster, data, outcome.result, attempt, outcome);
+      // The result record, the final result and the outcome event go in one script.
+      const finishing = performance.now();
+      await this.finish(cluster, data, outcome.result, attempt, outcome, resultBody);
       m?.actionPhaseSeconds.observe({ phase: 'finish' }, (performance.now() - finishing) / 1000);
       return outcome.result;
     }
+    const auditingResult = performance.now();
+    await this.audit(cluster.name, resultBody);
+    m?.actionPhaseSeconds.observe({ phase: 'audit' }, (performance.now() - auditingResult) / 1000);
     if (!lastAttempt) {
       this.deps.metrics?.retries.inc();
       throw new Error(outcome.reason ?? 'action failed');
@@ -209,11 +215,15 @@ export class Executor {
           `Or run it yourself (pcpflow pcp ${action.type === 'promote-switchover' ? 'promote' : action.type} ${action.backend} --reason ...), or pcpflow attention clear ${action.backend}.`,
       this.deps.logger,
     );
-    await this.finish(cluster, data, 'gave-up', attempt, outcome);
+    await this.finish(cluster, data, 'gave-up', attempt, outcome, null);
     throw new UnrecoverableError(outcome.reason ?? 'action gave up');
   }
 
-  private async finish(cluster: ClusterConfig, data: ActionJob, result: ActionFinalResult['result'], attempt: number, outcome: EnsureOutcome): Promise<void> {
+  /**
+   * The action's final result (for synchronous hooks) and its outcome event (for the decider);
+   * with `record`, the attempt's result record too, all in one script (workers/lua/finish-attempt.lua).
+   */
+  private async finish(cluster: ClusterConfig, data: ActionJob, result: ActionFinalResult['result'], attempt: number, outcome: EnsureOutcome, record: AttemptRecord | null): Promise<void> {
     const { action } = data;
     const final: ActionFinalResult = { result, attempt, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     const event: NodeEvent = {
@@ -232,6 +242,21 @@ export class Executor {
       ...(outcome.reason ? { reason: outcome.reason.slice(0, 2000) } : {}),
       ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
     };
+    if (record) {
+      const [resultText, eventText] = [JSON.stringify(final), JSON.stringify(event)];
+      await this.deps.audit.append(cluster.name, [{ ...record, cluster: cluster.name, at: new Date().toISOString() }], (w) =>
+        finishAttempt(this.deps.redis, {
+          ...w,
+          prefix: this.deps.prefix,
+          cluster: cluster.name,
+          actionId: action.actionId,
+          result: resultText,
+          resultTtlS: RESULT_TTL_S,
+          outcomeEvent: eventText,
+        }),
+      );
+      return;
+    }
     // The result for synchronous hooks and the outcome for the decider, in one round trip.
     const [set, added] = (await this.deps.redis
       .pipeline()
@@ -242,7 +267,7 @@ export class Executor {
     if (err) throw err;
   }
 
-  private audit(cluster: string, body: Omit<AuditBody, 'cluster' | 'at'>): Promise<unknown> {
+  private audit(cluster: string, body: AttemptRecord): Promise<unknown> {
     return this.deps.audit.append(cluster, [{ ...body, cluster, at: new Date().toISOString() }]);
   }
 

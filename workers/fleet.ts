@@ -87,8 +87,12 @@ export async function startFleetMember(
 
   let deciders: DeciderLoop | null = null;
   if (opts.roles.includes('decider')) {
-    const blocking = createRedis(config.redis, 'worker');
-    blocking.on('error', () => undefined);
+    // One blocking connection per group of intake streams (decider-loop.ts, WAKE_GROUP).
+    const blocking = () => {
+      const c = createRedis(config.redis, 'worker');
+      c.on('error', () => undefined);
+      return c;
+    };
     deciders = new DeciderLoop(config.clusters, { redis, blocking, prefix, audit, queue, pcpFor, logger, metrics });
     deciders.start();
   }

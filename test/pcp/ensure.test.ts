@@ -120,13 +120,16 @@ test('transient: the detach reply is lost but pgpool queued it: re-read, no seco
 });
 
 test('transient: the attach was lost before pgpool queued it: sent again', async () => {
-  await withOps({}, async (s, ops) => {
+  // Without a lease (maxAgeMs 0) the attach has a connection of its own, which dies during auth.
+  const s = await startPcpServer({});
+  try {
+    const cluster = clusterFor([s], { passfile });
+    const ops = opsOver(cluster, new NativeDriver(cluster, { keep: { idleMs: 100, maxAgeMs: 0, settleMs: 2_000 } }));
     const b = s.backends[1];
     assert.ok(b);
     b.status = 3;
     let dropped = false;
     s.setFault((r) => {
-      // the attach's own connection dies during auth, before C is sent
       if (r.type === 'R' && s.requests.filter((q) => q.type === 'I').length === 1 && !dropped) {
         dropped = true;
         return { kind: 'close' };
@@ -137,6 +140,34 @@ test('transient: the attach was lost before pgpool queued it: sent again', async
     assert.equal(o.result, 'changed', o.reason);
     assert.equal(actions(s), 'C');
     assert.ok(dropped);
+    await s.waitIdle();
+  } finally {
+    await s.stop();
+  }
+});
+
+test("transient: the read's connection closes after its answer (a PCP restart): the attach goes out once, on a fresh one", async () => {
+  await withOps({}, async (s, ops) => {
+    const b = s.backends[1];
+    assert.ok(b);
+    b.status = 3;
+    // The whole node info answer, then the server closes: the lease's connection is gone before C.
+    s.faultOnce('I', { kind: 'truncate', bytes: 1_000_000 });
+    const o = await ops.ensureAttached('127.0.0.1:15433');
+    assert.equal(o.result, 'changed', o.reason);
+    assert.equal(actions(s), 'C');
+    assert.equal(s.stats.opened, 2);
+  });
+});
+
+test('one login per action: the read, the action and its confirmation share a connection', async () => {
+  await withOps({}, async (s, ops) => {
+    const o = await ops.ensureDetached('127.0.0.1:15434');
+    assert.equal(o.result, 'changed', o.reason);
+    await s.waitIdle();
+    assert.equal(s.stats.opened, 1);
+    // No node count before the detach: the node info just read on this connection gave it.
+    assert.match(s.requests.map((r) => r.type).join(''), /^MRID(I)+X$/);
   });
 });
 

@@ -2,8 +2,10 @@
 -- position, the audit records (with a chain-head check), the actions to dispatch, the event's
 -- result for synchronous hooks, and the seen-marker of the event id.
 -- Returns {1, length of the pending actions list} on success; {0} when the snapshot version moved
--- (another decider got there first: the caller reloads); {-1} when only the audit head moved (an
--- executor appended: the caller relinks its records onto the new head and commits again).
+-- (another decider got there first: the caller reloads); {-2} when the event's seen marker exists
+-- (it was decided before: the caller audits the entry as a duplicate instead); {-1} when only the
+-- audit head moved (an executor appended: the caller relinks its records onto the new head and
+-- commits again).
 -- Arguments are laid out by workers/commit-decision.ts (commitDecision), the only caller.
 --
 -- KEYS[1] snapshot hash   KEYS[2] audit stream   KEYS[3] audit head   KEYS[4] pending actions list
@@ -16,6 +18,7 @@
 --- @include "../../audit/lua/append-records.lua"
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '') ~= ARGV[1] then return {0} end
+if KEYS[5] ~= KEYS[1] and redis.call('EXISTS', KEYS[5]) == 1 then return {-2} end
 local head = redis.call('GET', KEYS[3])
 if (head or '') ~= ARGV[5] then return {-1} end
 
