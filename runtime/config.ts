@@ -51,8 +51,11 @@ function readRaw(path: string): unknown {
 /** Files the config names must exist, be readable, and (passfiles) be 0600 as pgpool demands. */
 function checkFiles(config: Config, file: string): string[] {
   const problems: string[] = [];
+  const checked = new Set<string>();
   config.clusters.forEach((c, i) => {
-    if (c.pcp.passfile === undefined) return;
+    // A fleet's clusters usually share one passfile: check each file once.
+    if (c.pcp.passfile === undefined || checked.has(c.pcp.passfile)) return;
+    checked.add(c.pcp.passfile);
     const where = `${file}: clusters.${i}.pcp.passfile`;
     try {
       const st = statSync(c.pcp.passfile);
